@@ -1,0 +1,119 @@
+//! The per-platform configs of API.md section 3, and the pieces several platforms share
+//! (impersonation, on/off toggles). Each platform's module reads its config from a payload
+//! with the [`crate::payload`] reader and serialises it back in the wire shape.
+
+mod bigquery;
+mod databricks;
+mod redshift;
+mod s3;
+mod snowflake;
+mod synapse;
+
+pub use bigquery::BigQueryConfig;
+pub use databricks::{
+    AdditionalWorkspaceConnection, DatabricksAuthentication, DatabricksConfig, DatabricksOAuth,
+    GroupPattern, ProxyOptions,
+};
+pub use redshift::{OktaConfig, RedshiftAuthentication, RedshiftConfig};
+pub use s3::{S3Authentication, S3Config};
+pub use snowflake::{
+    Lineage, LineageConfig, SnowflakeAuthentication, SnowflakeConfig, SnowflakeOAuth,
+    SnowflakeOAuthCredential, UserRolePattern, Workspaces,
+};
+pub use synapse::{MetadataDelimiters, SynapseAuthentication, SynapseConfig};
+
+use serde::Serialize;
+
+use crate::payload::reader::{Cx, Need, Obj};
+
+pub(crate) use bigquery::read as read_bigquery;
+pub(crate) use databricks::read as read_databricks;
+pub(crate) use redshift::read as read_redshift;
+pub(crate) use s3::read as read_s3;
+pub(crate) use snowflake::read as read_snowflake;
+pub(crate) use synapse::read as read_synapse;
+
+/// A platform's config, one variant per integration type.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum PlatformConfig {
+    /// Amazon S3 Access Grants.
+    NativeS3(S3Config),
+    /// Azure Synapse Analytics (dedicated SQL pool).
+    AzureSynapse(SynapseConfig),
+    /// Databricks Unity Catalog.
+    Databricks(DatabricksConfig),
+    /// Google BigQuery.
+    BigQuery(BigQueryConfig),
+    /// Amazon Redshift.
+    Redshift(RedshiftConfig),
+    /// Snowflake.
+    Snowflake(SnowflakeConfig),
+    /// Starburst / Trino: no config.
+    Trino,
+}
+
+/// User impersonation: whether it is on, and the role or group that carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Impersonation {
+    /// Whether impersonation is set up.
+    pub enabled: bool,
+    /// The impersonation role (Snowflake, Synapse) or group (Redshift).
+    pub role: String,
+}
+
+impl Impersonation {
+    pub(crate) fn read(cx: &mut Cx<'_>, parent: &mut Obj<'_>, default_role: &str) -> Option<Self> {
+        if !parent.has("impersonation") {
+            return Some(Self {
+                enabled: false,
+                role: default_role.to_owned(),
+            });
+        }
+        let mut o = parent.object(cx, "impersonation", Need::Optional)?;
+        let enabled = o.flag(cx, "enabled", false);
+        let role = if o.has("role") {
+            o.text(cx, "role", Need::Optional)
+        } else {
+            Some(default_role.to_owned())
+        };
+        o.finish(cx);
+        Some(Self {
+            enabled: enabled?,
+            role: role?,
+        })
+    }
+}
+
+/// An on/off switch object such as `audit: {enabled: true}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub struct Toggle {
+    /// Whether the feature is on.
+    pub enabled: bool,
+}
+
+impl Toggle {
+    pub(crate) fn read(cx: &mut Cx<'_>, parent: &mut Obj<'_>, key: &'static str) -> Option<Self> {
+        if !parent.has(key) {
+            return Some(Self::default());
+        }
+        let mut o = parent.object(cx, key, Need::Optional)?;
+        let enabled = o.flag(cx, "enabled", false);
+        o.finish(cx);
+        Some(Self { enabled: enabled? })
+    }
+}
+
+/// Reads an optional plain-text field that, when absent, takes `default`.
+pub(crate) fn text_or(
+    cx: &mut Cx<'_>,
+    o: &mut Obj<'_>,
+    key: &'static str,
+    default: &str,
+) -> Option<String> {
+    if o.has(key) {
+        o.text(cx, key, Need::Optional)
+    } else {
+        Some(default.to_owned())
+    }
+}

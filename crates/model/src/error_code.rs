@@ -1,0 +1,286 @@
+//! The error-code table: every error the API answers with, its HTTP status and its message,
+//! in one place. The api crate maps an `ErrorCode` to a response once; nothing else invents
+//! an error text. Messages follow API.md section 2 word for word where it gives them.
+
+use crate::integration_type::IntegrationType;
+use crate::status::{IntegrationId, Status};
+
+/// An error the API can answer with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// The payload decoded but has problems (the list travels as `errors`).
+    InvalidPayload {
+        /// How many problems.
+        count: usize,
+    },
+    /// The body is not JSON/YAML, nests too deep, or trips the YAML alias budget.
+    MalformedBody {
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The body is over 1 MiB.
+    PayloadTooLarge,
+    /// A content type that is neither JSON nor YAML.
+    UnsupportedMediaType {
+        /// The content type sent.
+        content_type: String,
+    },
+    /// A path id that is not a positive integer.
+    InvalidId {
+        /// The path parameter's name.
+        parameter: &'static str,
+    },
+    /// A query parameter that is not `true` or `false`.
+    InvalidQuery {
+        /// The parameter.
+        parameter: String,
+    },
+    /// No or unknown API key.
+    Unauthorized,
+    /// The key lacks the permission the route needs.
+    Forbidden {
+        /// The permission needed.
+        permission: &'static str,
+    },
+    /// GET of a missing integration.
+    IntegrationNotFound {
+        /// The id asked for.
+        id: IntegrationId,
+    },
+    /// PUT, DELETE, scripts or status of a missing integration.
+    NoIntegrationFound {
+        /// The id asked for.
+        id: IntegrationId,
+    },
+    /// POST for a host whose integration failed to create.
+    PreviouslyFailedToCreate {
+        /// Its type.
+        integration_type: IntegrationType,
+        /// The host (workspace, project, S3 name) in conflict.
+        host: String,
+        /// The failed integration.
+        id: IntegrationId,
+    },
+    /// POST for a host that already has an integration.
+    AlreadyExists {
+        /// Its type.
+        integration_type: IntegrationType,
+        /// The host in conflict.
+        host: String,
+        /// The existing integration.
+        id: IntegrationId,
+    },
+    /// POST whose validation failed (with `validationResults`).
+    CreateValidationFailed,
+    /// Databricks metastore lookup failed.
+    MetastoreLookupFailed,
+    /// PUT in a status that does not allow it.
+    EditRefused {
+        /// The integration.
+        id: IntegrationId,
+        /// Its status.
+        status: Status,
+    },
+    /// PUT that changes non-editable attributes (with `attributes`).
+    NonEditableAttributes,
+    /// PUT whose validation failed (with `validationResults`).
+    EditValidationFailed {
+        /// The integration.
+        id: IntegrationId,
+    },
+    /// DELETE in a status that does not allow it.
+    DeleteRefused {
+        /// The integration.
+        id: IntegrationId,
+        /// Its status.
+        status: Status,
+    },
+    /// DELETE with credentials for an integration set up by hand.
+    CredentialsNotRequired,
+    /// DELETE with credentials for Databricks.
+    DatabricksCredentialsNotRequired,
+    /// DELETE without the privileged credentials an automatic integration needs.
+    PrivilegedCredentialsRequired,
+    /// DELETE whose validation failed (with `validationResults`).
+    DeleteValidationFailed {
+        /// The integration.
+        id: IntegrationId,
+    },
+    /// Regenerate on an integration that is not Trino.
+    RegenerateNotTrino {
+        /// The integration.
+        id: IntegrationId,
+        /// Its type.
+        integration_type: IntegrationType,
+    },
+    /// A script endpoint called for a type it does not serve.
+    ScriptTypeNotAccepted {
+        /// The types the endpoint serves.
+        accepted: Vec<IntegrationType>,
+    },
+    /// An S3 data-source prefix outside the integration's location.
+    PrefixOutsideLocation {
+        /// The prefix sent.
+        prefix: String,
+        /// The integration's `awsLocationPath`.
+        location: String,
+    },
+    /// An S3 data-source name already taken.
+    DataSourceNameTaken {
+        /// The name.
+        name: String,
+    },
+    /// A missing data source.
+    DataSourceNotFound {
+        /// The id asked for.
+        id: u64,
+    },
+    /// No such route.
+    RouteNotFound,
+    /// The route exists but not with this method.
+    MethodNotAllowed,
+    /// Anything unexpected; the detail is in the log under the request id.
+    Internal,
+    /// The store is unreachable or the server is shutting down.
+    Unavailable,
+}
+
+impl ErrorCode {
+    /// The HTTP status code.
+    pub const fn http_status(&self) -> u16 {
+        match self {
+            Self::InvalidPayload { .. }
+            | Self::MalformedBody { .. }
+            | Self::InvalidId { .. }
+            | Self::InvalidQuery { .. }
+            | Self::PreviouslyFailedToCreate { .. }
+            | Self::NonEditableAttributes
+            | Self::CredentialsNotRequired
+            | Self::DatabricksCredentialsNotRequired
+            | Self::PrivilegedCredentialsRequired
+            | Self::RegenerateNotTrino { .. }
+            | Self::ScriptTypeNotAccepted { .. }
+            | Self::PrefixOutsideLocation { .. } => 400,
+            Self::Unauthorized => 401,
+            Self::Forbidden { .. } => 403,
+            Self::IntegrationNotFound { .. }
+            | Self::NoIntegrationFound { .. }
+            | Self::DataSourceNotFound { .. }
+            | Self::RouteNotFound => 404,
+            Self::MethodNotAllowed => 405,
+            Self::AlreadyExists { .. }
+            | Self::EditRefused { .. }
+            | Self::DeleteRefused { .. }
+            | Self::DataSourceNameTaken { .. } => 409,
+            Self::PayloadTooLarge => 413,
+            Self::UnsupportedMediaType { .. } => 415,
+            Self::CreateValidationFailed
+            | Self::MetastoreLookupFailed
+            | Self::EditValidationFailed { .. }
+            | Self::DeleteValidationFailed { .. } => 422,
+            Self::Internal => 500,
+            Self::Unavailable => 503,
+        }
+    }
+
+    /// A stable name for logs and for clients that branch on the kind of error.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::InvalidPayload { .. } => "invalid_payload",
+            Self::MalformedBody { .. } => "malformed_body",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType { .. } => "unsupported_media_type",
+            Self::InvalidId { .. } => "invalid_id",
+            Self::InvalidQuery { .. } => "invalid_query",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden { .. } => "forbidden",
+            Self::IntegrationNotFound { .. } => "integration_not_found",
+            Self::NoIntegrationFound { .. } => "no_integration_found",
+            Self::PreviouslyFailedToCreate { .. } => "previously_failed_to_create",
+            Self::AlreadyExists { .. } => "already_exists",
+            Self::CreateValidationFailed => "create_validation_failed",
+            Self::MetastoreLookupFailed => "metastore_lookup_failed",
+            Self::EditRefused { .. } => "edit_refused",
+            Self::NonEditableAttributes => "non_editable_attributes",
+            Self::EditValidationFailed { .. } => "edit_validation_failed",
+            Self::DeleteRefused { .. } => "delete_refused",
+            Self::CredentialsNotRequired => "credentials_not_required",
+            Self::DatabricksCredentialsNotRequired => "databricks_credentials_not_required",
+            Self::PrivilegedCredentialsRequired => "privileged_credentials_required",
+            Self::DeleteValidationFailed { .. } => "delete_validation_failed",
+            Self::RegenerateNotTrino { .. } => "regenerate_not_trino",
+            Self::ScriptTypeNotAccepted { .. } => "script_type_not_accepted",
+            Self::PrefixOutsideLocation { .. } => "prefix_outside_location",
+            Self::DataSourceNameTaken { .. } => "data_source_name_taken",
+            Self::DataSourceNotFound { .. } => "data_source_not_found",
+            Self::RouteNotFound => "route_not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Internal => "internal",
+            Self::Unavailable => "unavailable",
+        }
+    }
+
+    /// The message of the error body.
+    pub fn message(&self) -> String {
+        match self {
+            Self::InvalidPayload { count } => {
+                format!("The payload has {count} problem(s); each is listed in errors with the field's path.")
+            }
+            Self::MalformedBody { detail } => format!("Unable to read the request body: {detail}."),
+            Self::PayloadTooLarge => "The request body is larger than 1 MiB.".into(),
+            Self::UnsupportedMediaType { content_type } => format!(
+                "Content type {content_type} is not accepted: send application/json or application/yaml."
+            ),
+            Self::InvalidId { parameter } => format!("{parameter} must be a positive integer."),
+            Self::InvalidQuery { parameter } => format!("Query parameter {parameter} must be true or false."),
+            Self::Unauthorized => {
+                "A valid API key is required in the Authorization header (Authorization: <key> or Bearer <key>).".into()
+            }
+            Self::Forbidden { permission } => format!("This API key does not have the {permission} permission."),
+            Self::IntegrationNotFound { id } => format!("No Integration found with ID {id}."),
+            Self::NoIntegrationFound { id } => format!("No integration found with ID {id}."),
+            Self::PreviouslyFailedToCreate { integration_type, host, id } => format!(
+                "Use PUT /integrations/{id} endpoint to update connection information for {integration_type} integration on host {host} (id = {id}) that previously failed to create."
+            ),
+            Self::AlreadyExists { integration_type, host, id } => {
+                format!("{integration_type} integration already exists on {host} (id = {id}).")
+            }
+            Self::CreateValidationFailed => "Validation of prerequisite setup failed. Unable to create integration.".into(),
+            Self::MetastoreLookupFailed => "Processing Error: Error trying to get the current metastore info.".into(),
+            Self::EditRefused { id, status } => {
+                let base = format!("Unable to edit integration with ID {id} in current state {status}.");
+                if status.is_not_in_use() { format!("{base} {}", not_in_use_hint()) } else { base }
+            }
+            Self::NonEditableAttributes => "Unable to edit integration due to changes of non-editable attribute(s).".into(),
+            Self::EditValidationFailed { id } => format!("Unable to edit integration with ID {id}, validation failed."),
+            Self::DeleteRefused { id, status } => {
+                let base = format!("Unable to delete integration with ID {id} in current state {status}.");
+                if status.is_not_in_use() { format!("{base} {}", not_in_use_hint()) } else { base }
+            }
+            Self::CredentialsNotRequired => "Credentials are not required for disable unless the integration was configured automatically. If you need to update your integration credentials, use PUT to update the integration before disabling.".into(),
+            Self::DatabricksCredentialsNotRequired => "Credentials are not required to disable a Databricks Unity Catalog integration. If you need to update your integration credentials, use PUT to update the integration before disabling.".into(),
+            Self::PrivilegedCredentialsRequired => "Integrations that are automatically configured require privileged credentials to disable. Please provide them in your payload.".into(),
+            Self::DeleteValidationFailed { id } => format!("Unable to delete integration with ID {id}, validation failed."),
+            Self::RegenerateNotTrino { id, integration_type } => format!(
+                "Only Trino integrations have an API key to regenerate; integration {id} is a {integration_type} integration."
+            ),
+            Self::ScriptTypeNotAccepted { accepted } => {
+                let names: Vec<&str> = accepted.iter().map(|t| t.wire_name()).collect();
+                format!("type must be one of: {} for this script.", names.join(", "))
+            }
+            Self::PrefixOutsideLocation { prefix, location } => {
+                format!("The prefix {prefix} is not under the integration's awsLocationPath {location}.")
+            }
+            Self::DataSourceNameTaken { name } => format!("A data source named {name} already exists."),
+            Self::DataSourceNotFound { id } => format!("No data source found with ID {id}."),
+            Self::RouteNotFound => "No such route.".into(),
+            Self::MethodNotAllowed => "This route does not accept that method.".into(),
+            Self::Internal => "Warden hit an internal error. The log holds the detail under this request's requestId.".into(),
+            Self::Unavailable => "Warden cannot serve this request right now (its store is unreachable or it is shutting down). Retry shortly.".into(),
+        }
+    }
+}
+
+fn not_in_use_hint() -> &'static str {
+    "It is no longer in use: POST /integrations creates it again."
+}

@@ -1,0 +1,39 @@
+//! Warden's domain model: the seven integration types, every per-platform config as typed
+//! values, the payload checker that reports all problems at once, JSON/YAML decoding under
+//! limits, `Secret<T>`, statuses, validation results and the error-code table. No IO.
+//!
+//! The entry point for a request body is [`decode`] followed by
+//! [`IntegrationSpec::from_value`]; [`check_payload`] does both.
+
+pub mod config;
+mod error;
+mod error_code;
+mod integration_type;
+pub mod names;
+pub mod payload;
+mod secret;
+mod spec;
+mod status;
+mod validation;
+
+pub use config::{Impersonation, PlatformConfig, Toggle};
+pub use error::ModelError;
+pub use error_code::ErrorCode;
+pub use integration_type::IntegrationType;
+pub use payload::reader::Problem;
+pub use payload::{BodyFormat, MAX_BODY_BYTES, MAX_DEPTH, decode};
+pub use secret::{REDACTED, Secret};
+pub use spec::{IntegrationSpec, SecretMap};
+pub use status::{IntegrationId, Status};
+pub use validation::{TestResult, TestStatus, ValidationResults};
+
+/// Decodes a body and checks it as an integration payload, with `stored` secrets as the
+/// fallback for absent or `[REDACTED]` ones (on update).
+pub fn check_payload(
+    body: &[u8],
+    format: BodyFormat,
+    stored: Option<&SecretMap>,
+) -> Result<IntegrationSpec, ModelError> {
+    let value = decode(body, format)?;
+    IntegrationSpec::from_value(&value, stored).map_err(ModelError::InvalidPayload)
+}

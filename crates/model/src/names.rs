@@ -1,0 +1,486 @@
+//! Validated newtypes for the values a config carries: hostnames, ports, AWS account ids,
+//! regions and role ARNs, S3 paths, catalog and dataset names, URLs, regexes and key files.
+//! Each `parse` returns the rest of the sentence that follows the field's path on failure
+//! ("must be 12 digits"), so the payload reader can name the field.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::{Serialize, Serializer};
+
+macro_rules! string_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The value as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+string_newtype!(
+    /// A DNS hostname or an IP address literal, without scheme, port or path.
+    Hostname
+);
+
+impl Hostname {
+    /// Checks a hostname (RFC 1123 labels) or IP address.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s.contains("://") {
+            return Err("must be a hostname without a scheme (drop the https:// part)".into());
+        }
+        if s.contains('/') {
+            return Err("must be a hostname without a path".into());
+        }
+        if s.parse::<IpAddr>().is_ok() {
+            return Ok(Self(s.to_owned()));
+        }
+        if s.contains(':') {
+            return Err(
+                "must be a hostname without a port (the port goes in its own field)".into(),
+            );
+        }
+        let host = s.strip_suffix('.').unwrap_or(s);
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if host.len() > 253 || !host.split('.').all(label_ok) {
+            return Err("must be a valid hostname (letters, digits, hyphens and dots, labels of at most 63 characters)".into());
+        }
+        Ok(Self(s.to_ascii_lowercase()))
+    }
+}
+
+/// A TCP port, 1 to 65535.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Port(u16);
+
+impl Port {
+    /// Wraps a port number; zero is refused.
+    pub fn new(port: u16) -> Option<Self> {
+        (port != 0).then_some(Self(port))
+    }
+
+    /// The number.
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+string_newtype!(
+    /// A 12-digit AWS account id.
+    AwsAccountId
+);
+
+impl AwsAccountId {
+    /// Checks for exactly 12 ASCII digits.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err("must be 12 digits".into())
+        }
+    }
+}
+
+string_newtype!(
+    /// An AWS region code such as `us-east-1`.
+    AwsRegion
+);
+
+impl AwsRegion {
+    /// Checks the region's shape: lower-case words joined by hyphens, ending in a number.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = s.split('-').collect();
+        let shape_ok = parts.len() >= 3
+            && parts[..parts.len() - 1]
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+            && parts[0].len() == 2
+            && parts[parts.len() - 1].len() <= 2
+            && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+            && !parts[parts.len() - 1].is_empty();
+        if shape_ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err("must be an AWS region code such as us-east-1".into())
+        }
+    }
+}
+
+string_newtype!(
+    /// An IAM role ARN, `arn:aws:iam::123456789012:role/path/name`.
+    IamRoleArn
+);
+
+impl IamRoleArn {
+    /// Checks partition, empty region, 12-digit account and a role name of IAM's characters.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        const HINT: &str = "must be an IAM role ARN such as arn:aws:iam::123456789012:role/name";
+        let mut parts = s.splitn(6, ':');
+        let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(HINT.into());
+        };
+        let name = resource.strip_prefix("role/").unwrap_or("");
+        let name_ok = !name.is_empty()
+            && name.len() <= 512
+            && !name.ends_with('/')
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-/".contains(&b));
+        if matches!(partition, "aws" | "aws-cn" | "aws-us-gov")
+            && AwsAccountId::parse(account).is_ok()
+            && name_ok
+        {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(HINT.into())
+        }
+    }
+}
+
+/// An S3 location, `s3://bucket` or `s3://bucket/prefix`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct S3Path {
+    bucket: String,
+    /// Prefix without leading or trailing slash; empty for the whole bucket.
+    prefix: String,
+}
+
+impl S3Path {
+    /// Checks the scheme, the bucket name rules and the prefix.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let rest = s
+            .strip_prefix("s3://")
+            .ok_or("must be an S3 path such as s3://bucket/prefix")?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let bucket_ok = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+            && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && bucket.ends_with(|c: char| c.is_ascii_alphanumeric())
+            && !bucket.contains("..");
+        if !bucket_ok {
+            return Err("must name a valid S3 bucket (3-63 lower-case letters, digits, dots, hyphens) after s3://".into());
+        }
+        let prefix = prefix.trim_end_matches('/');
+        if prefix.split('/').any(str::is_empty) && !prefix.is_empty() {
+            return Err("must not contain empty path segments (//)".into());
+        }
+        Ok(Self {
+            bucket: bucket.to_owned(),
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    /// The bucket name.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// Whether one path lies inside the other (or they are equal), segment by segment.
+    pub fn overlaps(&self, other: &Self) -> bool {
+        if self.bucket != other.bucket {
+            return false;
+        }
+        let (a, b) = (&self.prefix, &other.prefix);
+        let inside = |outer: &str, inner: &str| {
+            outer.is_empty()
+                || inner == outer
+                || inner
+                    .strip_prefix(outer)
+                    .is_some_and(|r| r.starts_with('/'))
+        };
+        inside(a, b) || inside(b, a)
+    }
+}
+
+impl fmt::Display for S3Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.prefix.is_empty() {
+            write!(f, "s3://{}", self.bucket)
+        } else {
+            write!(f, "s3://{}/{}", self.bucket, self.prefix)
+        }
+    }
+}
+
+impl Serialize for S3Path {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+string_newtype!(
+    /// A Databricks catalog name: letters, digits and underscores, not starting with a digit.
+    CatalogName
+);
+
+impl CatalogName {
+    /// Checks the catalog naming rule.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let ok = s.len() <= 255
+            && s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(
+                "may only contain letters, digits and underscores, and must not start with a digit"
+                    .into(),
+            )
+        }
+    }
+}
+
+string_newtype!(
+    /// A BigQuery dataset name (letters, digits, underscores), or a suffix that starts with `_`.
+    DatasetName
+);
+
+impl DatasetName {
+    /// Checks a dataset name.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s.len() <= 1024 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err("may only contain letters, digits and underscores".into())
+        }
+    }
+
+    /// Checks a dataset suffix: a dataset name that starts with `_`.
+    pub fn parse_suffix(s: &str) -> Result<Self, String> {
+        if !s.starts_with('_') {
+            return Err("must start with _".into());
+        }
+        Self::parse(s)
+    }
+}
+
+string_newtype!(
+    /// The HTTP path of a Databricks SQL warehouse or cluster, `/sql/1.0/warehouses/abc`.
+    HttpPath
+);
+
+impl HttpPath {
+    /// Checks that the path is absolute and has no spaces.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s.starts_with('/') && !s.contains(char::is_whitespace) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err("must be an absolute HTTP path such as /sql/1.0/warehouses/abc123".into())
+        }
+    }
+}
+
+string_newtype!(
+    /// An https URL (plain http only for a loopback host, which tests use).
+    HttpsUrl
+);
+
+impl HttpsUrl {
+    /// Parses the URL and checks its scheme.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let url = url::Url::parse(s).map_err(|e| format!("must be a URL ({e})"))?;
+        let loopback = match url.host() {
+            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        match url.scheme() {
+            "https" if url.host().is_some() => Ok(Self(s.to_owned())),
+            "http" if loopback => Ok(Self(s.to_owned())),
+            _ => Err("must be an https URL".into()),
+        }
+    }
+}
+
+string_newtype!(
+    /// A regular expression that compiles (with a size limit against hostile patterns).
+    Pattern
+);
+
+impl Pattern {
+    /// Compiles the pattern once to prove it is valid.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match regex::RegexBuilder::new(s).size_limit(1 << 20).build() {
+            Ok(_) => Ok(Self(s.to_owned())),
+            Err(e) => {
+                let detail = e.to_string();
+                let reason = detail
+                    .lines()
+                    .rev()
+                    .find(|l| l.starts_with("error:"))
+                    .unwrap_or("it does not compile");
+                Err(format!(
+                    "must be a valid regular expression ({})",
+                    reason.trim_start_matches("error: ")
+                ))
+            }
+        }
+    }
+}
+
+/// The parts of a Google service-account key file that are not secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceAccountKeyInfo {
+    /// `project_id` of the key file.
+    pub project_id: String,
+    /// `client_email` of the key file: the service account.
+    pub client_email: String,
+}
+
+/// Checks a service-account key file's content without echoing any of it.
+pub fn parse_service_account_key(content: &str) -> Result<ServiceAccountKeyInfo, String> {
+    let value: serde_json::Value = serde_json::from_str(content).map_err(|_| {
+        "must be the content of a service-account JSON key file (it is not JSON)".to_owned()
+    })?;
+    let field = |name: &str| {
+        value
+            .get(name)
+            .and_then(serde_json::Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    if field("type") != Some("service_account") {
+        return Err(
+            "must be a service-account key file (its \"type\" must be \"service_account\")".into(),
+        );
+    }
+    let missing: Vec<&str> = ["project_id", "client_email", "private_key"]
+        .into_iter()
+        .filter(|k| field(k).is_none())
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!("is a key file without {}", missing.join(", ")));
+    }
+    let info = ServiceAccountKeyInfo {
+        project_id: field("project_id").unwrap_or_default().to_owned(),
+        client_email: field("client_email").unwrap_or_default().to_owned(),
+    };
+    if Hostname::parse(&info.project_id).is_err() || info.client_email.chars().any(char::is_control)
+    {
+        return Err("is a key file whose project_id or client_email is malformed".into());
+    }
+    Ok(info)
+}
+
+/// Turns the `\n` escapes that the API accepts in a PEM key into newlines and checks that
+/// the result looks like a PEM private key.
+pub fn normalise_pem_private_key(text: &str) -> Result<String, String> {
+    let pem = text.replace("\\n", "\n");
+    let body = pem.trim();
+    if body.starts_with("-----BEGIN")
+        && body.contains("PRIVATE KEY-----")
+        && body.ends_with("-----")
+    {
+        Ok(pem)
+    } else {
+        Err("must be a PEM private key (-----BEGIN ... PRIVATE KEY----- ... -----END ... PRIVATE KEY-----)".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostnames() {
+        assert!(Hostname::parse("acme.snowflakecomputing.com").is_ok());
+        assert!(Hostname::parse("127.0.0.1").is_ok());
+        assert!(Hostname::parse("::1").is_ok());
+        assert_eq!(
+            Hostname::parse("ACME.example.COM").unwrap().as_str(),
+            "acme.example.com"
+        );
+        for bad in [
+            "https://a.com",
+            "a.com:443",
+            "a.com/x",
+            "-a.com",
+            "a..com",
+            "a b.com",
+            "a_b.com",
+            "x\";drop",
+        ] {
+            assert!(Hostname::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn s3_paths_overlap_by_segment() {
+        let p = |s| S3Path::parse(s).unwrap();
+        assert!(p("s3://bucket").overlaps(&p("s3://bucket/a")));
+        assert!(p("s3://bucket/a/").overlaps(&p("s3://bucket/a/b")));
+        assert!(!p("s3://bucket/a").overlaps(&p("s3://bucket/ab")));
+        assert!(!p("s3://bucket/a").overlaps(&p("s3://other/a")));
+        assert_eq!(p("s3://bucket/a/").to_string(), "s3://bucket/a");
+        for bad in [
+            "bucket/a",
+            "s3://B",
+            "s3://ab",
+            "s3://a..b",
+            "s3://bucket//x",
+        ] {
+            assert!(S3Path::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn arns_regions_accounts() {
+        assert!(IamRoleArn::parse("arn:aws:iam::123456789012:role/path/warden-grants").is_ok());
+        assert!(IamRoleArn::parse("arn:aws:iam::12345678901:role/x").is_err());
+        assert!(IamRoleArn::parse("arn:aws:s3:::bucket").is_err());
+        assert!(IamRoleArn::parse("arn:aws:iam::123456789012:user/x").is_err());
+        assert!(AwsRegion::parse("us-gov-west-1").is_ok());
+        assert!(AwsRegion::parse("US-EAST-1").is_err());
+        assert!(AwsAccountId::parse("12345678901a").is_err());
+    }
+
+    #[test]
+    fn regex_errors_are_short() {
+        let err = Pattern::parse("(unclosed").unwrap_err();
+        assert!(
+            err.starts_with("must be a valid regular expression ("),
+            "{err}"
+        );
+        assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn key_file_errors_do_not_echo_content() {
+        let err = parse_service_account_key("{\"type\":\"user\",\"private_key\":\"SECRETVALUE\"}")
+            .unwrap_err();
+        assert!(!err.contains("SECRETVALUE"));
+        assert!(
+            parse_service_account_key("SECRETVALUE")
+                .unwrap_err()
+                .contains("not JSON")
+        );
+    }
+}

@@ -1,0 +1,171 @@
+//! `IntegrationSpec`: a checked payload (`type`, `autoBootstrap`, `config`), how it is read
+//! from a decoded body with every problem reported at once, and how it splits into a
+//! redacted JSON document and a map of its secrets (and back).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+use serde_json::Value;
+
+use crate::config::{self, PlatformConfig};
+use crate::integration_type::IntegrationType;
+use crate::payload::reader::{Cx, Need, Obj, Problem, join, kind};
+use crate::secret::{REDACTED, Secret, with_secrets_exposed};
+
+/// The secrets of one integration, keyed by field path (`config.password`).
+pub type SecretMap = BTreeMap<String, Secret<String>>;
+
+/// A payload that passed every check: what an integration is configured as.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntegrationSpec {
+    /// Whether Warden sets the platform up itself with privileged credentials.
+    pub auto_bootstrap: bool,
+    /// The platform config; its variant decides the integration type.
+    pub config: PlatformConfig,
+}
+
+impl IntegrationSpec {
+    /// Reads and checks a decoded payload. `stored` holds the secrets of the stored
+    /// integration on update (and when re-reading a stored one): a secret that is absent or
+    /// `[REDACTED]` takes the stored value at the same path.
+    ///
+    /// Returns every problem found, in reading order.
+    pub fn from_value(value: &Value, stored: Option<&SecretMap>) -> Result<Self, Vec<Problem>> {
+        let mut cx = Cx::new(stored);
+        let spec = read(&mut cx, value);
+        match spec {
+            Some(spec) if cx.problems.is_empty() => Ok(spec),
+            _ if !cx.problems.is_empty() => Err(cx.problems),
+            _ => Err(vec![Problem {
+                path: "(body)".into(),
+                message: "the payload could not be read".into(),
+            }]),
+        }
+    }
+
+    /// The integration type.
+    pub fn integration_type(&self) -> IntegrationType {
+        match &self.config {
+            PlatformConfig::NativeS3(_) => IntegrationType::NativeS3,
+            PlatformConfig::AzureSynapse(_) => IntegrationType::AzureSynapseAnalytics,
+            PlatformConfig::Databricks(_) => IntegrationType::Databricks,
+            PlatformConfig::BigQuery(_) => IntegrationType::GoogleBigQuery,
+            PlatformConfig::Redshift(_) => IntegrationType::Redshift,
+            PlatformConfig::Snowflake(_) => IntegrationType::Snowflake,
+            PlatformConfig::Trino => IntegrationType::Trino,
+        }
+    }
+
+    /// The payload as JSON with every secret shown as `[REDACTED]`: what responses show and
+    /// what the store may keep in clear.
+    pub fn redacted(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// The secrets, keyed by the path `from_value` reads them from.
+    pub fn secrets(&self) -> SecretMap {
+        let exposed = with_secrets_exposed(|| serde_json::to_value(self)).unwrap_or(Value::Null);
+        let mut out = SecretMap::new();
+        collect_secrets(&self.redacted(), &exposed, "", &mut out);
+        out
+    }
+}
+
+fn collect_secrets(redacted: &Value, exposed: &Value, path: &str, out: &mut SecretMap) {
+    match (redacted, exposed) {
+        (Value::String(r), Value::String(e)) if r == REDACTED && e != REDACTED => {
+            out.insert(path.to_owned(), Secret::new(e.clone()));
+        }
+        (Value::Object(r), Value::Object(e)) => {
+            for (key, rv) in r {
+                if let Some(ev) = e.get(key) {
+                    collect_secrets(rv, ev, &join(path, key), out);
+                }
+            }
+        }
+        (Value::Array(r), Value::Array(e)) => {
+            for (i, (rv, ev)) in r.iter().zip(e).enumerate() {
+                collect_secrets(rv, ev, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+impl Serialize for IntegrationSpec {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut m = serializer.serialize_map(None)?;
+        m.serialize_entry("type", &self.integration_type())?;
+        m.serialize_entry("autoBootstrap", &self.auto_bootstrap)?;
+        if !matches!(self.config, PlatformConfig::Trino) {
+            m.serialize_entry("config", &self.config)?;
+        }
+        m.end()
+    }
+}
+
+fn read(cx: &mut Cx<'_>, value: &Value) -> Option<IntegrationSpec> {
+    let Value::Object(_) = value else {
+        cx.report(
+            "",
+            format!(
+                "the body must be an object with type, autoBootstrap and config, not {}",
+                kind(value)
+            ),
+        );
+        return None;
+    };
+    let mut root = Obj::from_value(cx, "", value)?;
+    let ty = root.parsed(cx, "type", Need::Required, IntegrationType::parse);
+    let Some(ty) = ty else {
+        root.skip(&["autoBootstrap", "config"]);
+        root.finish(cx);
+        return None;
+    };
+    let auto_bootstrap = match ty {
+        IntegrationType::Trino => root
+            .boolean(cx, "autoBootstrap", Need::Optional)
+            .or(Some(false)),
+        _ => root.boolean(cx, "autoBootstrap", Need::Required),
+    };
+    if auto_bootstrap == Some(true) && !ty.supports_auto_bootstrap() {
+        cx.report("autoBootstrap", format!("must be false for {ty}"));
+    }
+    let config = if ty == IntegrationType::Trino {
+        root.unused(cx, &["config"], "type is Trino (Trino takes no config)");
+        Some(PlatformConfig::Trino)
+    } else {
+        root.object(cx, "config", Need::Required).and_then(|mut c| {
+            let auto = auto_bootstrap.unwrap_or(false);
+            let config = match ty {
+                IntegrationType::NativeS3 => {
+                    config::read_s3(cx, &mut c).map(PlatformConfig::NativeS3)
+                }
+                IntegrationType::AzureSynapseAnalytics => {
+                    config::read_synapse(cx, &mut c).map(PlatformConfig::AzureSynapse)
+                }
+                IntegrationType::Databricks => {
+                    config::read_databricks(cx, &mut c).map(PlatformConfig::Databricks)
+                }
+                IntegrationType::GoogleBigQuery => {
+                    config::read_bigquery(cx, &mut c).map(PlatformConfig::BigQuery)
+                }
+                IntegrationType::Redshift => {
+                    config::read_redshift(cx, &mut c, auto).map(PlatformConfig::Redshift)
+                }
+                IntegrationType::Snowflake => {
+                    config::read_snowflake(cx, &mut c, auto).map(PlatformConfig::Snowflake)
+                }
+                IntegrationType::Trino => Some(PlatformConfig::Trino),
+            };
+            c.finish(cx);
+            config
+        })
+    };
+    root.finish(cx);
+    Some(IntegrationSpec {
+        auto_bootstrap: auto_bootstrap?,
+        config: config?,
+    })
+}

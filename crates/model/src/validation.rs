@@ -1,0 +1,101 @@
+//! Validation results (API.md section 4): one result per test and the aggregation rule.
+
+use serde::Serialize;
+
+/// The outcome of one validation test, and of a whole run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TestStatus {
+    /// The check held.
+    Passed,
+    /// The check failed; the integration cannot be created or kept as is.
+    Failed,
+    /// Something the user should look at, not blocking.
+    Warning,
+    /// The test does not apply, or could not run because an earlier one failed.
+    Skipped,
+}
+
+/// One validation test's result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TestResult {
+    /// The test's name, exactly as API.md lists it.
+    pub name: String,
+    /// Its outcome.
+    pub status: TestStatus,
+    /// What to do (and, after it, what the platform said).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Structured detail, where a test has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+}
+
+/// A validation run: the aggregate status and each test.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidationResults {
+    /// `failed` if any failed, else `warning` if any warned, else `skipped` if every test
+    /// was skipped, else `passed`. A run with no tests (Trino) has passed.
+    pub status: TestStatus,
+    /// The tests in the order they are listed for the platform.
+    pub validation_tests: Vec<TestResult>,
+}
+
+impl ValidationResults {
+    /// Aggregates a run.
+    pub fn from_tests(validation_tests: Vec<TestResult>) -> Self {
+        let any = |s: TestStatus| validation_tests.iter().any(|t| t.status == s);
+        let status = if any(TestStatus::Failed) {
+            TestStatus::Failed
+        } else if any(TestStatus::Warning) {
+            TestStatus::Warning
+        } else if !validation_tests.is_empty()
+            && validation_tests
+                .iter()
+                .all(|t| t.status == TestStatus::Skipped)
+        {
+            TestStatus::Skipped
+        } else {
+            TestStatus::Passed
+        };
+        Self {
+            status,
+            validation_tests,
+        }
+    }
+
+    /// Whether the run blocks the operation.
+    pub fn failed(&self) -> bool {
+        self.status == TestStatus::Failed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(statuses: &[TestStatus]) -> TestStatus {
+        let tests = statuses
+            .iter()
+            .enumerate()
+            .map(|(i, s)| TestResult {
+                name: format!("t{i}"),
+                status: *s,
+                message: None,
+                result: None,
+            })
+            .collect();
+        ValidationResults::from_tests(tests).status
+    }
+
+    #[test]
+    fn aggregation_rule() {
+        use TestStatus::*;
+        assert_eq!(run(&[Passed, Warning, Failed, Skipped]), Failed);
+        assert_eq!(run(&[Passed, Warning, Skipped]), Warning);
+        assert_eq!(run(&[Passed, Skipped]), Passed);
+        assert_eq!(run(&[Skipped, Skipped]), Skipped);
+        assert_eq!(run(&[]), Passed);
+    }
+}
