@@ -1,1 +1,146 @@
-fn main() {}
+//! Project automation, run as `cargo xtask <command>`.
+//!
+//! - `ci`: everything CI checks, in order: formatting, clippy with warnings denied, the
+//!   whole test suite, and `cargo deny` (installing cargo-deny when it is missing). It stops
+//!   at the first failing step and exits non-zero.
+
+#![allow(clippy::print_stdout)] // a command-line tool: stdout is its output
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        _ => {
+            eprintln!("usage: cargo xtask ci");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// Runs a command in the workspace root, echoing it, and fails on a non-zero exit.
+fn run(program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result<(), String> {
+    eprintln!("\n==> {program} {}", args.join(" "));
+    let started = Instant::now();
+    let status = Command::new(program)
+        .args(args)
+        .envs(envs.iter().copied())
+        .current_dir(workspace_root())
+        .status()
+        .map_err(|e| format!("could not start {program}: {e}"))?;
+    eprintln!("<== {program} {} ({:.1} s)", args.first().unwrap_or(&""), started.elapsed().as_secs_f64());
+    if status.success() { Ok(()) } else { Err(format!("`{program} {}` failed ({status})", args.join(" "))) }
+}
+
+fn succeeds(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .current_dir(workspace_root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn ci() -> Result<(), String> {
+    let started = Instant::now();
+    run("cargo", &["fmt", "--all", "--", "--check"], &[])?;
+    run("cargo", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"], &[])?;
+    // Snapshots are never written in CI: a changed snapshot is a failure to review.
+    let tally = test_workspace()?;
+    deny()?;
+    eprintln!("\nxtask ci: fmt, clippy, tests and cargo-deny passed in {:.0} s", started.elapsed().as_secs_f64());
+    // The closing line: the whole suite's count, not the last test binary's.
+    println!("tests: {} passed, {} failed", tally.passed, tally.failed);
+    Ok(())
+}
+
+#[derive(Default)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+}
+
+/// Runs `cargo test` for the workspace, echoing its output and adding up every
+/// `test result:` line.
+fn test_workspace() -> Result<Tally, String> {
+    use std::io::{BufRead, BufReader};
+    let args = ["test", "--workspace", "--locked"];
+    eprintln!("\n==> cargo {}", args.join(" "));
+    let mut child = Command::new("cargo")
+        .args(args)
+        .envs([("INSTA_UPDATE", "no"), ("CI", "true")])
+        .current_dir(workspace_root())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not start cargo test: {e}"))?;
+    let mut tally = Tally::default();
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            println!("{line}");
+            if let Some(rest) = line.strip_prefix("test result: ") {
+                tally.passed += count_before(rest, " passed");
+                tally.failed += count_before(rest, " failed");
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| format!("cargo test: {e}"))?;
+    if !status.success() {
+        println!("tests: {} passed, {} failed", tally.passed, tally.failed.max(1));
+        return Err(format!("`cargo test` failed ({status})"));
+    }
+    Ok(tally)
+}
+
+/// The number just before `label` in a `test result:` line ("ok. 7 passed; 0 failed; ...").
+fn count_before(line: &str, label: &str) -> u64 {
+    line.split(';')
+        .find_map(|part| part.trim().strip_suffix(label.trim()).map(str::trim))
+        .and_then(|n| n.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+fn deny() -> Result<(), String> {
+    if !succeeds("cargo", &["deny", "--version"]) {
+        run("cargo", &["install", "cargo-deny", "--locked", "--version", "0.20.2"], &[])?;
+    }
+    run("cargo", &["deny", "check", "bans", "licenses", "sources"], &[])?;
+    if succeeds("cargo", &["deny", "fetch", "db"]) {
+        run("cargo", &["deny", "check", "advisories"], &[])
+    } else {
+        eprintln!(
+            "\n==> cargo deny check advisories: SKIPPED. The RustSec advisory database could not be fetched \
+             (it is cloned from github.com, which this machine cannot reach). Run it where it can be fetched."
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_before;
+
+    #[test]
+    fn reads_counts_from_a_cargo_test_result_line() {
+        let line = "ok. 7 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s";
+        assert_eq!(count_before(line, " passed"), 7);
+        assert_eq!(count_before(line, " failed"), 2);
+        assert_eq!(count_before("FAILED. 0 passed; 1 failed;", " failed"), 1);
+    }
+}

@@ -103,24 +103,11 @@ impl Refusal {
     /// The error the API answers with, or `None` for refusals no client caused (stale
     /// worker events), which the caller drops and logs.
     pub fn error(self, subject: &Subject<'_>) -> Option<ErrorCode> {
-        let Subject {
-            id,
-            status,
-            integration_type,
-            host,
-        } = *subject;
+        let Subject { id, status, integration_type, host } = *subject;
         let host = host.to_owned();
         match self {
-            Self::AlreadyExists => Some(ErrorCode::AlreadyExists {
-                integration_type,
-                host,
-                id,
-            }),
-            Self::UsePutForFailedCreate => Some(ErrorCode::PreviouslyFailedToCreate {
-                integration_type,
-                host,
-                id,
-            }),
+            Self::AlreadyExists => Some(ErrorCode::AlreadyExists { integration_type, host, id }),
+            Self::UsePutForFailedCreate => Some(ErrorCode::PreviouslyFailedToCreate { integration_type, host, id }),
             Self::EditNotAllowed => Some(ErrorCode::EditRefused { id, status }),
             Self::DeleteNotAllowed => Some(ErrorCode::DeleteRefused { id, status }),
             Self::NoOperationRunning | Self::NotRecurring | Self::NotMigratable => None,
@@ -142,11 +129,9 @@ pub const fn decide(status: Status, operation: Operation) -> Decision {
         Op::Edit => match status {
             // PUT on a failed create runs the create again with the new config.
             S::CreateError => MoveTo(S::Creating),
-            S::Enabled
-            | S::EditError
-            | S::DeleteError
-            | S::MigrateError
-            | S::RecurringValidationError => MoveTo(S::Editing),
+            S::Enabled | S::EditError | S::DeleteError | S::MigrateError | S::RecurringValidationError => {
+                MoveTo(S::Editing)
+            }
             S::Creating | S::Editing | S::Deleting | S::Migrating | S::Deleted | S::Disabled => {
                 Refuse(Refusal::EditNotAllowed)
             }
@@ -170,9 +155,7 @@ pub const fn decide(status: Status, operation: Operation) -> Decision {
             | S::MigrateError
             | S::RecurringValidationError => MoveTo(S::Disabled),
             S::Disabled => Stay,
-            S::Creating | S::Editing | S::Deleting | S::Migrating | S::Deleted => {
-                Refuse(Refusal::DeleteNotAllowed)
-            }
+            S::Creating | S::Editing | S::Deleting | S::Migrating | S::Deleted => Refuse(Refusal::DeleteNotAllowed),
         },
         Op::Succeeded => match status {
             S::Creating | S::Editing | S::Migrating => MoveTo(S::Enabled),

@@ -1,6 +1,8 @@
 //! The whole lifecycle table, (status x operation) -> decision and the API message a refusal
 //! gives, as one insta snapshot; plus the invariants the table must keep.
 
+#![allow(clippy::unwrap_used)] // test helpers may panic: a panic is a failed test
+
 use std::fmt::Write as _;
 
 use warden_lifecycle::{Decision, INITIAL, Operation, Subject, decide, recovery_message};
@@ -40,16 +42,8 @@ fn every_status_and_operation_has_a_decided_outcome() {
 #[test]
 fn nothing_starts_while_an_operation_runs() {
     for status in Status::ALL.into_iter().filter(|s| s.is_transitional()) {
-        for op in [
-            Operation::Edit,
-            Operation::Delete,
-            Operation::ForceDisable,
-            Operation::Migrate,
-        ] {
-            assert!(
-                matches!(decide(status, op), Decision::Refuse(_)),
-                "{status} x {op:?}"
-            );
+        for op in [Operation::Edit, Operation::Delete, Operation::ForceDisable, Operation::Migrate] {
+            assert!(matches!(decide(status, op), Decision::Refuse(_)), "{status} x {op:?}");
         }
     }
 }
@@ -57,14 +51,8 @@ fn nothing_starts_while_an_operation_runs() {
 #[test]
 fn every_running_operation_ends_in_a_settled_status_either_way() {
     for status in Status::ALL.into_iter().filter(|s| s.is_transitional()) {
-        for op in [
-            Operation::Succeeded,
-            Operation::Failed,
-            Operation::RecoverAfterCrash,
-        ] {
-            let Decision::MoveTo(next) = decide(status, op) else {
-                panic!("{status} x {op:?} must move")
-            };
+        for op in [Operation::Succeeded, Operation::Failed, Operation::RecoverAfterCrash] {
+            let Decision::MoveTo(next) = decide(status, op) else { panic!("{status} x {op:?} must move") };
             assert!(!next.is_transitional(), "{status} x {op:?} -> {next}");
         }
     }
@@ -83,10 +71,7 @@ fn recovery_leaves_no_integration_in_a_transitional_status_and_explains_each() {
         let message = recovery_message(status, id);
         assert_eq!(message.is_some(), status.is_transitional(), "{status}");
         if let Some(text) = message {
-            assert!(
-                !text.contains('{') && text.contains("Warden stopped while"),
-                "{text}"
-            );
+            assert!(!text.contains('{') && text.contains("Warden stopped while"), "{text}");
         }
     }
 }
@@ -95,10 +80,7 @@ fn recovery_leaves_no_integration_in_a_transitional_status_and_explains_each() {
 fn settled_statuses_have_no_operation_to_finish() {
     for status in Status::ALL.into_iter().filter(|s| !s.is_transitional()) {
         for op in [Operation::Succeeded, Operation::Failed] {
-            assert!(
-                matches!(decide(status, op), Decision::Refuse(_)),
-                "{status} x {op:?}"
-            );
+            assert!(matches!(decide(status, op), Decision::Refuse(_)), "{status} x {op:?}");
         }
     }
 }
@@ -106,10 +88,7 @@ fn settled_statuses_have_no_operation_to_finish() {
 #[test]
 fn deleted_is_final() {
     for op in Operation::ALL {
-        assert!(
-            !matches!(decide(Status::Deleted, op), Decision::MoveTo(_)),
-            "{op:?}"
-        );
+        assert!(!matches!(decide(Status::Deleted, op), Decision::MoveTo(_)), "{op:?}");
     }
 }
 

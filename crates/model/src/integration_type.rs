@@ -57,13 +57,10 @@ impl IntegrationType {
 
     /// Reads a wire name; the error lists the accepted ones.
     pub fn parse(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|t| t.wire_name() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Self::ALL.iter().map(|t| t.wire_name()).collect();
-                format!("must be one of: {}", names.join(", "))
-            })
+        Self::ALL.into_iter().find(|t| t.wire_name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|t| t.wire_name()).collect();
+            format!("must be one of: {}", names.join(", "))
+        })
     }
 
     /// Whether automatic setup is possible at all for this type.

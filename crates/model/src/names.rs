@@ -48,9 +48,7 @@ impl Hostname {
             return Ok(Self(s.to_owned()));
         }
         if s.contains(':') {
-            return Err(
-                "must be a hostname without a port (the port goes in its own field)".into(),
-            );
+            return Err("must be a hostname without a port (the port goes in its own field)".into());
         }
         let host = s.strip_suffix('.').unwrap_or(s);
         let label_ok = |l: &str| {
@@ -61,7 +59,9 @@ impl Hostname {
                 && !l.ends_with('-')
         };
         if host.len() > 253 || !host.split('.').all(label_ok) {
-            return Err("must be a valid hostname (letters, digits, hyphens and dots, labels of at most 63 characters)".into());
+            return Err(
+                "must be a valid hostname (letters, digits, hyphens and dots, labels of at most 63 characters)".into(),
+            );
         }
         Ok(Self(s.to_ascii_lowercase()))
     }
@@ -110,18 +110,12 @@ impl AwsRegion {
     pub fn parse(s: &str) -> Result<Self, String> {
         let parts: Vec<&str> = s.split('-').collect();
         let shape_ok = parts.len() >= 3
-            && parts[..parts.len() - 1]
-                .iter()
-                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+            && parts[..parts.len() - 1].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
             && parts[0].len() == 2
             && parts[parts.len() - 1].len() <= 2
             && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
             && !parts[parts.len() - 1].is_empty();
-        if shape_ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err("must be an AWS region code such as us-east-1".into())
-        }
+        if shape_ok { Ok(Self(s.to_owned())) } else { Err("must be an AWS region code such as us-east-1".into()) }
     }
 }
 
@@ -135,27 +129,17 @@ impl IamRoleArn {
     pub fn parse(s: &str) -> Result<Self, String> {
         const HINT: &str = "must be an IAM role ARN such as arn:aws:iam::123456789012:role/name";
         let mut parts = s.splitn(6, ':');
-        let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(HINT.into());
         };
         let name = resource.strip_prefix("role/").unwrap_or("");
         let name_ok = !name.is_empty()
             && name.len() <= 512
             && !name.ends_with('/')
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-/".contains(&b));
-        if matches!(partition, "aws" | "aws-cn" | "aws-us-gov")
-            && AwsAccountId::parse(account).is_ok()
-            && name_ok
-        {
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-/".contains(&b));
+        if matches!(partition, "aws" | "aws-cn" | "aws-us-gov") && AwsAccountId::parse(account).is_ok() && name_ok {
             Ok(Self(s.to_owned()))
         } else {
             Err(HINT.into())
@@ -174,28 +158,23 @@ pub struct S3Path {
 impl S3Path {
     /// Checks the scheme, the bucket name rules and the prefix.
     pub fn parse(s: &str) -> Result<Self, String> {
-        let rest = s
-            .strip_prefix("s3://")
-            .ok_or("must be an S3 path such as s3://bucket/prefix")?;
+        let rest = s.strip_prefix("s3://").ok_or("must be an S3 path such as s3://bucket/prefix")?;
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let bucket_ok = (3..=63).contains(&bucket.len())
-            && bucket
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+            && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
             && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
             && bucket.ends_with(|c: char| c.is_ascii_alphanumeric())
             && !bucket.contains("..");
         if !bucket_ok {
-            return Err("must name a valid S3 bucket (3-63 lower-case letters, digits, dots, hyphens) after s3://".into());
+            return Err(
+                "must name a valid S3 bucket (3-63 lower-case letters, digits, dots, hyphens) after s3://".into()
+            );
         }
         let prefix = prefix.trim_end_matches('/');
         if prefix.split('/').any(str::is_empty) && !prefix.is_empty() {
             return Err("must not contain empty path segments (//)".into());
         }
-        Ok(Self {
-            bucket: bucket.to_owned(),
-            prefix: prefix.to_owned(),
-        })
+        Ok(Self { bucket: bucket.to_owned(), prefix: prefix.to_owned() })
     }
 
     /// The bucket name.
@@ -210,11 +189,7 @@ impl S3Path {
         }
         let (a, b) = (&self.prefix, &other.prefix);
         let inside = |outer: &str, inner: &str| {
-            outer.is_empty()
-                || inner == outer
-                || inner
-                    .strip_prefix(outer)
-                    .is_some_and(|r| r.starts_with('/'))
+            outer.is_empty() || inner == outer || inner.strip_prefix(outer).is_some_and(|r| r.starts_with('/'))
         };
         inside(a, b) || inside(b, a)
     }
@@ -250,10 +225,7 @@ impl CatalogName {
         if ok {
             Ok(Self(s.to_owned()))
         } else {
-            Err(
-                "may only contain letters, digits and underscores, and must not start with a digit"
-                    .into(),
-            )
+            Err("may only contain letters, digits and underscores, and must not start with a digit".into())
         }
     }
 }
@@ -333,15 +305,8 @@ impl Pattern {
             Ok(_) => Ok(Self(s.to_owned())),
             Err(e) => {
                 let detail = e.to_string();
-                let reason = detail
-                    .lines()
-                    .rev()
-                    .find(|l| l.starts_with("error:"))
-                    .unwrap_or("it does not compile");
-                Err(format!(
-                    "must be a valid regular expression ({})",
-                    reason.trim_start_matches("error: ")
-                ))
+                let reason = detail.lines().rev().find(|l| l.starts_with("error:")).unwrap_or("it does not compile");
+                Err(format!("must be a valid regular expression ({})", reason.trim_start_matches("error: ")))
             }
         }
     }
@@ -358,24 +323,14 @@ pub struct ServiceAccountKeyInfo {
 
 /// Checks a service-account key file's content without echoing any of it.
 pub fn parse_service_account_key(content: &str) -> Result<ServiceAccountKeyInfo, String> {
-    let value: serde_json::Value = serde_json::from_str(content).map_err(|_| {
-        "must be the content of a service-account JSON key file (it is not JSON)".to_owned()
-    })?;
-    let field = |name: &str| {
-        value
-            .get(name)
-            .and_then(serde_json::Value::as_str)
-            .filter(|s| !s.is_empty())
-    };
+    let value: serde_json::Value = serde_json::from_str(content)
+        .map_err(|_| "must be the content of a service-account JSON key file (it is not JSON)".to_owned())?;
+    let field = |name: &str| value.get(name).and_then(serde_json::Value::as_str).filter(|s| !s.is_empty());
     if field("type") != Some("service_account") {
-        return Err(
-            "must be a service-account key file (its \"type\" must be \"service_account\")".into(),
-        );
+        return Err("must be a service-account key file (its \"type\" must be \"service_account\")".into());
     }
-    let missing: Vec<&str> = ["project_id", "client_email", "private_key"]
-        .into_iter()
-        .filter(|k| field(k).is_none())
-        .collect();
+    let missing: Vec<&str> =
+        ["project_id", "client_email", "private_key"].into_iter().filter(|k| field(k).is_none()).collect();
     if !missing.is_empty() {
         return Err(format!("is a key file without {}", missing.join(", ")));
     }
@@ -383,8 +338,7 @@ pub fn parse_service_account_key(content: &str) -> Result<ServiceAccountKeyInfo,
         project_id: field("project_id").unwrap_or_default().to_owned(),
         client_email: field("client_email").unwrap_or_default().to_owned(),
     };
-    if Hostname::parse(&info.project_id).is_err() || info.client_email.chars().any(char::is_control)
-    {
+    if Hostname::parse(&info.project_id).is_err() || info.client_email.chars().any(char::is_control) {
         return Err("is a key file whose project_id or client_email is malformed".into());
     }
     Ok(info)
@@ -395,10 +349,7 @@ pub fn parse_service_account_key(content: &str) -> Result<ServiceAccountKeyInfo,
 pub fn normalise_pem_private_key(text: &str) -> Result<String, String> {
     let pem = text.replace("\\n", "\n");
     let body = pem.trim();
-    if body.starts_with("-----BEGIN")
-        && body.contains("PRIVATE KEY-----")
-        && body.ends_with("-----")
-    {
+    if body.starts_with("-----BEGIN") && body.contains("PRIVATE KEY-----") && body.ends_with("-----") {
         Ok(pem)
     } else {
         Err("must be a PEM private key (-----BEGIN ... PRIVATE KEY----- ... -----END ... PRIVATE KEY-----)".into())
@@ -414,20 +365,8 @@ mod tests {
         assert!(Hostname::parse("acme.snowflakecomputing.com").is_ok());
         assert!(Hostname::parse("127.0.0.1").is_ok());
         assert!(Hostname::parse("::1").is_ok());
-        assert_eq!(
-            Hostname::parse("ACME.example.COM").unwrap().as_str(),
-            "acme.example.com"
-        );
-        for bad in [
-            "https://a.com",
-            "a.com:443",
-            "a.com/x",
-            "-a.com",
-            "a..com",
-            "a b.com",
-            "a_b.com",
-            "x\";drop",
-        ] {
+        assert_eq!(Hostname::parse("ACME.example.COM").unwrap().as_str(), "acme.example.com");
+        for bad in ["https://a.com", "a.com:443", "a.com/x", "-a.com", "a..com", "a b.com", "a_b.com", "x\";drop"] {
             assert!(Hostname::parse(bad).is_err(), "{bad}");
         }
     }
@@ -440,13 +379,7 @@ mod tests {
         assert!(!p("s3://bucket/a").overlaps(&p("s3://bucket/ab")));
         assert!(!p("s3://bucket/a").overlaps(&p("s3://other/a")));
         assert_eq!(p("s3://bucket/a/").to_string(), "s3://bucket/a");
-        for bad in [
-            "bucket/a",
-            "s3://B",
-            "s3://ab",
-            "s3://a..b",
-            "s3://bucket//x",
-        ] {
+        for bad in ["bucket/a", "s3://B", "s3://ab", "s3://a..b", "s3://bucket//x"] {
             assert!(S3Path::parse(bad).is_err(), "{bad}");
         }
     }
@@ -465,22 +398,14 @@ mod tests {
     #[test]
     fn regex_errors_are_short() {
         let err = Pattern::parse("(unclosed").unwrap_err();
-        assert!(
-            err.starts_with("must be a valid regular expression ("),
-            "{err}"
-        );
+        assert!(err.starts_with("must be a valid regular expression ("), "{err}");
         assert!(!err.contains('\n'));
     }
 
     #[test]
     fn key_file_errors_do_not_echo_content() {
-        let err = parse_service_account_key("{\"type\":\"user\",\"private_key\":\"SECRETVALUE\"}")
-            .unwrap_err();
+        let err = parse_service_account_key("{\"type\":\"user\",\"private_key\":\"SECRETVALUE\"}").unwrap_err();
         assert!(!err.contains("SECRETVALUE"));
-        assert!(
-            parse_service_account_key("SECRETVALUE")
-                .unwrap_err()
-                .contains("not JSON")
-        );
+        assert!(parse_service_account_key("SECRETVALUE").unwrap_err().contains("not JSON"));
     }
 }

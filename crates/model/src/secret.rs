@@ -62,11 +62,7 @@ pub(crate) fn with_secrets_exposed<R>(f: impl FnOnce() -> R) -> R {
 
 impl<T: Serialize> Serialize for Secret<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        if EXPOSE.with(Cell::get) {
-            self.0.serialize(serializer)
-        } else {
-            serializer.serialize_str(REDACTED)
-        }
+        if EXPOSE.with(Cell::get) { self.0.serialize(serializer) } else { serializer.serialize_str(REDACTED) }
     }
 }
 

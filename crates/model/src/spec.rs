@@ -37,10 +37,7 @@ impl IntegrationSpec {
         match spec {
             Some(spec) if cx.problems.is_empty() => Ok(spec),
             _ if !cx.problems.is_empty() => Err(cx.problems),
-            _ => Err(vec![Problem {
-                path: "(body)".into(),
-                message: "the payload could not be read".into(),
-            }]),
+            _ => Err(vec![Problem { path: "(body)".into(), message: "the payload could not be read".into() }]),
         }
     }
 
@@ -107,13 +104,7 @@ impl Serialize for IntegrationSpec {
 
 fn read(cx: &mut Cx<'_>, value: &Value) -> Option<IntegrationSpec> {
     let Value::Object(_) = value else {
-        cx.report(
-            "",
-            format!(
-                "the body must be an object with type, autoBootstrap and config, not {}",
-                kind(value)
-            ),
-        );
+        cx.report("", format!("the body must be an object with type, autoBootstrap and config, not {}", kind(value)));
         return None;
     };
     let mut root = Obj::from_value(cx, "", value)?;
@@ -124,9 +115,7 @@ fn read(cx: &mut Cx<'_>, value: &Value) -> Option<IntegrationSpec> {
         return None;
     };
     let auto_bootstrap = match ty {
-        IntegrationType::Trino => root
-            .boolean(cx, "autoBootstrap", Need::Optional)
-            .or(Some(false)),
+        IntegrationType::Trino => root.boolean(cx, "autoBootstrap", Need::Optional).or(Some(false)),
         _ => root.boolean(cx, "autoBootstrap", Need::Required),
     };
     if auto_bootstrap == Some(true) && !ty.supports_auto_bootstrap() {
@@ -139,24 +128,14 @@ fn read(cx: &mut Cx<'_>, value: &Value) -> Option<IntegrationSpec> {
         root.object(cx, "config", Need::Required).and_then(|mut c| {
             let auto = auto_bootstrap.unwrap_or(false);
             let config = match ty {
-                IntegrationType::NativeS3 => {
-                    config::read_s3(cx, &mut c).map(PlatformConfig::NativeS3)
-                }
+                IntegrationType::NativeS3 => config::read_s3(cx, &mut c).map(PlatformConfig::NativeS3),
                 IntegrationType::AzureSynapseAnalytics => {
                     config::read_synapse(cx, &mut c).map(PlatformConfig::AzureSynapse)
                 }
-                IntegrationType::Databricks => {
-                    config::read_databricks(cx, &mut c).map(PlatformConfig::Databricks)
-                }
-                IntegrationType::GoogleBigQuery => {
-                    config::read_bigquery(cx, &mut c).map(PlatformConfig::BigQuery)
-                }
-                IntegrationType::Redshift => {
-                    config::read_redshift(cx, &mut c, auto).map(PlatformConfig::Redshift)
-                }
-                IntegrationType::Snowflake => {
-                    config::read_snowflake(cx, &mut c, auto).map(PlatformConfig::Snowflake)
-                }
+                IntegrationType::Databricks => config::read_databricks(cx, &mut c).map(PlatformConfig::Databricks),
+                IntegrationType::GoogleBigQuery => config::read_bigquery(cx, &mut c).map(PlatformConfig::BigQuery),
+                IntegrationType::Redshift => config::read_redshift(cx, &mut c, auto).map(PlatformConfig::Redshift),
+                IntegrationType::Snowflake => config::read_snowflake(cx, &mut c, auto).map(PlatformConfig::Snowflake),
                 IntegrationType::Trino => Some(PlatformConfig::Trino),
             };
             c.finish(cx);
@@ -164,8 +143,5 @@ fn read(cx: &mut Cx<'_>, value: &Value) -> Option<IntegrationSpec> {
         })
     };
     root.finish(cx);
-    Some(IntegrationSpec {
-        auto_bootstrap: auto_bootstrap?,
-        config: config?,
-    })
+    Some(IntegrationSpec { auto_bootstrap: auto_bootstrap?, config: config? })
 }

@@ -76,10 +76,7 @@ impl Status {
 
     /// An operation is under way (creating, editing, deleting, migrating).
     pub const fn is_transitional(self) -> bool {
-        matches!(
-            self,
-            Self::Creating | Self::Editing | Self::Deleting | Self::Migrating
-        )
+        matches!(self, Self::Creating | Self::Editing | Self::Deleting | Self::Migrating)
     }
 
     /// Deleted or disabled: the integration holds no platform or host any more.
@@ -107,8 +104,7 @@ impl IntegrationId {
 
     /// Reads a path segment such as `/integrations/7`.
     pub fn parse(segment: &str) -> Option<Self> {
-        if segment.is_empty() || segment.len() > 19 || !segment.bytes().all(|b| b.is_ascii_digit())
-        {
+        if segment.is_empty() || segment.len() > 19 || !segment.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         segment.parse().ok().and_then(Self::new)
@@ -133,17 +129,7 @@ mod tests {
     #[test]
     fn ids_are_positive_decimal_integers() {
         assert_eq!(IntegrationId::parse("7").map(IntegrationId::get), Some(7));
-        for bad in [
-            "0",
-            "-1",
-            "+1",
-            "1.0",
-            "abc",
-            "",
-            "9223372036854775808",
-            "99999999999999999999",
-            "7 ",
-        ] {
+        for bad in ["0", "-1", "+1", "1.0", "abc", "", "9223372036854775808", "99999999999999999999", "7 "] {
             assert_eq!(IntegrationId::parse(bad), None, "{bad}");
         }
     }

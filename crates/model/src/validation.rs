@@ -50,19 +50,12 @@ impl ValidationResults {
             TestStatus::Failed
         } else if any(TestStatus::Warning) {
             TestStatus::Warning
-        } else if !validation_tests.is_empty()
-            && validation_tests
-                .iter()
-                .all(|t| t.status == TestStatus::Skipped)
-        {
+        } else if !validation_tests.is_empty() && validation_tests.iter().all(|t| t.status == TestStatus::Skipped) {
             TestStatus::Skipped
         } else {
             TestStatus::Passed
         };
-        Self {
-            status,
-            validation_tests,
-        }
+        Self { status, validation_tests }
     }
 
     /// Whether the run blocks the operation.
@@ -79,12 +72,7 @@ mod tests {
         let tests = statuses
             .iter()
             .enumerate()
-            .map(|(i, s)| TestResult {
-                name: format!("t{i}"),
-                status: *s,
-                message: None,
-                result: None,
-            })
+            .map(|(i, s)| TestResult { name: format!("t{i}"), status: *s, message: None, result: None })
             .collect();
         ValidationResults::from_tests(tests).status
     }

@@ -2,6 +2,8 @@
 //! its JSON twin; alias bombs, deep nesting, oversized, multi-document, duplicate-key and
 //! non-UTF-8 bodies are refused with a clear error instead of being expanded or crashing.
 
+#![allow(clippy::unwrap_used)] // test helpers may panic: a panic is a failed test
+
 mod common;
 
 use common::{describe, load};
@@ -58,10 +60,7 @@ config:
 fn small_anchors_are_fine() {
     let yaml = "type: Trino\nbase: &f false\nautoBootstrap: *f\n";
     let out = describe(check_payload(yaml.as_bytes(), BodyFormat::Yaml, None));
-    assert_eq!(
-        out["errors"][0]["message"], "base is not a known field",
-        "{out}"
-    );
+    assert_eq!(out["errors"][0]["message"], "base is not a known field", "{out}");
 }
 
 #[test]
@@ -72,10 +71,7 @@ fn alias_bomb_is_refused_not_expanded() {
         yaml.push_str(&format!("a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"));
     }
     let message = malformed(yaml.as_bytes(), BodyFormat::Yaml);
-    assert!(
-        message.starts_with("the body is not valid YAML"),
-        "{message}"
-    );
+    assert!(message.starts_with("the body is not valid YAML"), "{message}");
 }
 
 #[test]
@@ -97,10 +93,7 @@ fn deep_nesting_is_refused_in_both_formats() {
 #[test]
 fn oversized_body_is_refused_before_parsing() {
     let body = vec![b' '; MAX_BODY_BYTES + 1];
-    assert!(matches!(
-        decode(&body, BodyFormat::Json),
-        Err(ModelError::BodyTooLarge { .. })
-    ));
+    assert!(matches!(decode(&body, BodyFormat::Json), Err(ModelError::BodyTooLarge { .. })));
 }
 
 #[test]
@@ -110,15 +103,9 @@ fn odd_bodies_get_clear_errors() {
     assert!(malformed(b"\xff\xfe", BodyFormat::Json).contains("UTF-8"));
     assert!(malformed(b"{\"type\": ", BodyFormat::Json).contains("not valid JSON"));
     let both = malformed(b"{: [", BodyFormat::Unknown);
-    assert!(
-        both.contains("neither JSON") && both.contains("nor YAML"),
-        "{both}"
-    );
+    assert!(both.contains("neither JSON") && both.contains("nor YAML"), "{both}");
     let out = describe(check_payload(b"[1, 2]", BodyFormat::Json, None));
     assert_eq!(out["errors"][0]["path"], "(body)");
     let out = describe(check_payload(b"", BodyFormat::Yaml, None));
-    assert!(
-        out.get("errors").is_some() || out.get("malformed").is_some(),
-        "{out}"
-    );
+    assert!(out.get("errors").is_some() || out.get("malformed").is_some(), "{out}");
 }

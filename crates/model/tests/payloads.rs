@@ -3,6 +3,8 @@
 //! cases must be accepted and invalid ones refused, and the whole table per platform is an
 //! insta snapshot (`snapshots/payloads__<platform>.snap`).
 
+#![allow(clippy::unwrap_used)] // test helpers may panic: a panic is a failed test
+
 mod common;
 
 use common::{as_json, as_yaml, load, outcome};
@@ -15,20 +17,10 @@ fn run_platform(platform: &str) {
     let mut check = |name: &str, payload: &Value, expect_ok: bool| {
         let from_json = outcome(&as_json(payload), BodyFormat::Json);
         let from_yaml = outcome(&as_yaml(payload), BodyFormat::Yaml);
-        assert_eq!(
-            from_json, from_yaml,
-            "{platform} / {name}: JSON and YAML disagree"
-        );
+        assert_eq!(from_json, from_yaml, "{platform} / {name}: JSON and YAML disagree");
         let sniffed = outcome(&as_json(payload), BodyFormat::Unknown);
-        assert_eq!(
-            from_json, sniffed,
-            "{platform} / {name}: sniffed JSON differs"
-        );
-        assert_eq!(
-            from_json.get("accepted").is_some(),
-            expect_ok,
-            "{platform} / {name}: {from_json:#}"
-        );
+        assert_eq!(from_json, sniffed, "{platform} / {name}: sniffed JSON differs");
+        assert_eq!(from_json.get("accepted").is_some(), expect_ok, "{platform} / {name}: {from_json:#}");
         table.insert(name.to_owned(), from_json);
     };
     for (name, payload) in &file.valid {
@@ -37,11 +29,7 @@ fn run_platform(platform: &str) {
     let invalid = file.invalid.iter().filter(|c| !c.accepted).count();
     assert!(invalid >= 15, "{platform} has only {invalid} invalid cases");
     for case in &file.invalid {
-        check(
-            &format!("invalid: {}", case.name),
-            &case.payload(&file),
-            case.accepted,
-        );
+        check(&format!("invalid: {}", case.name), &case.payload(&file), case.accepted);
     }
     insta::assert_json_snapshot!(platform, table);
 }

@@ -4,6 +4,8 @@
 //! map and comes back equal, and on update an absent or `[REDACTED]` secret keeps the stored
 //! value while a new value replaces it.
 
+#![allow(clippy::unwrap_used)] // test helpers may panic: a panic is a failed test
+
 mod common;
 
 use common::{PLATFORMS, as_json, load};
@@ -25,10 +27,7 @@ fn no_secret_value_reaches_debug_display_or_serialised_output() {
             let planted = payload.to_string().matches(MARK).count();
             let secrets = spec.secrets();
             assert_eq!(
-                secrets
-                    .values()
-                    .filter(|s| s.expose().contains(MARK))
-                    .count(),
+                secrets.values().filter(|s| s.expose().contains(MARK)).count(),
                 planted,
                 "{platform}/{name}: every planted secret must be a secret field"
             );
@@ -41,17 +40,11 @@ fn no_secret_value_reaches_debug_display_or_serialised_output() {
                 format!("{secrets:?}"),
             ];
             for text in shown {
-                assert!(
-                    !text.contains(MARK),
-                    "{platform}/{name} leaked a secret: {text}"
-                );
+                assert!(!text.contains(MARK), "{platform}/{name} leaked a secret: {text}");
             }
         }
     }
-    assert!(
-        secrets_seen >= 15,
-        "the case files plant too few secrets ({secrets_seen})"
-    );
+    assert!(secrets_seen >= 15, "the case files plant too few secrets ({secrets_seen})");
 }
 
 #[test]
@@ -100,26 +93,14 @@ fn stored() -> (IntegrationSpec, SecretMap) {
 fn update_keeps_absent_and_redacted_secrets_and_takes_new_ones() {
     let (old, secrets) = stored();
     let mut update = old.redacted();
-    update["config"]["oAuthClientConfig"]
-        .as_object_mut()
-        .unwrap()
-        .remove("clientSecret");
+    update["config"]["oAuthClientConfig"].as_object_mut().unwrap().remove("clientSecret");
     update["config"]["proxyOptions"]["password"] = json!("S3CRET-new-proxy-pw");
     update["config"]["catalog"] = json!("renamed");
     let merged = IntegrationSpec::from_value(&update, Some(&secrets)).unwrap();
     let after = merged.secrets();
-    assert_eq!(
-        after["config.oAuthClientConfig.clientSecret"].expose(),
-        "S3CRET-oauth-secret"
-    );
-    assert_eq!(
-        after["config.additionalWorkspaceConnections[0].token"].expose(),
-        "S3CRET-second-token"
-    );
-    assert_eq!(
-        after["config.proxyOptions.password"].expose(),
-        "S3CRET-new-proxy-pw"
-    );
+    assert_eq!(after["config.oAuthClientConfig.clientSecret"].expose(), "S3CRET-oauth-secret");
+    assert_eq!(after["config.additionalWorkspaceConnections[0].token"].expose(), "S3CRET-second-token");
+    assert_eq!(after["config.proxyOptions.password"].expose(), "S3CRET-new-proxy-pw");
     assert_eq!(after.len(), secrets.len());
 }
 
@@ -129,18 +110,11 @@ fn explicit_null_removes_an_optional_secret_but_not_a_required_one() {
     let mut update = old.redacted();
     update["config"]["proxyOptions"]["password"] = Value::Null;
     let merged = IntegrationSpec::from_value(&update, Some(&secrets)).unwrap();
-    assert!(
-        !merged
-            .secrets()
-            .contains_key("config.proxyOptions.password")
-    );
+    assert!(!merged.secrets().contains_key("config.proxyOptions.password"));
 
     update["config"]["oAuthClientConfig"]["clientSecret"] = Value::Null;
     let kept = IntegrationSpec::from_value(&update, Some(&secrets)).unwrap();
-    assert!(
-        kept.secrets()
-            .contains_key("config.oAuthClientConfig.clientSecret")
-    );
+    assert!(kept.secrets().contains_key("config.oAuthClientConfig.clientSecret"));
 }
 
 #[test]
@@ -148,13 +122,7 @@ fn switching_authentication_type_needs_the_new_types_secret() {
     let (old, secrets) = stored();
     let mut update = old.redacted();
     update["config"]["authenticationType"] = json!("token");
-    update["config"]
-        .as_object_mut()
-        .unwrap()
-        .remove("oAuthClientConfig");
+    update["config"].as_object_mut().unwrap().remove("oAuthClientConfig");
     let problems = IntegrationSpec::from_value(&update, Some(&secrets)).unwrap_err();
-    assert_eq!(
-        problems[0].message,
-        "config.token is required when authenticationType is token"
-    );
+    assert_eq!(problems[0].message, "config.token is required when authenticationType is token");
 }

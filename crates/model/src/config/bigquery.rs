@@ -38,12 +38,7 @@ fn location(s: &str) -> Result<String, String> {
 
 pub(crate) fn read(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<BigQueryConfig> {
     let role = o.text(cx, "role", Need::Required);
-    let dataset_suffix = o.parsed(
-        cx,
-        "datasetSuffix",
-        Need::Required,
-        DatasetName::parse_suffix,
-    );
+    let dataset_suffix = o.parsed(cx, "datasetSuffix", Need::Required, DatasetName::parse_suffix);
     let dataset = if o.has("dataset") {
         o.parsed(cx, "dataset", Need::Optional, DatasetName::parse)
     } else {

@@ -110,28 +110,15 @@ pub struct AdditionalWorkspaceConnection {
 }
 
 fn read_authentication(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<DatabricksAuthentication> {
-    match o.choice(
-        cx,
-        "authenticationType",
-        Need::Required,
-        &["token", "oAuthM2M"],
-    ) {
+    match o.choice(cx, "authenticationType", Need::Required, &["token", "oAuthM2M"]) {
         Some("token") => {
             o.unused(cx, &["oAuthClientConfig"], "authenticationType is token");
-            let token = o.secret(
-                cx,
-                "token",
-                Need::RequiredWhen("authenticationType is token"),
-            );
+            let token = o.secret(cx, "token", Need::RequiredWhen("authenticationType is token"));
             Some(DatabricksAuthentication::Token { token: token? })
         }
         Some(_) => {
             o.unused(cx, &["token"], "authenticationType is oAuthM2M");
-            let mut c = o.object(
-                cx,
-                "oAuthClientConfig",
-                Need::RequiredWhen("authenticationType is oAuthM2M"),
-            )?;
+            let mut c = o.object(cx, "oAuthClientConfig", Need::RequiredWhen("authenticationType is oAuthM2M"))?;
             let client_id = c.text(cx, "clientId", Need::Required);
             let client_secret = c.secret(cx, "clientSecret", Need::Required);
             let authority_url = c.parsed(cx, "authorityUrl", Need::Required, HttpsUrl::parse);
@@ -161,9 +148,7 @@ fn read_workspace_ids(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<Vec<u64>> {
     for (path, item) in items {
         let id = match item {
             Value::Number(n) => n.as_u64(),
-            Value::String(s)
-                if !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()) =>
-            {
+            Value::String(s) if !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()) => {
                 s.parse().ok()
             }
             _ => None,
@@ -171,15 +156,8 @@ fn read_workspace_ids(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<Vec<u64>> {
         match id {
             Some(id) if id > 0 => ids.push(id),
             _ => {
-                let got = if item.is_number() {
-                    item.to_string()
-                } else {
-                    kind(item).to_owned()
-                };
-                cx.report(
-                    &path,
-                    format!("must be a workspace id (a positive integer), not {got}"),
-                );
+                let got = if item.is_number() { item.to_string() } else { kind(item).to_owned() };
+                cx.report(&path, format!("must be a workspace id (a positive integer), not {got}"));
             }
         }
     }
@@ -196,18 +174,10 @@ fn read_proxy(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<Option<ProxyOptions>> 
     let username = p.text(cx, "username", Need::Optional);
     let password = p.secret(cx, "password", Need::Optional);
     p.finish(cx);
-    Some(Some(ProxyOptions {
-        host: host?,
-        port: port?,
-        username,
-        password,
-    }))
+    Some(Some(ProxyOptions { host: host?, port: port?, username, password }))
 }
 
-fn read_connections(
-    cx: &mut Cx<'_>,
-    o: &mut Obj<'_>,
-) -> Option<Vec<AdditionalWorkspaceConnection>> {
+fn read_connections(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<Vec<AdditionalWorkspaceConnection>> {
     let items = o.list(cx, "additionalWorkspaceConnections", Need::Optional)?;
     let mut out = Vec::with_capacity(items.len());
     let mut served: Vec<(CatalogName, usize)> = Vec::new();
@@ -228,7 +198,9 @@ fn read_connections(
             if let Some((_, first)) = served.iter().find(|(name, _)| name == catalog) {
                 cx.report(
                     &format!("{}[{i}]", c.path_of("catalogs")),
-                    format!("is already served by additionalWorkspaceConnections[{first}]: use one connection per catalog"),
+                    format!(
+                        "is already served by additionalWorkspaceConnections[{first}]: use one connection per catalog"
+                    ),
                 );
             } else {
                 served.push((catalog.clone(), index));
@@ -237,12 +209,7 @@ fn read_connections(
         c.finish(cx);
         match (workspace_url, http_path, authentication, catalogs) {
             (Some(workspace_url), Some(http_path), Some(authentication), Some(catalogs)) => {
-                out.push(AdditionalWorkspaceConnection {
-                    workspace_url,
-                    http_path,
-                    authentication,
-                    catalogs,
-                });
+                out.push(AdditionalWorkspaceConnection { workspace_url, http_path, authentication, catalogs });
             }
             _ => ok = false,
         }
@@ -263,12 +230,11 @@ pub(crate) fn read(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<DatabricksConfig>
     let audit = Toggle::read(cx, o, "audit");
     let workspace_ids = read_workspace_ids(cx, o);
     let group_pattern = if o.has("groupPattern") {
-        o.object(cx, "groupPattern", Need::Optional)
-            .and_then(|mut g| {
-                let deny = g.text(cx, "deny", Need::Required);
-                g.finish(cx);
-                deny.map(|deny| Some(GroupPattern { deny }))
-            })
+        o.object(cx, "groupPattern", Need::Optional).and_then(|mut g| {
+            let deny = g.text(cx, "deny", Need::Required);
+            g.finish(cx);
+            deny.map(|deny| Some(GroupPattern { deny }))
+        })
     } else {
         Some(None)
     };

@@ -11,14 +11,14 @@ mod synapse;
 
 pub use bigquery::BigQueryConfig;
 pub use databricks::{
-    AdditionalWorkspaceConnection, DatabricksAuthentication, DatabricksConfig, DatabricksOAuth,
-    GroupPattern, ProxyOptions,
+    AdditionalWorkspaceConnection, DatabricksAuthentication, DatabricksConfig, DatabricksOAuth, GroupPattern,
+    ProxyOptions,
 };
 pub use redshift::{OktaConfig, RedshiftAuthentication, RedshiftConfig};
 pub use s3::{S3Authentication, S3Config};
 pub use snowflake::{
-    Lineage, LineageConfig, SnowflakeAuthentication, SnowflakeConfig, SnowflakeOAuth,
-    SnowflakeOAuthCredential, UserRolePattern, Workspaces,
+    Lineage, LineageConfig, SnowflakeAuthentication, SnowflakeConfig, SnowflakeOAuth, SnowflakeOAuthCredential,
+    UserRolePattern, Workspaces,
 };
 pub use synapse::{MetadataDelimiters, SynapseAuthentication, SynapseConfig};
 
@@ -65,23 +65,13 @@ pub struct Impersonation {
 impl Impersonation {
     pub(crate) fn read(cx: &mut Cx<'_>, parent: &mut Obj<'_>, default_role: &str) -> Option<Self> {
         if !parent.has("impersonation") {
-            return Some(Self {
-                enabled: false,
-                role: default_role.to_owned(),
-            });
+            return Some(Self { enabled: false, role: default_role.to_owned() });
         }
         let mut o = parent.object(cx, "impersonation", Need::Optional)?;
         let enabled = o.flag(cx, "enabled", false);
-        let role = if o.has("role") {
-            o.text(cx, "role", Need::Optional)
-        } else {
-            Some(default_role.to_owned())
-        };
+        let role = if o.has("role") { o.text(cx, "role", Need::Optional) } else { Some(default_role.to_owned()) };
         o.finish(cx);
-        Some(Self {
-            enabled: enabled?,
-            role: role?,
-        })
+        Some(Self { enabled: enabled?, role: role? })
     }
 }
 
@@ -105,15 +95,6 @@ impl Toggle {
 }
 
 /// Reads an optional plain-text field that, when absent, takes `default`.
-pub(crate) fn text_or(
-    cx: &mut Cx<'_>,
-    o: &mut Obj<'_>,
-    key: &'static str,
-    default: &str,
-) -> Option<String> {
-    if o.has(key) {
-        o.text(cx, key, Need::Optional)
-    } else {
-        Some(default.to_owned())
-    }
+pub(crate) fn text_or(cx: &mut Cx<'_>, o: &mut Obj<'_>, key: &'static str, default: &str) -> Option<String> {
+    if o.has(key) { o.text(cx, key, Need::Optional) } else { Some(default.to_owned()) }
 }

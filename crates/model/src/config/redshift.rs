@@ -32,11 +32,7 @@ pub struct RedshiftConfig {
 
 /// How Warden authenticates to Redshift.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(
-    tag = "authenticationType",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
+#[serde(tag = "authenticationType", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum RedshiftAuthentication {
     /// Database user and password.
     UserPassword {
@@ -80,23 +76,11 @@ pub struct OktaConfig {
     pub role: String,
 }
 
-const AUTH_FIELDS: &[&str] = &[
-    "username",
-    "password",
-    "databaseUser",
-    "accessKeyId",
-    "secretKey",
-    "sessionToken",
-    "okta",
-];
+const AUTH_FIELDS: &[&str] =
+    &["username", "password", "databaseUser", "accessKeyId", "secretKey", "sessionToken", "okta"];
 
 fn read_authentication(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<RedshiftAuthentication> {
-    let kind = o.choice(
-        cx,
-        "authenticationType",
-        Need::Required,
-        &["userPassword", "accessKey", "okta"],
-    );
+    let kind = o.choice(cx, "authenticationType", Need::Required, &["userPassword", "accessKey", "okta"]);
     let Some(kind) = kind else {
         o.skip(AUTH_FIELDS);
         return None;
@@ -109,12 +93,7 @@ fn read_authentication(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<RedshiftAuthe
             let password = o.secret(cx, "password", when);
             (
                 &["username", "password"],
-                (|| {
-                    Some(RedshiftAuthentication::UserPassword {
-                        username: username?,
-                        password: password?,
-                    })
-                })(),
+                (|| Some(RedshiftAuthentication::UserPassword { username: username?, password: password? }))(),
             )
         }
         "accessKey" => {
@@ -130,10 +109,7 @@ fn read_authentication(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<RedshiftAuthe
                     session_token,
                 })
             })();
-            (
-                &["databaseUser", "accessKeyId", "secretKey", "sessionToken"],
-                auth,
-            )
+            (&["databaseUser", "accessKeyId", "secretKey", "sessionToken"], auth)
         }
         _ => {
             let okta = o.object(cx, "okta", when).and_then(|mut k| {
@@ -151,36 +127,21 @@ fn read_authentication(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<RedshiftAuthe
                     role: role?,
                 })
             });
-            (
-                &["okta"],
-                okta.map(|okta| RedshiftAuthentication::Okta { okta }),
-            )
+            (&["okta"], okta.map(|okta| RedshiftAuthentication::Okta { okta }))
         }
     };
-    let others: Vec<&'static str> = AUTH_FIELDS
-        .iter()
-        .copied()
-        .filter(|f| !used.contains(f))
-        .collect();
+    let others: Vec<&'static str> = AUTH_FIELDS.iter().copied().filter(|f| !used.contains(f)).collect();
     o.unused(cx, &others, &because);
     auth
 }
 
-pub(crate) fn read(
-    cx: &mut Cx<'_>,
-    o: &mut Obj<'_>,
-    auto_bootstrap: bool,
-) -> Option<RedshiftConfig> {
+pub(crate) fn read(cx: &mut Cx<'_>, o: &mut Obj<'_>, auto_bootstrap: bool) -> Option<RedshiftConfig> {
     let host = o.parsed(cx, "host", Need::Required, Hostname::parse);
     let database = o.text(cx, "database", Need::Required);
     let initial_database = o.text(
         cx,
         "initialDatabase",
-        if auto_bootstrap {
-            Need::RequiredWhen("autoBootstrap is true")
-        } else {
-            Need::Optional
-        },
+        if auto_bootstrap { Need::RequiredWhen("autoBootstrap is true") } else { Need::Optional },
     );
     let authentication = read_authentication(cx, o);
     let port = o.port(cx, 5439);

@@ -29,11 +29,7 @@ pub struct S3Config {
 
 /// How Warden authenticates to AWS.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(
-    tag = "authenticationType",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
+#[serde(tag = "authenticationType", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum S3Authentication {
     /// The ambient AWS identity assumes `awsRoleToAssume`.
     Auto {
@@ -61,24 +57,11 @@ pub(crate) fn read(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<S3Config> {
     let aws_location_role = o.parsed(cx, "awsLocationRole", Need::Required, IamRoleArn::parse);
     let aws_location_path = o.parsed(cx, "awsLocationPath", Need::Required, S3Path::parse);
     let port = o.port(cx, 443);
-    let authentication = match o.choice(
-        cx,
-        "authenticationType",
-        Need::Required,
-        &["auto", "accessKey"],
-    ) {
+    let authentication = match o.choice(cx, "authenticationType", Need::Required, &["auto", "accessKey"]) {
         Some("auto") => {
-            o.unused(
-                cx,
-                &["awsAccessKeyId", "awsSecretAccessKey"],
-                "authenticationType is auto",
-            );
-            let role = o.parsed(
-                cx,
-                "awsRoleToAssume",
-                Need::RequiredWhen("authenticationType is auto"),
-                IamRoleArn::parse,
-            );
+            o.unused(cx, &["awsAccessKeyId", "awsSecretAccessKey"], "authenticationType is auto");
+            let role =
+                o.parsed(cx, "awsRoleToAssume", Need::RequiredWhen("authenticationType is auto"), IamRoleArn::parse);
             role.map(|aws_role_to_assume| S3Authentication::Auto { aws_role_to_assume })
         }
         Some(_) => {

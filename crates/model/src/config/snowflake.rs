@@ -47,11 +47,7 @@ pub struct SnowflakeConfig {
 
 /// How Warden authenticates to Snowflake.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(
-    tag = "authenticationType",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
+#[serde(tag = "authenticationType", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum SnowflakeAuthentication {
     /// User and password.
     UserPassword {
@@ -119,10 +115,7 @@ impl Serialize for SnowflakeOAuth {
         m.serialize_entry("clientId", &self.client_id)?;
         m.serialize_entry("authorityUrl", &self.authority_url)?;
         match &self.credential {
-            SnowflakeOAuthCredential::Certificate {
-                public_certificate_thumbprint,
-                oauth_private_key,
-            } => {
+            SnowflakeOAuthCredential::Certificate { public_certificate_thumbprint, oauth_private_key } => {
                 m.serialize_entry("useCertificate", &true)?;
                 m.serialize_entry("publicCertificateThumbprint", public_certificate_thumbprint)?;
                 m.serialize_entry("oauthPrivateKey", oauth_private_key)?;
@@ -183,20 +176,11 @@ pub struct LineageConfig {
     pub ingest_batch_size: u64,
 }
 
-const AUTH_FIELDS: &[&str] = &[
-    "username",
-    "password",
-    "privateKey",
-    "privateKeyPassword",
-    "oAuthClientConfig",
-];
+const AUTH_FIELDS: &[&str] = &["username", "password", "privateKey", "privateKeyPassword", "oAuthClientConfig"];
 
 fn read_oauth(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<SnowflakeOAuth> {
-    let mut c = o.object(
-        cx,
-        "oAuthClientConfig",
-        Need::RequiredWhen("authenticationType is oAuthClientCredentials"),
-    )?;
+    let mut c =
+        o.object(cx, "oAuthClientConfig", Need::RequiredWhen("authenticationType is oAuthClientCredentials"))?;
     let provider = c.text(cx, "provider", Need::Required);
     let client_id = c.text(cx, "clientId", Need::Required);
     let authority_url = c.parsed(cx, "authorityUrl", Need::Required, HttpsUrl::parse);
@@ -214,24 +198,12 @@ fn read_oauth(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<SnowflakeOAuth> {
             })()
         }
         Some(false) => {
-            c.unused(
-                cx,
-                &["publicCertificateThumbprint", "oauthPrivateKey"],
-                "useCertificate is false",
-            );
-            let secret = c.secret(
-                cx,
-                "clientSecret",
-                Need::RequiredWhen("useCertificate is false"),
-            );
+            c.unused(cx, &["publicCertificateThumbprint", "oauthPrivateKey"], "useCertificate is false");
+            let secret = c.secret(cx, "clientSecret", Need::RequiredWhen("useCertificate is false"));
             secret.map(|client_secret| SnowflakeOAuthCredential::ClientSecret { client_secret })
         }
         None => {
-            c.skip(&[
-                "clientSecret",
-                "publicCertificateThumbprint",
-                "oauthPrivateKey",
-            ]);
+            c.skip(&["clientSecret", "publicCertificateThumbprint", "oauthPrivateKey"]);
             None
         }
     };
@@ -248,11 +220,7 @@ fn read_oauth(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<SnowflakeOAuth> {
     })
 }
 
-fn read_authentication(
-    cx: &mut Cx<'_>,
-    o: &mut Obj<'_>,
-    auto_bootstrap: bool,
-) -> Option<SnowflakeAuthentication> {
+fn read_authentication(cx: &mut Cx<'_>, o: &mut Obj<'_>, auto_bootstrap: bool) -> Option<SnowflakeAuthentication> {
     let choices = ["userPassword", "keyPair", "oAuthClientCredentials"];
     let Some(kind) = o.choice(cx, "authenticationType", Need::Required, &choices) else {
         o.skip(AUTH_FIELDS);
@@ -266,12 +234,7 @@ fn read_authentication(
             let password = o.secret(cx, "password", when);
             (
                 &["username", "password"],
-                (|| {
-                    Some(SnowflakeAuthentication::UserPassword {
-                        username: username?,
-                        password: password?,
-                    })
-                })(),
+                (|| Some(SnowflakeAuthentication::UserPassword { username: username?, password: password? }))(),
             )
         }
         "keyPair" => {
@@ -289,27 +252,18 @@ fn read_authentication(
         }
         _ => {
             if auto_bootstrap {
-                cx.report(
-                    &o.path_of("authenticationType"),
-                    "oAuthClientCredentials needs autoBootstrap to be false",
-                );
+                cx.report(&o.path_of("authenticationType"), "oAuthClientCredentials needs autoBootstrap to be false");
             }
             let oauth = read_oauth(cx, o);
             (
                 &["oAuthClientConfig"],
-                oauth.map(
-                    |o_auth_client_config| SnowflakeAuthentication::OAuthClientCredentials {
-                        o_auth_client_config,
-                    },
-                ),
+                oauth.map(|o_auth_client_config| SnowflakeAuthentication::OAuthClientCredentials {
+                    o_auth_client_config,
+                }),
             )
         }
     };
-    let others: Vec<&'static str> = AUTH_FIELDS
-        .iter()
-        .copied()
-        .filter(|f| !used.contains(f))
-        .collect();
+    let others: Vec<&'static str> = AUTH_FIELDS.iter().copied().filter(|f| !used.contains(f)).collect();
     o.unused(cx, &others, &because);
     auth
 }
@@ -320,11 +274,7 @@ fn read_lineage(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<Lineage> {
     }
     let mut l = o.object(cx, "lineage", Need::Optional)?;
     let enabled = l.flag(cx, "enabled", false);
-    let need = if enabled == Some(true) {
-        Need::RequiredWhen("lineage.enabled is true")
-    } else {
-        Need::Optional
-    };
+    let need = if enabled == Some(true) { Need::RequiredWhen("lineage.enabled is true") } else { Need::Optional };
     let lineage_config = l.object(cx, "lineageConfig", need).map(|mut c| {
         let table_filter = c.parsed(cx, "tableFilter", Need::Optional, Pattern::parse);
         let tag_filter_regex = c.parsed(cx, "tagFilterRegex", Need::Optional, Pattern::parse);
@@ -334,11 +284,7 @@ fn read_lineage(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<Lineage> {
             Some(1000)
         };
         c.finish(cx);
-        ingest_batch_size.map(|ingest_batch_size| LineageConfig {
-            table_filter,
-            tag_filter_regex,
-            ingest_batch_size,
-        })
+        ingest_batch_size.map(|ingest_batch_size| LineageConfig { table_filter, tag_filter_regex, ingest_batch_size })
     });
     l.finish(cx);
     let lineage_config = match lineage_config {
@@ -346,17 +292,10 @@ fn read_lineage(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<Lineage> {
         Some(Some(c)) => Some(c),
         None => None,
     };
-    Some(Lineage {
-        enabled: enabled?,
-        lineage_config,
-    })
+    Some(Lineage { enabled: enabled?, lineage_config })
 }
 
-pub(crate) fn read(
-    cx: &mut Cx<'_>,
-    o: &mut Obj<'_>,
-    auto_bootstrap: bool,
-) -> Option<SnowflakeConfig> {
+pub(crate) fn read(cx: &mut Cx<'_>, o: &mut Obj<'_>, auto_bootstrap: bool) -> Option<SnowflakeConfig> {
     let host = o.parsed(cx, "host", Need::Required, Hostname::parse);
     let warehouse = o.text(cx, "warehouse", Need::Required);
     let database = o.text(cx, "database", Need::Required);
@@ -364,42 +303,30 @@ pub(crate) fn read(
     let role = if auto_bootstrap {
         o.text(cx, "role", Need::RequiredWhen("autoBootstrap is true"))
     } else {
-        o.unused(
-            cx,
-            &["role", "privilegedConnectArgs"],
-            "autoBootstrap is false",
-        );
+        o.unused(cx, &["role", "privilegedConnectArgs"], "autoBootstrap is false");
         None
     };
-    let privileged_connect_args = if auto_bootstrap {
-        o.text(cx, "privilegedConnectArgs", Need::Optional)
-    } else {
-        None
-    };
+    let privileged_connect_args =
+        if auto_bootstrap { o.text(cx, "privilegedConnectArgs", Need::Optional) } else { None };
     let port = o.port(cx, 443);
     let audit = Toggle::read(cx, o, "audit");
     let impersonation = Impersonation::read(cx, o, "WARDEN_IMPERSONATION");
     let user_role_pattern = if o.has("userRolePattern") {
-        o.object(cx, "userRolePattern", Need::Optional)
-            .and_then(|mut u| {
-                let exclude = u.text_list(cx, "exclude", |s| Ok(s.to_owned()));
-                u.finish(cx);
-                exclude.map(|exclude| UserRolePattern { exclude })
-            })
+        o.object(cx, "userRolePattern", Need::Optional).and_then(|mut u| {
+            let exclude = u.text_list(cx, "exclude", |s| Ok(s.to_owned()));
+            u.finish(cx);
+            exclude.map(|exclude| UserRolePattern { exclude })
+        })
     } else {
         Some(UserRolePattern::default())
     };
     let workspaces = if o.has("workspaces") {
-        o.object(cx, "workspaces", Need::Optional)
-            .and_then(|mut w| {
-                let enabled = w.flag(cx, "enabled", false);
-                let warehouses = w.text_list(cx, "warehouses", |s| Ok(s.to_owned()));
-                w.finish(cx);
-                Some(Workspaces {
-                    enabled: enabled?,
-                    warehouses: warehouses?,
-                })
-            })
+        o.object(cx, "workspaces", Need::Optional).and_then(|mut w| {
+            let enabled = w.flag(cx, "enabled", false);
+            let warehouses = w.text_list(cx, "warehouses", |s| Ok(s.to_owned()));
+            w.finish(cx);
+            Some(Workspaces { enabled: enabled?, warehouses: warehouses? })
+        })
     } else {
         Some(Workspaces::default())
     };

@@ -58,34 +58,21 @@ pub struct MetadataDelimiters {
 
 impl MetadataDelimiters {
     fn read(cx: &mut Cx<'_>, parent: &mut Obj<'_>) -> Option<Self> {
-        let defaults = [
-            ("hashDelimiter", "|"),
-            ("hashKeyDelimiter", ":"),
-            ("arrayDelimiter", ","),
-        ];
+        let defaults = [("hashDelimiter", "|"), ("hashKeyDelimiter", ":"), ("arrayDelimiter", ",")];
         if !parent.has("metadataDelimiters") {
             let [h, k, a] = defaults.map(|(_, d)| d.to_owned());
-            return Some(Self {
-                hash_delimiter: h,
-                hash_key_delimiter: k,
-                array_delimiter: a,
-            });
+            return Some(Self { hash_delimiter: h, hash_key_delimiter: k, array_delimiter: a });
         }
         let mut o = parent.object(cx, "metadataDelimiters", Need::Optional)?;
         let single = |s: &str| {
-            if s.chars().count() == 1 {
-                Ok(s.to_owned())
-            } else {
-                Err("must be exactly one character".to_owned())
-            }
+            if s.chars().count() == 1 { Ok(s.to_owned()) } else { Err("must be exactly one character".to_owned()) }
         };
-        let [h, k, a] = defaults.map(|(key, default)| {
-            if o.has(key) {
-                o.parsed(cx, key, Need::Optional, single)
-            } else {
-                Some(default.to_owned())
-            }
-        });
+        let [h, k, a] =
+            defaults.map(
+                |(key, default)| {
+                    if o.has(key) { o.parsed(cx, key, Need::Optional, single) } else { Some(default.to_owned()) }
+                },
+            );
         let path = o.path_of("arrayDelimiter");
         o.finish(cx);
         let (h, k, a) = (h?, k?, a?);
@@ -93,11 +80,7 @@ impl MetadataDelimiters {
             cx.report(&path, "must differ from hashDelimiter and hashKeyDelimiter, which must differ from each other");
             return None;
         }
-        Some(Self {
-            hash_delimiter: h,
-            hash_key_delimiter: k,
-            array_delimiter: a,
-        })
+        Some(Self { hash_delimiter: h, hash_key_delimiter: k, array_delimiter: a })
     }
 }
 
@@ -105,16 +88,12 @@ pub(crate) fn read(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<SynapseConfig> {
     let host = o.parsed(cx, "host", Need::Required, Hostname::parse);
     let database = o.text(cx, "database", Need::Required);
     let schema = o.text(cx, "schema", Need::Required);
-    let authentication = match o.choice(cx, "authenticationType", Need::Required, &["userPassword"])
-    {
+    let authentication = match o.choice(cx, "authenticationType", Need::Required, &["userPassword"]) {
         Some(_) => {
             let when = Need::RequiredWhen("authenticationType is userPassword");
             let username = o.text(cx, "username", when);
             let password = o.secret(cx, "password", when);
-            Some(SynapseAuthentication::UserPassword {
-                username: username?,
-                password: password?,
-            })
+            Some(SynapseAuthentication::UserPassword { username: username?, password: password? })
         }
         None => {
             o.skip(&["username", "password"]);

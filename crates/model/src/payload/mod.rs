@@ -26,9 +26,7 @@ pub enum BodyFormat {
 /// Decodes a body into a JSON value tree, refusing oversized, over-deep and alias-bomb input.
 pub fn decode(body: &[u8], format: BodyFormat) -> Result<Value, ModelError> {
     if body.len() > MAX_BODY_BYTES {
-        return Err(ModelError::BodyTooLarge {
-            limit: MAX_BODY_BYTES,
-        });
+        return Err(ModelError::BodyTooLarge { limit: MAX_BODY_BYTES });
     }
     let text = std::str::from_utf8(body)
         .map_err(|e| ModelError::MalformedBody(format!("the body is not UTF-8 text ({e})")))?;
@@ -38,9 +36,7 @@ pub fn decode(body: &[u8], format: BodyFormat) -> Result<Value, ModelError> {
         BodyFormat::Unknown => match decode_json(text) {
             Ok(v) => v,
             Err(json_err) => decode_yaml(text).map_err(|yaml_err| {
-                ModelError::MalformedBody(format!(
-                    "the body is neither JSON ({json_err}) nor YAML ({yaml_err})"
-                ))
+                ModelError::MalformedBody(format!("the body is neither JSON ({json_err}) nor YAML ({yaml_err})"))
             })?,
         },
     };
@@ -53,8 +49,7 @@ pub fn decode(body: &[u8], format: BodyFormat) -> Result<Value, ModelError> {
 }
 
 fn decode_json(text: &str) -> Result<Value, ModelError> {
-    serde_json::from_str(text)
-        .map_err(|e| ModelError::MalformedBody(format!("the body is not valid JSON: {e}")))
+    serde_json::from_str(text).map_err(|e| ModelError::MalformedBody(format!("the body is not valid JSON: {e}")))
 }
 
 fn decode_yaml(text: &str) -> Result<Value, ModelError> {

@@ -43,10 +43,7 @@ pub(crate) struct Cx<'s> {
 
 impl<'s> Cx<'s> {
     pub(crate) fn new(stored: Option<&'s SecretMap>) -> Self {
-        Self {
-            problems: Vec::new(),
-            stored,
-        }
+        Self { problems: Vec::new(), stored }
     }
 
     pub(crate) fn report(&mut self, path: &str, message: impl AsRef<str>) {
@@ -54,11 +51,7 @@ impl<'s> Cx<'s> {
         let path_shown = if path.is_empty() { "(body)" } else { path };
         self.problems.push(Problem {
             path: path_shown.to_owned(),
-            message: if path.is_empty() {
-                message.to_owned()
-            } else {
-                format!("{path} {message}")
-            },
+            message: if path.is_empty() { message.to_owned() } else { format!("{path} {message}") },
         });
     }
 
@@ -85,11 +78,7 @@ pub(crate) fn kind(value: &Value) -> &'static str {
 
 /// Joins a parent path and a field name.
 pub(crate) fn join(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{parent}.{key}")
-    }
+    if parent.is_empty() { key.to_owned() } else { format!("{parent}.{key}") }
 }
 
 /// Checks a plain text value: not blank, not too long, no control characters.
@@ -118,11 +107,7 @@ impl<'v> Obj<'v> {
     /// Reads `value` as an object at `path`, or reports that it is not one.
     pub(crate) fn from_value(cx: &mut Cx<'_>, path: &str, value: &'v Value) -> Option<Self> {
         match value {
-            Value::Object(map) => Some(Self {
-                path: path.to_owned(),
-                map,
-                known: Vec::new(),
-            }),
+            Value::Object(map) => Some(Self { path: path.to_owned(), map, known: Vec::new() }),
             other => {
                 cx.report(path, format!("must be an object, not {}", kind(other)));
                 None
@@ -146,12 +131,7 @@ impl<'v> Obj<'v> {
     }
 
     /// A plain text field.
-    pub(crate) fn text(
-        &mut self,
-        cx: &mut Cx<'_>,
-        key: &'static str,
-        need: Need<'_>,
-    ) -> Option<String> {
+    pub(crate) fn text(&mut self, cx: &mut Cx<'_>, key: &'static str, need: Need<'_>) -> Option<String> {
         let path = self.path_of(key);
         match self.take(key) {
             None => {
@@ -166,10 +146,7 @@ impl<'v> Obj<'v> {
                 }
             },
             Some(other @ Value::Number(_)) => {
-                cx.report(
-                    &path,
-                    format!("must be a string, not the number {other} (put it in quotes)"),
-                );
+                cx.report(&path, format!("must be a string, not the number {other} (put it in quotes)"));
                 None
             }
             Some(other) => {
@@ -207,21 +184,12 @@ impl<'v> Obj<'v> {
         choices: &[&'static str],
     ) -> Option<&'static str> {
         self.parsed(cx, key, need, |s| {
-            choices
-                .iter()
-                .copied()
-                .find(|c| *c == s)
-                .ok_or_else(|| format!("must be one of: {}", choices.join(", ")))
+            choices.iter().copied().find(|c| *c == s).ok_or_else(|| format!("must be one of: {}", choices.join(", ")))
         })
     }
 
     /// An optional boolean field.
-    pub(crate) fn boolean(
-        &mut self,
-        cx: &mut Cx<'_>,
-        key: &'static str,
-        need: Need<'_>,
-    ) -> Option<bool> {
+    pub(crate) fn boolean(&mut self, cx: &mut Cx<'_>, key: &'static str, need: Need<'_>) -> Option<bool> {
         let path = self.path_of(key);
         match self.take(key) {
             None => {
@@ -261,11 +229,7 @@ impl<'v> Obj<'v> {
         match value.as_u64().filter(|n| (min..=max).contains(n)) {
             Some(n) => Some(n),
             None => {
-                let got = if value.is_number() {
-                    value.to_string()
-                } else {
-                    kind(value).to_owned()
-                };
+                let got = if value.is_number() { value.to_string() } else { kind(value).to_owned() };
                 cx.report(&path, format!("must be {range}, not {got}"));
                 None
             }
@@ -273,12 +237,7 @@ impl<'v> Obj<'v> {
     }
 
     /// A nested object.
-    pub(crate) fn object(
-        &mut self,
-        cx: &mut Cx<'_>,
-        key: &'static str,
-        need: Need<'_>,
-    ) -> Option<Obj<'v>> {
+    pub(crate) fn object(&mut self, cx: &mut Cx<'_>, key: &'static str, need: Need<'_>) -> Option<Obj<'v>> {
         let path = self.path_of(key);
         match self.take(key) {
             None => {
@@ -306,22 +265,12 @@ impl<'v> Obj<'v> {
                 }
             }
             Some(Value::Array(items)) if items.len() > MAX_LIST_ITEMS => {
-                cx.report(
-                    &path,
-                    format!(
-                        "must have at most {MAX_LIST_ITEMS} items, not {}",
-                        items.len()
-                    ),
-                );
+                cx.report(&path, format!("must have at most {MAX_LIST_ITEMS} items, not {}", items.len()));
                 None
             }
-            Some(Value::Array(items)) => Some(
-                items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| (format!("{path}[{i}]"), v))
-                    .collect(),
-            ),
+            Some(Value::Array(items)) => {
+                Some(items.iter().enumerate().map(|(i, v)| (format!("{path}[{i}]"), v)).collect())
+            }
             Some(other) => {
                 cx.report(&path, format!("must be a list, not {}", kind(other)));
                 None
@@ -361,12 +310,7 @@ impl<'v> Obj<'v> {
 
     /// A secret field. Absent or `[REDACTED]` keeps the stored value at the same path, if
     /// there is one; an explicit `null` on an optional secret removes it.
-    pub(crate) fn secret(
-        &mut self,
-        cx: &mut Cx<'_>,
-        key: &'static str,
-        need: Need<'_>,
-    ) -> Option<Secret<String>> {
+    pub(crate) fn secret(&mut self, cx: &mut Cx<'_>, key: &'static str, need: Need<'_>) -> Option<Secret<String>> {
         let path = self.path_of(key);
         self.known.push(key);
         let stored = cx.stored.and_then(|m| m.get(&path)).cloned();
@@ -380,7 +324,10 @@ impl<'v> Obj<'v> {
             }
             Some(Value::String(s)) if s == REDACTED => {
                 if stored.is_none() {
-                    cx.report(&path, format!("is {REDACTED}, which keeps a stored value, but none is stored: send the value itself"));
+                    cx.report(
+                        &path,
+                        format!("is {REDACTED}, which keeps a stored value, but none is stored: send the value itself"),
+                    );
                 }
                 stored
             }
@@ -436,17 +383,8 @@ impl<'v> Obj<'v> {
     }
 
     /// An optional boolean with a default.
-    pub(crate) fn flag(
-        &mut self,
-        cx: &mut Cx<'_>,
-        key: &'static str,
-        default: bool,
-    ) -> Option<bool> {
-        if self.has(key) {
-            self.boolean(cx, key, Need::Optional)
-        } else {
-            Some(default)
-        }
+    pub(crate) fn flag(&mut self, cx: &mut Cx<'_>, key: &'static str, default: bool) -> Option<bool> {
+        if self.has(key) { self.boolean(cx, key, Need::Optional) } else { Some(default) }
     }
 
     /// The optional `port` field with its default.
@@ -475,10 +413,7 @@ impl<'v> Obj<'v> {
                 .min()
                 .map(|(_, k)| format!(" (did you mean {}?)", join(&self.path, k)))
                 .unwrap_or_default();
-            cx.problems.push(Problem {
-                path: path.clone(),
-                message: format!("{path} is not a known field{hint}"),
-            });
+            cx.problems.push(Problem { path: path.clone(), message: format!("{path} is not a known field{hint}") });
         }
     }
 }

@@ -10,15 +10,7 @@ use serde_json::{Map, Value, json};
 use warden_model::{BodyFormat, IntegrationSpec, ModelError, check_payload};
 
 /// The platforms that have a case file.
-pub const PLATFORMS: [&str; 7] = [
-    "s3",
-    "synapse",
-    "databricks",
-    "bigquery",
-    "redshift",
-    "snowflake",
-    "trino",
-];
+pub const PLATFORMS: [&str; 7] = ["s3", "synapse", "databricks", "bigquery", "redshift", "snowflake", "trino"];
 
 /// One platform's case file.
 #[derive(Deserialize)]
@@ -49,9 +41,7 @@ pub struct InvalidCase {
 
 /// Loads `cases/<platform>.json`.
 pub fn load(platform: &str) -> CaseFile {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/cases")
-        .join(format!("{platform}.json"));
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cases").join(format!("{platform}.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -59,11 +49,7 @@ pub fn load(platform: &str) -> CaseFile {
 impl InvalidCase {
     /// The patched payload.
     pub fn payload(&self, file: &CaseFile) -> Value {
-        let mut v = file
-            .valid
-            .get(&self.base)
-            .unwrap_or_else(|| panic!("no base {}", self.base))
-            .clone();
+        let mut v = file.valid.get(&self.base).unwrap_or_else(|| panic!("no base {}", self.base)).clone();
         for path in &self.remove {
             remove_path(&mut v, path);
         }
@@ -78,9 +64,7 @@ fn set_path(v: &mut Value, path: &str, new: Value) {
     let mut cur = v;
     let mut parts = path.split('.').peekable();
     while let Some(part) = parts.next() {
-        let Value::Object(map) = cur else {
-            panic!("{path}: not an object")
-        };
+        let Value::Object(map) = cur else { panic!("{path}: not an object") };
         if parts.peek().is_none() {
             map.insert(part.to_owned(), new);
             return;
@@ -93,13 +77,9 @@ fn remove_path(v: &mut Value, path: &str) {
     let (parent, last) = path.rsplit_once('.').unwrap_or(("", path));
     let mut cur = v;
     for part in parent.split('.').filter(|p| !p.is_empty()) {
-        cur = cur
-            .get_mut(part)
-            .unwrap_or_else(|| panic!("{path}: no {part}"));
+        cur = cur.get_mut(part).unwrap_or_else(|| panic!("{path}: no {part}"));
     }
-    cur.as_object_mut()
-        .and_then(|m| m.remove(last))
-        .unwrap_or_else(|| panic!("{path}: nothing to remove"));
+    cur.as_object_mut().and_then(|m| m.remove(last)).unwrap_or_else(|| panic!("{path}: nothing to remove"));
 }
 
 /// The payload as a JSON body.
