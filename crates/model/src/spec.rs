@@ -41,6 +41,13 @@ impl IntegrationSpec {
         }
     }
 
+    /// The merge of an update: reads `payload` as the new config of this stored integration.
+    /// A secret field that is absent or `[REDACTED]` in `payload` keeps this one's value; a
+    /// new value replaces it; `null` removes an optional one.
+    pub fn updated_from(&self, payload: &Value) -> Result<Self, Vec<Problem>> {
+        Self::from_value(payload, Some(&self.secrets()))
+    }
+
     /// The integration type.
     pub fn integration_type(&self) -> IntegrationType {
         match &self.config {

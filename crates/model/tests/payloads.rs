@@ -32,6 +32,34 @@ fn run_platform(platform: &str) {
         check(&format!("invalid: {}", case.name), &case.payload(&file), case.accepted);
     }
     insta::assert_json_snapshot!(platform, table);
+
+    // Every field of the minimal payload is required: removing any one of them is refused,
+    // and the problem names that field.
+    let minimal = &file.valid["minimal"];
+    let mut missing = Map::new();
+    for (path, parent) in fields_of(minimal) {
+        let mut payload = minimal.clone();
+        let holder = if parent.is_empty() { &mut payload } else { &mut payload[parent] };
+        let key = path.rsplit('.').next().unwrap();
+        holder.as_object_mut().unwrap().remove(key);
+        let from_json = outcome(&as_json(&payload), BodyFormat::Json);
+        assert_eq!(from_json, outcome(&as_yaml(&payload), BodyFormat::Yaml), "{platform} without {path}");
+        let named = from_json["errors"].as_array().is_some_and(|errors| {
+            errors.iter().any(|e| e["path"] == path.as_str() && e["message"].as_str().unwrap().contains("is required"))
+        });
+        assert!(named, "{platform} without {path}: {from_json:#}");
+        missing.insert(path, from_json["errors"].clone());
+    }
+    insta::assert_json_snapshot!(format!("{platform}_missing_fields"), missing);
+}
+
+/// The top-level fields and the fields of `config`, with the key of the object holding each.
+fn fields_of(payload: &Value) -> Vec<(String, &'static str)> {
+    let mut out: Vec<(String, &'static str)> = payload.as_object().unwrap().keys().map(|k| (k.clone(), "")).collect();
+    if let Some(config) = payload.get("config").and_then(Value::as_object) {
+        out.extend(config.keys().map(|k| (format!("config.{k}"), "config")));
+    }
+    out
 }
 
 #[test]

@@ -96,7 +96,7 @@ fn update_keeps_absent_and_redacted_secrets_and_takes_new_ones() {
     update["config"]["oAuthClientConfig"].as_object_mut().unwrap().remove("clientSecret");
     update["config"]["proxyOptions"]["password"] = json!("S3CRET-new-proxy-pw");
     update["config"]["catalog"] = json!("renamed");
-    let merged = IntegrationSpec::from_value(&update, Some(&secrets)).unwrap();
+    let merged = old.updated_from(&update).unwrap();
     let after = merged.secrets();
     assert_eq!(after["config.oAuthClientConfig.clientSecret"].expose(), "S3CRET-oauth-secret");
     assert_eq!(after["config.additionalWorkspaceConnections[0].token"].expose(), "S3CRET-second-token");
