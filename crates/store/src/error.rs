@@ -1,0 +1,38 @@
+//! `StoreError`: the one error type of the store crate.
+
+use warden_model::IntegrationId;
+
+/// What can go wrong reading or writing Warden's store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database answered with an error or could not be reached.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// Someone else changed the integration since it was read (optimistic concurrency).
+    #[error("integration {id} was changed concurrently")]
+    VersionConflict {
+        /// The integration.
+        id: IntegrationId,
+    },
+    /// No such integration.
+    #[error("integration {id} does not exist")]
+    NotFound {
+        /// The integration.
+        id: IntegrationId,
+    },
+    /// Secrets could not be decrypted: the master key is not the one they were written with.
+    #[error("stored secrets cannot be decrypted with this master key")]
+    WrongMasterKey,
+    /// The master key is missing or malformed.
+    #[error("master key: {0}")]
+    MasterKey(String),
+    /// A stored row does not read back (it was written by something else, or damaged).
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
+    /// The database URL names no supported backend.
+    #[error("unsupported database URL: use sqlite:// or postgres://")]
+    UnsupportedUrl,
+}

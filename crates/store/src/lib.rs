@@ -1,0 +1,518 @@
+//! Warden's persistence. One [`Store`] over SQLite (the embedded default: a WAL-mode file in
+//! the data directory) or PostgreSQL (for several `warden` processes), with the same SQL and
+//! one migration set per backend. It keeps integrations (config redacted in clear, secrets
+//! sealed with the master key), optimistic versions, leased jobs, hashed API keys and the
+//! audit log. No other crate writes control-plane SQL.
+
+mod crypto;
+mod error;
+
+use std::path::Path;
+use std::str::FromStr as _;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest as _, Sha256};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, Row as _};
+use warden_model::{IntegrationId, IntegrationSpec, IntegrationType, Secret, Status};
+
+pub use crypto::{MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKey};
+pub use error::StoreError;
+
+enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to whichever pool the store has. The body is type-checked
+/// once per backend, so row decoding is written once.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            Backend::Sqlite($pool) => $body,
+            Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// The store.
+pub struct Store {
+    backend: Backend,
+    key: MasterKey,
+}
+
+/// An integration as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredIntegration {
+    /// Its id.
+    pub id: IntegrationId,
+    /// Its checked config, secrets included.
+    pub spec: IntegrationSpec,
+    /// Its status.
+    pub status: Status,
+    /// What the status means and what to do, for error statuses.
+    pub status_message: Option<String>,
+    /// Bumped on every change; an update names the version it read.
+    pub version: i64,
+    /// Creation time, Unix milliseconds.
+    pub created_at: i64,
+    /// Last change, Unix milliseconds.
+    pub updated_at: i64,
+}
+
+/// A job claimed by a worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// Its id.
+    pub id: i64,
+    /// The integration it works on.
+    pub integration_id: IntegrationId,
+    /// What to do (`create`, `edit`, `delete`, ...).
+    pub kind: String,
+    /// How many times it was claimed, this time included.
+    pub attempts: i64,
+}
+
+/// What an API key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// Manage integrations.
+    ApplicationAdmin,
+    /// Create S3 data sources.
+    CreateS3Datasource,
+}
+
+impl Permission {
+    /// The name used in the API and on the command line.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ApplicationAdmin => "APPLICATION_ADMIN",
+            Self::CreateS3Datasource => "CREATE_S3_DATASOURCE",
+        }
+    }
+
+    /// Reads a permission name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::ApplicationAdmin, Self::CreateS3Datasource].into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// A known API key (never its value: only its hash is stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// Its id.
+    pub id: i64,
+    /// A label.
+    pub name: String,
+    /// What it may do.
+    pub permissions: Vec<Permission>,
+    /// The Trino integration it belongs to, for integration keys.
+    pub integration_id: Option<IntegrationId>,
+}
+
+fn now_millis() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn id_from(raw: i64) -> Result<IntegrationId, StoreError> {
+    u64::try_from(raw).ok().and_then(IntegrationId::new).ok_or_else(|| StoreError::Corrupt(format!("bad id {raw}")))
+}
+
+fn db_id(id: IntegrationId) -> i64 {
+    i64::try_from(id.get()).unwrap_or(i64::MAX)
+}
+
+/// SHA-256 of an API key, hex: what the store keeps instead of the key.
+fn key_hash(key: &str) -> String {
+    Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The columns of an integration row, read the same way from either backend.
+struct RawIntegration {
+    id: i64,
+    status: String,
+    status_message: Option<String>,
+    config: String,
+    secrets: Vec<u8>,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+const INTEGRATION_COLUMNS: &str = "id, status, status_message, config, secrets, version, created_at, updated_at";
+
+macro_rules! raw_integration {
+    ($row:expr) => {
+        RawIntegration {
+            id: $row.try_get("id")?,
+            status: $row.try_get("status")?,
+            status_message: $row.try_get("status_message")?,
+            config: $row.try_get("config")?,
+            secrets: $row.try_get("secrets")?,
+            version: $row.try_get("version")?,
+            created_at: $row.try_get("created_at")?,
+            updated_at: $row.try_get("updated_at")?,
+        }
+    };
+}
+
+impl Store {
+    /// Opens (creating if needed) the SQLite store `warden.db` in `data_dir`, in WAL mode.
+    pub async fn open_sqlite(data_dir: &Path, key: MasterKey) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(data_dir.join("warden.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let store = Self { backend: Backend::Sqlite(pool), key };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects to `postgres://...` (or `sqlite://path`) and migrates.
+    pub async fn connect(url: &str, key: MasterKey) -> Result<Self, StoreError> {
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres(
+                PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(url).await?,
+            )
+        } else if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            Backend::Sqlite(SqlitePoolOptions::new().max_connections(8).connect_with(options).await?)
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        let store = Self { backend, key };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Backend::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Which backend this is, for logs: `sqlite` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The SQL for this backend: queries are written with `$1` placeholders, which SQLite
+    /// reads as `?1`. Every query text in this crate is assembled from constants only; every
+    /// value is a bound parameter, which is what makes the `AssertSqlSafe` true.
+    fn sql(&self, text: &str) -> AssertSqlSafe<String> {
+        AssertSqlSafe(match self.backend {
+            Backend::Sqlite(_) => text.replace('$', "?"),
+            Backend::Postgres(_) => text.to_owned(),
+        })
+    }
+
+    fn integration(&self, raw: RawIntegration) -> Result<StoredIntegration, StoreError> {
+        let id = id_from(raw.id)?;
+        let secrets = self.key.open(&raw.secrets)?;
+        let config: serde_json::Value =
+            serde_json::from_str(&raw.config).map_err(|e| StoreError::Corrupt(format!("integration {id}: {e}")))?;
+        let spec = IntegrationSpec::from_value(&config, Some(&secrets)).map_err(|problems| {
+            let first = problems.first().map(|p| p.message.clone()).unwrap_or_default();
+            StoreError::Corrupt(format!("integration {id} no longer reads as a valid config: {first}"))
+        })?;
+        let status = Status::parse(&raw.status)
+            .ok_or_else(|| StoreError::Corrupt(format!("integration {id}: status {}", raw.status)))?;
+        Ok(StoredIntegration {
+            id,
+            spec,
+            status,
+            status_message: raw.status_message,
+            version: raw.version,
+            created_at: raw.created_at,
+            updated_at: raw.updated_at,
+        })
+    }
+
+    /// Stores a new integration in `status` and returns it.
+    pub async fn insert_integration(
+        &self,
+        spec: &IntegrationSpec,
+        host: &str,
+        status: Status,
+    ) -> Result<StoredIntegration, StoreError> {
+        let config = spec.redacted().to_string();
+        let sealed = self.key.seal(&spec.secrets())?;
+        let now = now_millis();
+        let sql = self.sql(&format!(
+            "INSERT INTO integrations (integration_type, host, status, status_message, config, secrets, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, NULL, $4, $5, 1, $6, $6) RETURNING {INTEGRATION_COLUMNS}"
+        ));
+        let raw = on_pool!(self, pool => {
+            let row = sqlx::query(sql)
+                .bind(spec.integration_type().wire_name())
+                .bind(host)
+                .bind(status.as_str())
+                .bind(&config)
+                .bind(&sealed)
+                .bind(now)
+                .fetch_one(pool)
+                .await?;
+            raw_integration!(row)
+        });
+        self.integration(raw)
+    }
+
+    /// One integration, whatever its status.
+    pub async fn get_integration(&self, id: IntegrationId) -> Result<Option<StoredIntegration>, StoreError> {
+        let sql = self.sql(&format!("SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE id = $1"));
+        let raw = on_pool!(self, pool => {
+            match sqlx::query(sql).bind(db_id(id)).fetch_optional(pool).await? {
+                Some(row) => Some(raw_integration!(row)),
+                None => None,
+            }
+        });
+        raw.map(|r| self.integration(r)).transpose()
+    }
+
+    /// Every integration, oldest first; `deleted` ones only when asked for.
+    pub async fn list_integrations(&self, include_deleted: bool) -> Result<Vec<StoredIntegration>, StoreError> {
+        let filter = if include_deleted { "" } else { "WHERE status <> 'deleted'" };
+        let sql = self.sql(&format!("SELECT {INTEGRATION_COLUMNS} FROM integrations {filter} ORDER BY id"));
+        let raws = on_pool!(self, pool => {
+            let rows = sqlx::query(sql).fetch_all(pool).await?;
+            let mut raws = Vec::with_capacity(rows.len());
+            for row in rows {
+                raws.push(raw_integration!(row));
+            }
+            raws
+        });
+        raws.into_iter().map(|r| self.integration(r)).collect()
+    }
+
+    /// Integrations of `integration_type` on `host` that are still in use.
+    pub async fn integrations_on_host(
+        &self,
+        integration_type: IntegrationType,
+        host: &str,
+    ) -> Result<Vec<StoredIntegration>, StoreError> {
+        let sql = self.sql(&format!(
+            "SELECT {INTEGRATION_COLUMNS} FROM integrations \
+             WHERE integration_type = $1 AND host = $2 AND status NOT IN ('deleted', 'disabled') ORDER BY id"
+        ));
+        let raws = on_pool!(self, pool => {
+            let rows = sqlx::query(sql).bind(integration_type.wire_name()).bind(host).fetch_all(pool).await?;
+            let mut raws = Vec::with_capacity(rows.len());
+            for row in rows {
+                raws.push(raw_integration!(row));
+            }
+            raws
+        });
+        raws.into_iter().map(|r| self.integration(r)).collect()
+    }
+
+    /// Changes an integration's status (and, with `spec`, its config) if it is still at
+    /// `expected_version`; otherwise [`StoreError::VersionConflict`]. Two concurrent writers
+    /// that read the same version cannot both win.
+    pub async fn update_integration(
+        &self,
+        id: IntegrationId,
+        expected_version: i64,
+        status: Status,
+        status_message: Option<&str>,
+        spec: Option<&IntegrationSpec>,
+    ) -> Result<StoredIntegration, StoreError> {
+        let now = now_millis();
+        let (config, sealed) = match spec {
+            Some(spec) => (Some(spec.redacted().to_string()), Some(self.key.seal(&spec.secrets())?)),
+            None => (None, None),
+        };
+        let sql = self.sql(&format!(
+            "UPDATE integrations SET status = $1, status_message = $2, config = COALESCE($3, config), \
+             secrets = COALESCE($4, secrets), version = version + 1, updated_at = $5 \
+             WHERE id = $6 AND version = $7 RETURNING {INTEGRATION_COLUMNS}"
+        ));
+        let raw = on_pool!(self, pool => {
+            match sqlx::query(sql)
+                .bind(status.as_str())
+                .bind(status_message)
+                .bind(config.as_deref())
+                .bind(sealed.as_deref())
+                .bind(now)
+                .bind(db_id(id))
+                .bind(expected_version)
+                .fetch_optional(pool)
+                .await?
+            {
+                Some(row) => Some(raw_integration!(row)),
+                None => None,
+            }
+        });
+        match raw {
+            Some(raw) => self.integration(raw),
+            None if self.get_integration(id).await?.is_some() => Err(StoreError::VersionConflict { id }),
+            None => Err(StoreError::NotFound { id }),
+        }
+    }
+
+    /// Queues a job for an integration.
+    pub async fn enqueue_job(&self, integration_id: IntegrationId, kind: &str) -> Result<i64, StoreError> {
+        let sql = self.sql(
+            "INSERT INTO jobs (integration_id, kind, state, attempts, created_at) VALUES ($1, $2, 'queued', 0, $3) RETURNING id",
+        );
+        Ok(on_pool!(self, pool => {
+            sqlx::query(sql).bind(db_id(integration_id)).bind(kind).bind(now_millis()).fetch_one(pool).await?.try_get("id")?
+        }))
+    }
+
+    /// Claims the oldest queued job, or a running one whose lease expired, for `worker` for
+    /// `lease`. On PostgreSQL the row is locked with `FOR UPDATE SKIP LOCKED`, so two
+    /// processes never claim the same job; SQLite has a single writer.
+    pub async fn claim_job(&self, worker: &str, lease: Duration) -> Result<Option<Job>, StoreError> {
+        let now = now_millis();
+        let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+        let lock = match self.backend {
+            Backend::Postgres(_) => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite(_) => "",
+        };
+        let sql = self.sql(&format!(
+            "UPDATE jobs SET state = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1 \
+             WHERE id = (SELECT id FROM jobs WHERE state = 'queued' OR (state = 'running' AND lease_expires_at < $3) \
+                         ORDER BY id LIMIT 1 {lock}) \
+             RETURNING id, integration_id, kind, attempts"
+        ));
+        let raw: Option<(i64, i64, String, i64)> = on_pool!(self, pool => {
+            match sqlx::query(sql).bind(worker).bind(until).bind(now).fetch_optional(pool).await? {
+                Some(row) => Some((row.try_get("id")?, row.try_get("integration_id")?, row.try_get("kind")?, row.try_get("attempts")?)),
+                None => None,
+            }
+        });
+        raw.map(|(id, integration_id, kind, attempts)| {
+            Ok(Job { id, integration_id: id_from(integration_id)?, kind, attempts })
+        })
+        .transpose()
+    }
+
+    /// Marks a job done, if `worker` still holds its lease. Returns whether it did.
+    pub async fn complete_job(&self, job_id: i64, worker: &str) -> Result<bool, StoreError> {
+        let sql = self.sql("UPDATE jobs SET state = 'done', lease_expires_at = NULL WHERE id = $1 AND lease_owner = $2 AND state = 'running'");
+        let done =
+            on_pool!(self, pool => sqlx::query(sql).bind(job_id).bind(worker).execute(pool).await?.rows_affected());
+        Ok(done == 1)
+    }
+
+    /// Creates an API key and returns it; only its hash is stored, so this is the one time
+    /// the key can be read.
+    pub async fn create_api_key(
+        &self,
+        name: &str,
+        permissions: &[Permission],
+        integration_id: Option<IntegrationId>,
+    ) -> Result<(ApiKey, Secret<String>), StoreError> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| StoreError::MasterKey(format!("no randomness: {e}")))?;
+        let key: String = std::iter::once("wdn_".to_owned()).chain(bytes.iter().map(|b| format!("{b:02x}"))).collect();
+        let names: Vec<&str> = permissions.iter().map(|p| p.as_str()).collect();
+        let sql = self.sql(
+            "INSERT INTO api_keys (name, key_hash, permissions, integration_id, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        );
+        let id: i64 = on_pool!(self, pool => {
+            sqlx::query(sql)
+                .bind(name)
+                .bind(key_hash(&key))
+                .bind(names.join(","))
+                .bind(integration_id.map(db_id))
+                .bind(now_millis())
+                .fetch_one(pool)
+                .await?
+                .try_get("id")?
+        });
+        let api_key = ApiKey { id, name: name.to_owned(), permissions: permissions.to_vec(), integration_id };
+        Ok((api_key, Secret::new(key)))
+    }
+
+    /// The unrevoked key whose value is `key`, if any.
+    pub async fn find_api_key(&self, key: &str) -> Result<Option<ApiKey>, StoreError> {
+        let sql = self.sql(
+            "SELECT id, name, permissions, integration_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+        );
+        let raw: Option<(i64, String, String, Option<i64>)> = on_pool!(self, pool => {
+            match sqlx::query(sql).bind(key_hash(key)).fetch_optional(pool).await? {
+                Some(row) => Some((row.try_get("id")?, row.try_get("name")?, row.try_get("permissions")?, row.try_get("integration_id")?)),
+                None => None,
+            }
+        });
+        raw.map(|(id, name, permissions, integration_id)| {
+            let permissions = permissions.split(',').filter(|p| !p.is_empty()).filter_map(Permission::parse).collect();
+            Ok(ApiKey { id, name, permissions, integration_id: integration_id.map(id_from).transpose()? })
+        })
+        .transpose()
+    }
+
+    /// Revokes every key of an integration (Trino key rotation). Returns how many.
+    pub async fn revoke_integration_keys(&self, integration_id: IntegrationId) -> Result<u64, StoreError> {
+        let sql = self.sql("UPDATE api_keys SET revoked_at = $1 WHERE integration_id = $2 AND revoked_at IS NULL");
+        Ok(on_pool!(self, pool => {
+            sqlx::query(sql).bind(now_millis()).bind(db_id(integration_id)).execute(pool).await?.rows_affected()
+        }))
+    }
+
+    /// How many unrevoked keys exist (the server creates the first admin key when none do).
+    pub async fn count_api_keys(&self) -> Result<i64, StoreError> {
+        let sql = "SELECT COUNT(*) AS n FROM api_keys WHERE revoked_at IS NULL";
+        Ok(on_pool!(self, pool => sqlx::query(sql).fetch_one(pool).await?.try_get("n")?))
+    }
+
+    /// Appends an audit entry. `before` and `after` must be redacted (`IntegrationSpec::redacted`).
+    pub async fn record_audit(
+        &self,
+        actor: &str,
+        action: &str,
+        integration_id: Option<IntegrationId>,
+        before: Option<&serde_json::Value>,
+        after: Option<&serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        let sql = self.sql(
+            "INSERT INTO audit_log (at, actor, action, integration_id, before_state, after_state) VALUES ($1, $2, $3, $4, $5, $6)",
+        );
+        on_pool!(self, pool => {
+            sqlx::query(sql)
+                .bind(now_millis())
+                .bind(actor)
+                .bind(action)
+                .bind(integration_id.map(db_id))
+                .bind(before.map(ToString::to_string))
+                .bind(after.map(ToString::to_string))
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(())
+    }
+
+    /// The audit entries of an integration, oldest first: (actor, action, before, after).
+    pub async fn audit_of(
+        &self,
+        integration_id: IntegrationId,
+    ) -> Result<Vec<(String, String, Option<String>, Option<String>)>, StoreError> {
+        let sql = self.sql(
+            "SELECT actor, action, before_state, after_state FROM audit_log WHERE integration_id = $1 ORDER BY id",
+        );
+        Ok(on_pool!(self, pool => {
+            let rows = sqlx::query(sql).bind(db_id(integration_id)).fetch_all(pool).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                out.push((row.try_get("actor")?, row.try_get("action")?, row.try_get("before_state")?, row.try_get("after_state")?));
+            }
+            out
+        }))
+    }
+}

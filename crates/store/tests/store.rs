@@ -1,0 +1,263 @@
+//! The store's behaviour, checked on both backends: SQLite in a temporary directory and
+//! PostgreSQL (a fresh database per test on the server named by `WARDEN_TEST_POSTGRES_URL`,
+//! which `cargo xtask ci` starts). Without that variable the PostgreSQL half is skipped
+//! with a message, except under `CI=true`, where it fails.
+
+#![allow(clippy::unwrap_used)] // test helpers may panic: a panic is a failed test
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use serde_json::json;
+use sqlx::{AssertSqlSafe, Connection as _, Row as _};
+use warden_model::{IntegrationSpec, Status};
+use warden_store::{MasterKey, Permission, Store, StoreError};
+
+const MARK: &str = "S3CRET";
+
+struct Backend {
+    name: &'static str,
+    store: Store,
+    /// Reads the raw database, bypassing the store.
+    raw_url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn key() -> MasterKey {
+    MasterKey::from_hex(&"ab".repeat(32)).unwrap()
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+async fn backends() -> Vec<Backend> {
+    let dir = tempfile::tempdir().unwrap();
+    let raw_url = format!("sqlite://{}", dir.path().join("warden.db").display());
+    let sqlite = Store::open_sqlite(dir.path(), key()).await.unwrap();
+    let mut out = vec![Backend { name: "sqlite", store: sqlite, raw_url, _dir: Some(dir) }];
+    match std::env::var("WARDEN_TEST_POSTGRES_URL") {
+        Ok(admin_url) => {
+            let db = format!("warden_t{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+            let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+            sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {db}"))).execute(&mut admin).await.unwrap();
+            let (base, _) = admin_url.rsplit_once('/').unwrap();
+            let url = format!("{base}/{db}");
+            let store = Store::connect(&url, key()).await.unwrap();
+            out.push(Backend { name: "postgres", store, raw_url: url, _dir: None });
+        }
+        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("WARDEN_TEST_POSTGRES_URL is not set: CI must run the PostgreSQL half (run `cargo xtask ci`)")
+        }
+        Err(_) => eprintln!("WARDEN_TEST_POSTGRES_URL is not set: PostgreSQL half skipped (`cargo xtask ci` runs it)"),
+    }
+    out
+}
+
+fn snowflake() -> IntegrationSpec {
+    let payload = json!({"type": "Snowflake", "autoBootstrap": false, "config": {
+        "host": "acme.snowflakecomputing.com", "warehouse": "WH", "database": "WARDEN_DB",
+        "authenticationType": "keyPair", "username": "WARDEN_DB_SYSTEM_ACCOUNT",
+        "privateKey": "-----BEGIN PRIVATE KEY-----\\nS3CRET-key\\n-----END PRIVATE KEY-----",
+        "privateKeyPassword": "S3CRET-pass"}});
+    IntegrationSpec::from_value(&payload, None).unwrap()
+}
+
+async fn raw_rows(url: &str, sql: &str) -> Vec<String> {
+    let text_of = |v: Result<String, sqlx::Error>, b: Result<Vec<u8>, sqlx::Error>| {
+        v.unwrap_or_else(|_| String::from_utf8_lossy(&b.unwrap_or_default()).into_owned())
+    };
+    if url.starts_with("sqlite") {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        let rows = sqlx::query(AssertSqlSafe(sql.to_owned())).fetch_all(&mut c).await.unwrap();
+        rows.iter().flat_map(|r| (0..r.len()).map(|i| text_of(r.try_get(i), r.try_get(i)))).collect()
+    } else {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        let rows = sqlx::query(AssertSqlSafe(sql.to_owned())).fetch_all(&mut c).await.unwrap();
+        rows.iter().flat_map(|r| (0..r.len()).map(|i| text_of(r.try_get(i), r.try_get(i)))).collect()
+    }
+}
+
+#[tokio::test]
+async fn integrations_round_trip_and_no_secret_is_readable_in_the_database() {
+    for b in backends().await {
+        let spec = snowflake();
+        let stored = b.store.insert_integration(&spec, "acme.snowflakecomputing.com", Status::Creating).await.unwrap();
+        assert_eq!(stored.spec, spec, "{}", b.name);
+        assert_eq!((stored.status, stored.version), (Status::Creating, 1));
+        let read = b.store.get_integration(stored.id).await.unwrap().unwrap();
+        assert_eq!(read, stored, "{}", b.name);
+        assert_eq!(read.spec.secrets().len(), 2);
+
+        let cells = raw_rows(&b.raw_url, "SELECT * FROM integrations").await;
+        assert!(cells.iter().any(|c| c.contains("WARDEN_DB_SYSTEM_ACCOUNT")), "{}: config is readable", b.name);
+        assert!(!cells.iter().any(|c| c.contains(MARK)), "{}: a secret is readable in the database", b.name);
+        let audit_cells = raw_rows(&b.raw_url, "SELECT * FROM audit_log").await;
+        assert!(!audit_cells.iter().any(|c| c.contains(MARK)));
+    }
+}
+
+#[tokio::test]
+async fn listing_hides_deleted_unless_asked_and_host_lookup_skips_unused() {
+    for b in backends().await {
+        let spec = snowflake();
+        let a = b.store.insert_integration(&spec, "h1", Status::Enabled).await.unwrap();
+        let d = b.store.insert_integration(&spec, "h1", Status::Deleted).await.unwrap();
+        b.store.insert_integration(&spec, "h1", Status::Disabled).await.unwrap();
+        let ids: Vec<_> = b.store.list_integrations(false).await.unwrap().iter().map(|i| i.id).collect();
+        assert_eq!(ids.len(), 2, "{}", b.name);
+        assert!(!ids.contains(&d.id));
+        assert_eq!(b.store.list_integrations(true).await.unwrap().len(), 3);
+        let on_host = b.store.integrations_on_host(spec.integration_type(), "h1").await.unwrap();
+        assert_eq!(on_host.iter().map(|i| i.id).collect::<Vec<_>>(), vec![a.id], "{}", b.name);
+    }
+}
+
+#[tokio::test]
+async fn of_concurrent_updates_from_one_version_exactly_one_wins() {
+    for b in backends().await {
+        let store = Arc::new(b.store);
+        let stored = store.insert_integration(&snowflake(), "h", Status::Enabled).await.unwrap();
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    let message = format!("writer {i}");
+                    store.update_integration(stored.id, stored.version, Status::Editing, Some(&message), None).await
+                })
+            })
+            .collect();
+        let mut wins = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(after) => {
+                    wins += 1;
+                    assert_eq!((after.status, after.version), (Status::Editing, 2));
+                }
+                Err(StoreError::VersionConflict { id }) => assert_eq!(id, stored.id),
+                Err(other) => panic!("{}: {other}", b.name),
+            }
+        }
+        assert_eq!(wins, 1, "{}", b.name);
+    }
+}
+
+#[tokio::test]
+async fn a_config_update_reseals_secrets() {
+    for b in backends().await {
+        let stored = b.store.insert_integration(&snowflake(), "h", Status::Enabled).await.unwrap();
+        let mut new = stored.spec.redacted();
+        new["config"]["privateKeyPassword"] = json!("S3CRET-rotated");
+        let spec = stored.spec.updated_from(&new).unwrap();
+        let after = b.store.update_integration(stored.id, 1, Status::Enabled, None, Some(&spec)).await.unwrap();
+        assert_eq!(after.spec.secrets()["config.privateKeyPassword"].expose(), "S3CRET-rotated", "{}", b.name);
+        let missing = b.store.update_integration(stored.id, 99, Status::Enabled, None, None).await;
+        assert!(matches!(missing, Err(StoreError::VersionConflict { .. })), "{}", b.name);
+    }
+}
+
+#[tokio::test]
+async fn every_queued_job_is_claimed_exactly_once_by_competing_workers() {
+    for b in backends().await {
+        let store = Arc::new(b.store);
+        let integration = store.insert_integration(&snowflake(), "h", Status::Creating).await.unwrap();
+        let mut queued = HashSet::new();
+        for _ in 0..40 {
+            queued.insert(store.enqueue_job(integration.id, "create").await.unwrap());
+        }
+        let workers: Vec<_> = (0..4)
+            .map(|w| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    let name = format!("worker-{w}");
+                    let mut mine = Vec::new();
+                    while let Some(job) = store.claim_job(&name, Duration::from_secs(60)).await.unwrap() {
+                        assert!(store.complete_job(job.id, &name).await.unwrap());
+                        mine.push(job.id);
+                    }
+                    mine
+                })
+            })
+            .collect();
+        let mut claimed = Vec::new();
+        for w in workers {
+            claimed.extend(w.await.unwrap());
+        }
+        let unique: HashSet<_> = claimed.iter().copied().collect();
+        assert_eq!(claimed.len(), 40, "{}: a job ran twice or not at all", b.name);
+        assert_eq!(unique, queued, "{}", b.name);
+    }
+}
+
+#[tokio::test]
+async fn an_expired_lease_is_reclaimed_and_the_old_holder_cannot_complete() {
+    for b in backends().await {
+        let integration = b.store.insert_integration(&snowflake(), "h", Status::Creating).await.unwrap();
+        let job = b.store.enqueue_job(integration.id, "create").await.unwrap();
+        let first = b.store.claim_job("a", Duration::ZERO).await.unwrap().unwrap();
+        assert_eq!((first.id, first.attempts), (job, 1));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let second = b.store.claim_job("b", Duration::from_secs(60)).await.unwrap().unwrap();
+        assert_eq!((second.id, second.attempts), (job, 2), "{}", b.name);
+        assert!(!b.store.complete_job(job, "a").await.unwrap(), "{}", b.name);
+        assert!(b.store.complete_job(job, "b").await.unwrap());
+        assert!(b.store.claim_job("c", Duration::from_secs(60)).await.unwrap().is_none());
+    }
+}
+
+#[tokio::test]
+async fn api_keys_are_stored_as_hashes_and_can_be_revoked() {
+    for b in backends().await {
+        let (admin, admin_key) = b.store.create_api_key("admin", &[Permission::ApplicationAdmin], None).await.unwrap();
+        assert_eq!(b.store.find_api_key(admin_key.expose()).await.unwrap(), Some(admin.clone()), "{}", b.name);
+        assert_eq!(b.store.find_api_key("wdn_wrong").await.unwrap(), None);
+        let cells = raw_rows(&b.raw_url, "SELECT * FROM api_keys").await;
+        assert!(!cells.iter().any(|c| c.contains(admin_key.expose().as_str())), "{}: key stored in clear", b.name);
+
+        let trino = b.store.insert_integration(&snowflake(), "h", Status::Enabled).await.unwrap();
+        let (_, old) = b.store.create_api_key("trino", &[], Some(trino.id)).await.unwrap();
+        assert_eq!(b.store.revoke_integration_keys(trino.id).await.unwrap(), 1);
+        assert_eq!(b.store.find_api_key(old.expose()).await.unwrap(), None, "{}", b.name);
+        assert_eq!(b.store.count_api_keys().await.unwrap(), 1);
+    }
+}
+
+#[tokio::test]
+async fn audit_entries_keep_who_what_and_the_redacted_states() {
+    for b in backends().await {
+        let stored = b.store.insert_integration(&snowflake(), "h", Status::Creating).await.unwrap();
+        let after = stored.spec.redacted();
+        b.store.record_audit("key:1 admin", "create", Some(stored.id), None, Some(&after)).await.unwrap();
+        let entries = b.store.audit_of(stored.id).await.unwrap();
+        assert_eq!(entries.len(), 1, "{}", b.name);
+        assert_eq!((entries[0].0.as_str(), entries[0].1.as_str()), ("key:1 admin", "create"));
+        assert!(entries[0].3.as_deref().unwrap().contains("[REDACTED]"));
+    }
+}
+
+#[tokio::test]
+async fn another_master_key_cannot_read_stored_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(dir.path(), key()).await.unwrap();
+    let stored = store.insert_integration(&snowflake(), "h", Status::Enabled).await.unwrap();
+    drop(store);
+    let other = Store::open_sqlite(dir.path(), MasterKey::from_hex(&"cd".repeat(32)).unwrap()).await.unwrap();
+    assert!(matches!(other.get_integration(stored.id).await, Err(StoreError::WrongMasterKey)));
+}
+
+#[test]
+fn the_key_file_is_created_private_once_and_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = MasterKey::load_or_create(dir.path()).unwrap();
+    let path = dir.path().join(warden_store::MASTER_KEY_FILE);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let second = MasterKey::load_or_create(dir.path()).unwrap();
+    assert_eq!(format!("{first:?}"), "MasterKey([REDACTED])");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(MasterKey::from_hex(&text).map(|k| format!("{k:?}")).unwrap(), format!("{second:?}"));
+    assert!(MasterKey::from_hex("zz").is_err());
+}

@@ -1,0 +1,122 @@
+//! A throwaway PostgreSQL server for the test suite: installed from apt when missing,
+//! initialised in a temporary directory, started on a free loopback port as an unprivileged
+//! user (the server refuses to run as root), and stopped and removed when dropped.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A running test server.
+pub struct Postgres {
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
+    run_as: Option<&'static str>,
+}
+
+fn bin_dir() -> Option<PathBuf> {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|p| p.join("initdb").exists())
+        .collect();
+    versions.sort();
+    versions.pop()
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+fn install() -> Result<(), String> {
+    if !is_root() {
+        return Err("PostgreSQL is not installed: run `sudo apt-get install -y postgresql` and try again".into());
+    }
+    eprintln!("==> installing PostgreSQL from apt");
+    let quiet = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .map_err(|e| format!("apt-get: {e}"))
+            .and_then(|s| if s.success() { Ok(()) } else { Err(format!("apt-get {} failed", args.join(" "))) })
+    };
+    quiet(&["update", "-qq"])?;
+    quiet(&["install", "-y", "-qq", "postgresql"])
+}
+
+fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
+    listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+impl Postgres {
+    /// Installs (if needed), initialises and starts a server.
+    pub fn start() -> Result<Self, String> {
+        let bin = match bin_dir() {
+            Some(bin) => bin,
+            None => {
+                install()?;
+                bin_dir().ok_or("PostgreSQL was installed but its initdb cannot be found")?
+            }
+        };
+        let run_as = is_root().then_some("postgres");
+        let dir = std::env::temp_dir().join(format!("warden-ci-pg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let port = free_port()?;
+        let server = Self { bin, dir, port, run_as };
+        if let Some(user) = run_as {
+            server.command("chown", &[&format!("{user}:"), &server.dir.display().to_string()], false)?;
+        }
+        let data = server.dir.join("data").display().to_string();
+        server.command(
+            "initdb",
+            &["-D", &data, "-U", "warden", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "-N"],
+            true,
+        )?;
+        let options = format!("-h 127.0.0.1 -p {port} -k {} -F", server.dir.display());
+        let log = server.dir.join("server.log").display().to_string();
+        server.command("pg_ctl", &["-D", &data, "-l", &log, "-o", &options, "-w", "-t", "60", "start"], true)?;
+        eprintln!("==> PostgreSQL started on 127.0.0.1:{port} ({})", server.dir.display());
+        Ok(server)
+    }
+
+    /// The URL of its `postgres` database as the `warden` superuser.
+    pub fn url(&self) -> String {
+        format!("postgres://warden@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn command(&self, program: &str, args: &[&str], server_binary: bool) -> Result<(), String> {
+        let program_path = if server_binary { self.bin.join(program) } else { PathBuf::from(program) };
+        let mut command = match (self.run_as, server_binary) {
+            (Some(user), true) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", user, "--"]).arg(&program_path);
+                c
+            }
+            _ => Command::new(&program_path),
+        };
+        let output = command.args(args).current_dir(Path::new("/")).output().map_err(|e| format!("{program}: {e}"))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{program} failed: {}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let data = self.dir.join("data").display().to_string();
+        if let Err(e) = self.command("pg_ctl", &["-D", &data, "-m", "fast", "-w", "stop"], true) {
+            eprintln!("xtask: stopping PostgreSQL: {e}");
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        eprintln!("==> PostgreSQL stopped");
+    }
+}
