@@ -287,8 +287,22 @@ impl Store {
     pub async fn list_integrations(&self, include_deleted: bool) -> Result<Vec<StoredIntegration>, StoreError> {
         let filter = if include_deleted { "" } else { "WHERE status <> 'deleted'" };
         let sql = self.sql(&format!("SELECT {INTEGRATION_COLUMNS} FROM integrations {filter} ORDER BY id"));
+        self.fetch_integrations(sql, &[]).await
+    }
+
+    /// Runs a query that selects [`INTEGRATION_COLUMNS`] with text parameters, and reads
+    /// every row back.
+    async fn fetch_integrations(
+        &self,
+        sql: AssertSqlSafe<String>,
+        params: &[&str],
+    ) -> Result<Vec<StoredIntegration>, StoreError> {
         let raws = on_pool!(self, pool => {
-            let rows = sqlx::query(sql).fetch_all(pool).await?;
+            let mut query = sqlx::query(sql);
+            for param in params {
+                query = query.bind(*param);
+            }
+            let rows = query.fetch_all(pool).await?;
             let mut raws = Vec::with_capacity(rows.len());
             for row in rows {
                 raws.push(raw_integration!(row));
@@ -308,15 +322,7 @@ impl Store {
             "SELECT {INTEGRATION_COLUMNS} FROM integrations \
              WHERE integration_type = $1 AND host = $2 AND status NOT IN ('deleted', 'disabled') ORDER BY id"
         ));
-        let raws = on_pool!(self, pool => {
-            let rows = sqlx::query(sql).bind(integration_type.wire_name()).bind(host).fetch_all(pool).await?;
-            let mut raws = Vec::with_capacity(rows.len());
-            for row in rows {
-                raws.push(raw_integration!(row));
-            }
-            raws
-        });
-        raws.into_iter().map(|r| self.integration(r)).collect()
+        self.fetch_integrations(sql, &[integration_type.wire_name(), host]).await
     }
 
     /// Changes an integration's status (and, with `spec`, its config) if it is still at
