@@ -110,10 +110,20 @@ impl Serialize for IntegrationSpec {
 }
 
 fn read(cx: &mut Cx<'_>, value: &Value) -> Option<IntegrationSpec> {
-    let Value::Object(_) = value else {
-        cx.report("", format!("the body must be an object with type, autoBootstrap and config, not {}", kind(value)));
-        return None;
-    };
+    match value {
+        Value::Object(_) => {}
+        Value::Null => {
+            cx.report("", "the body is empty: send an object with type, autoBootstrap and config");
+            return None;
+        }
+        other => {
+            cx.report(
+                "",
+                format!("the body must be an object with type, autoBootstrap and config, not {}", kind(other)),
+            );
+            return None;
+        }
+    }
     let mut root = Obj::from_value(cx, "", value)?;
     let ty = root.parsed(cx, "type", Need::Required, IntegrationType::parse);
     let Some(ty) = ty else {

@@ -106,6 +106,14 @@ fn odd_bodies_get_clear_errors() {
     assert!(both.contains("neither JSON") && both.contains("nor YAML"), "{both}");
     let out = describe(check_payload(b"[1, 2]", BodyFormat::Json, None));
     assert_eq!(out["errors"][0]["path"], "(body)");
-    let out = describe(check_payload(b"", BodyFormat::Yaml, None));
-    assert!(out.get("errors").is_some() || out.get("malformed").is_some(), "{out}");
+    for empty in [&b""[..], b"  \n", b"# only a comment\n", b"null"] {
+        for format in [BodyFormat::Yaml, BodyFormat::Unknown] {
+            let out = describe(check_payload(empty, format, None));
+            assert_eq!(out["errors"][0]["path"], "(body)", "{out}");
+            assert_eq!(
+                out["errors"][0]["message"],
+                "the body is empty: send an object with type, autoBootstrap and config"
+            );
+        }
+    }
 }

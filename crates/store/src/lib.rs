@@ -211,7 +211,7 @@ impl Store {
     }
 
     /// The SQL for this backend: queries are written with `$1` placeholders, which SQLite
-    /// reads as `?1`. Every query text in this crate is assembled from constants only; every
+    /// reads as `?1` (so no query text may contain a `$` of its own). Every query text in this crate is assembled from constants only; every
     /// value is a bound parameter, which is what makes the `AssertSqlSafe` true.
     fn sql(&self, text: &str) -> AssertSqlSafe<String> {
         AssertSqlSafe(match self.backend {
@@ -364,9 +364,16 @@ impl Store {
         });
         match raw {
             Some(raw) => self.integration(raw),
-            None if self.get_integration(id).await?.is_some() => Err(StoreError::VersionConflict { id }),
+            None if self.integration_exists(id).await? => Err(StoreError::VersionConflict { id }),
             None => Err(StoreError::NotFound { id }),
         }
+    }
+
+    /// Whether a row with this id exists, without reading (or decrypting) it.
+    async fn integration_exists(&self, id: IntegrationId) -> Result<bool, StoreError> {
+        let sql = self.sql("SELECT COUNT(*) AS n FROM integrations WHERE id = $1");
+        let n: i64 = on_pool!(self, pool => sqlx::query(sql).bind(db_id(id)).fetch_one(pool).await?.try_get("n")?);
+        Ok(n > 0)
     }
 
     /// Queues a job for an integration.
@@ -471,9 +478,10 @@ impl Store {
         }))
     }
 
-    /// How many unrevoked keys exist (the server creates the first admin key when none do).
-    pub async fn count_api_keys(&self) -> Result<i64, StoreError> {
-        let sql = "SELECT COUNT(*) AS n FROM api_keys WHERE revoked_at IS NULL";
+    /// How many unrevoked administration keys exist, not counting the keys of Trino
+    /// integrations (the server creates the first admin key when there are none).
+    pub async fn count_admin_keys(&self) -> Result<i64, StoreError> {
+        let sql = "SELECT COUNT(*) AS n FROM api_keys WHERE revoked_at IS NULL AND integration_id IS NULL";
         Ok(on_pool!(self, pool => sqlx::query(sql).fetch_one(pool).await?.try_get("n")?))
     }
 

@@ -151,8 +151,11 @@ async fn a_config_update_reseals_secrets() {
         let spec = stored.spec.updated_from(&new).unwrap();
         let after = b.store.update_integration(stored.id, 1, Status::Enabled, None, Some(&spec)).await.unwrap();
         assert_eq!(after.spec.secrets()["config.privateKeyPassword"].expose(), "S3CRET-rotated", "{}", b.name);
-        let missing = b.store.update_integration(stored.id, 99, Status::Enabled, None, None).await;
-        assert!(matches!(missing, Err(StoreError::VersionConflict { .. })), "{}", b.name);
+        let stale = b.store.update_integration(stored.id, 99, Status::Enabled, None, None).await;
+        assert!(matches!(stale, Err(StoreError::VersionConflict { .. })), "{}", b.name);
+        let absent = warden_model::IntegrationId::new(stored.id.get() + 1000).unwrap();
+        let missing = b.store.update_integration(absent, 1, Status::Enabled, None, None).await;
+        assert!(matches!(missing, Err(StoreError::NotFound { .. })), "{}", b.name);
     }
 }
 
@@ -216,9 +219,16 @@ async fn api_keys_are_stored_as_hashes_and_can_be_revoked() {
 
         let trino = b.store.insert_integration(&snowflake(), "h", Status::Enabled).await.unwrap();
         let (_, old) = b.store.create_api_key("trino", &[], Some(trino.id)).await.unwrap();
-        assert_eq!(b.store.revoke_integration_keys(trino.id).await.unwrap(), 1);
+        let (_, current) = b.store.create_api_key("trino", &[], Some(trino.id)).await.unwrap();
+        assert_eq!(b.store.count_admin_keys().await.unwrap(), 1, "{}: integration keys are not admin keys", b.name);
+        assert_eq!(b.store.revoke_integration_keys(trino.id).await.unwrap(), 2);
         assert_eq!(b.store.find_api_key(old.expose()).await.unwrap(), None, "{}", b.name);
-        assert_eq!(b.store.count_api_keys().await.unwrap(), 1);
+        assert_eq!(b.store.find_api_key(current.expose()).await.unwrap(), None);
+        assert!(
+            b.store.find_api_key(admin_key.expose()).await.unwrap().is_some(),
+            "{}: revoking hit the admin key",
+            b.name
+        );
     }
 }
 
@@ -243,6 +253,9 @@ async fn another_master_key_cannot_read_stored_secrets() {
     drop(store);
     let other = Store::open_sqlite(dir.path(), MasterKey::from_hex(&"cd".repeat(32)).unwrap()).await.unwrap();
     assert!(matches!(other.get_integration(stored.id).await, Err(StoreError::WrongMasterKey)));
+    // A stale version is still reported as a conflict, not as a key problem.
+    let stale = other.update_integration(stored.id, 99, Status::Enabled, None, None).await;
+    assert!(matches!(stale, Err(StoreError::VersionConflict { .. })), "{stale:?}");
 }
 
 #[test]

@@ -147,9 +147,6 @@ pub(crate) fn read(cx: &mut Cx<'_>, o: &mut Obj<'_>, auto_bootstrap: bool) -> Op
     let port = o.port(cx, 5439);
     let impersonation = Impersonation::read(cx, o, "warden_impersonation");
     let connect_args = o.text(cx, "connectArgs", Need::Optional);
-    if auto_bootstrap && initial_database.is_none() {
-        return None;
-    }
     Some(RedshiftConfig {
         host: host?,
         database: database?,

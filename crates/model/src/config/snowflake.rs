@@ -341,9 +341,6 @@ pub(crate) fn read(cx: &mut Cx<'_>, o: &mut Obj<'_>, auto_bootstrap: bool) -> Op
             "needs config.audit.enabled to be true (lineage is read from the audit history)",
         );
     }
-    if auto_bootstrap && role.is_none() {
-        return None;
-    }
     Some(SnowflakeConfig {
         host: host?,
         warehouse: warehouse?,
