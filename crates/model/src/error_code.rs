@@ -139,6 +139,11 @@ pub enum ErrorCode {
     RouteNotFound,
     /// The route exists but not with this method.
     MethodNotAllowed,
+    /// This build of Warden has no adapter for the platform yet.
+    PlatformNotSupported {
+        /// The type asked for.
+        integration_type: IntegrationType,
+    },
     /// Anything unexpected; the detail is in the log under the request id.
     Internal,
     /// The store is unreachable or the server is shutting down.
@@ -179,6 +184,7 @@ impl ErrorCode {
             | Self::EditValidationFailed { .. }
             | Self::DeleteValidationFailed { .. } => 422,
             Self::Internal => 500,
+            Self::PlatformNotSupported { .. } => 501,
             Self::Unavailable => 503,
         }
     }
@@ -216,6 +222,7 @@ impl ErrorCode {
             Self::RouteNotFound => "route_not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Internal => "internal",
+            Self::PlatformNotSupported { .. } => "platform_not_supported",
             Self::Unavailable => "unavailable",
         }
     }
@@ -275,6 +282,9 @@ impl ErrorCode {
             Self::DataSourceNotFound { id } => format!("No data source found with ID {id}."),
             Self::RouteNotFound => "No such route.".into(),
             Self::MethodNotAllowed => "This route does not accept that method.".into(),
+            Self::PlatformNotSupported { integration_type } => format!(
+                "This version of Warden cannot connect to {integration_type} yet, so it cannot validate or set up this integration. The payload itself is valid."
+            ),
             Self::Internal => "Warden hit an internal error. The log holds the detail under this request's requestId.".into(),
             Self::Unavailable => "Warden cannot serve this request right now (its store is unreachable or it is shutting down). Retry shortly.".into(),
         }

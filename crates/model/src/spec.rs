@@ -61,6 +61,53 @@ impl IntegrationSpec {
         }
     }
 
+    /// What two integrations of one type must not share (API.md 2.2): the host for
+    /// Snowflake, Redshift and Synapse, the workspace URL for Databricks, the key file's
+    /// project for BigQuery, the name for S3. Trino has one integration per Warden, so its
+    /// "host" is `warden`.
+    pub fn host(&self) -> String {
+        match &self.config {
+            PlatformConfig::NativeS3(c) => c.name.clone(),
+            PlatformConfig::AzureSynapse(c) => c.host.as_str().to_owned(),
+            PlatformConfig::Databricks(c) => c.workspace_url.as_str().to_owned(),
+            PlatformConfig::BigQuery(c) => c.key_info.project_id.clone(),
+            PlatformConfig::Redshift(c) => c.host.as_str().to_owned(),
+            PlatformConfig::Snowflake(c) => c.host.as_str().to_owned(),
+            PlatformConfig::Trino => "warden".to_owned(),
+        }
+    }
+
+    /// The attributes (by payload path) that `new` changes although API.md 2.3 says they
+    /// cannot be edited. An integration whose creation failed (`creation_failed`) may change
+    /// anything but its type.
+    pub fn non_editable_changes(&self, new: &Self, creation_failed: bool) -> Vec<String> {
+        if self.integration_type() != new.integration_type() {
+            return vec!["type".to_owned()];
+        }
+        if creation_failed {
+            return Vec::new();
+        }
+        let config_fields: &[&str] = match self.integration_type() {
+            IntegrationType::Snowflake | IntegrationType::Redshift => &["host", "database"],
+            IntegrationType::AzureSynapseAnalytics => &["host", "database", "schema", "metadataDelimiters"],
+            IntegrationType::Databricks => &["workspaceUrl", "catalog"],
+            IntegrationType::GoogleBigQuery => &["dataset", "datasetSuffix", "location"],
+            IntegrationType::NativeS3 => &["awsAccountId", "awsRegion", "awsLocationPath"],
+            IntegrationType::Trino => &[],
+        };
+        let (old, new_value) = (self.redacted(), new.redacted());
+        let mut changed = Vec::new();
+        if self.auto_bootstrap != new.auto_bootstrap {
+            changed.push("autoBootstrap".to_owned());
+        }
+        for field in config_fields {
+            if old["config"].get(field) != new_value["config"].get(field) {
+                changed.push(format!("config.{field}"));
+            }
+        }
+        changed
+    }
+
     /// The payload as JSON with every secret shown as `[REDACTED]`: what responses show and
     /// what the store may keep in clear.
     pub fn redacted(&self) -> Value {

@@ -1,6 +1,6 @@
-//! The contract every platform adapter implements: run one validation check against the
-//! platform. (Executing setup scripts and sessions join the contract with the script engine
-//! and the first adapter.) Errors are typed; none carries a secret.
+//! The contract every platform adapter implements: run one validation check, derive the
+//! system account an automatic setup creates, and apply a change (set up, edit, remove,
+//! clean up after a failed setup) to the platform. Errors are typed; none carries a secret.
 
 use async_trait::async_trait;
 use warden_model::{IntegrationSpec, IntegrationType};
@@ -34,7 +34,56 @@ pub enum PlatformError {
     UnknownCheck(String),
 }
 
-/// A data platform as the validation runner sees it.
+/// A change the engine asks an adapter to make on the platform. `privileged` holds the
+/// one-time privileged credentials of an automatic setup (API.md 2.1): the adapter uses them
+/// for this call only and must not keep them.
+#[derive(Debug, Clone, Copy)]
+pub enum Change<'a> {
+    /// Set the platform up for `spec` (the config as stored, with the system account).
+    Create {
+        /// What is stored.
+        spec: &'a IntegrationSpec,
+        /// The privileged credentials, for automatic setup.
+        privileged: Option<&'a IntegrationSpec>,
+    },
+    /// Move the platform from `from` to `to`.
+    Edit {
+        /// The config in force.
+        from: &'a IntegrationSpec,
+        /// The config asked for.
+        to: &'a IntegrationSpec,
+        /// The privileged credentials, for automatic setup.
+        privileged: Option<&'a IntegrationSpec>,
+    },
+    /// Remove what a successful setup created.
+    Delete {
+        /// The config in force.
+        spec: &'a IntegrationSpec,
+        /// The privileged credentials, for automatic setup.
+        privileged: Option<&'a IntegrationSpec>,
+    },
+    /// Undo a setup that failed part way.
+    Cleanup {
+        /// The config that was being set up.
+        spec: &'a IntegrationSpec,
+        /// The privileged credentials, for automatic setup.
+        privileged: Option<&'a IntegrationSpec>,
+    },
+}
+
+impl Change<'_> {
+    /// A short name for logs: `create`, `edit`, `delete`, `cleanup`.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Create { .. } => "create",
+            Self::Edit { .. } => "edit",
+            Self::Delete { .. } => "delete",
+            Self::Cleanup { .. } => "cleanup",
+        }
+    }
+}
+
+/// A data platform as the validation runner and the engine see it.
 #[async_trait]
 pub trait Platform: Send + Sync + 'static {
     /// Which integration type this adapter serves.
@@ -43,4 +92,13 @@ pub trait Platform: Send + Sync + 'static {
     /// Runs the check named `test` (a name from the validation catalogue) for `spec`.
     /// `Err` means the check could not run; the runner reports it as failed with the error.
     async fn check(&self, test: &str, spec: &IntegrationSpec) -> Result<CheckOutcome, PlatformError>;
+
+    /// For an automatic setup: the config Warden stores, which names the system account the
+    /// setup creates and carries the secret Warden generated for it, in place of the
+    /// privileged credentials of `requested`.
+    fn system_account(&self, requested: &IntegrationSpec) -> Result<IntegrationSpec, PlatformError>;
+
+    /// Makes `change` on the platform. Called for every create, edit and delete; an adapter
+    /// whose manual setup needs nothing on the platform returns `Ok(())` for those.
+    async fn apply(&self, change: Change<'_>) -> Result<(), PlatformError>;
 }

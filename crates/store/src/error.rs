@@ -23,6 +23,9 @@ pub enum StoreError {
         /// The integration.
         id: IntegrationId,
     },
+    /// Another integration of the type is in use on the host (the create lost a race).
+    #[error("another integration is in use on this host")]
+    HostTaken,
     /// Secrets could not be decrypted: the master key is not the one they were written with.
     #[error("stored secrets cannot be decrypted with this master key")]
     WrongMasterKey,

@@ -62,7 +62,7 @@ pub struct StoredIntegration {
 }
 
 /// A job claimed by a worker.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     /// Its id.
     pub id: i64,
@@ -70,8 +70,21 @@ pub struct Job {
     pub integration_id: IntegrationId,
     /// What to do (`create`, `edit`, `delete`, ...).
     pub kind: String,
-    /// How many times it was claimed, this time included.
+    /// How many times it was claimed, this time included. More than one means a worker
+    /// that held it stopped before finishing.
     pub attempts: i64,
+    /// The config the job applies (an edit's new config), if it carries one.
+    pub input: Option<IntegrationSpec>,
+}
+
+/// Who runs a job being queued.
+#[derive(Debug, Clone, Copy)]
+pub enum JobOwner<'a> {
+    /// Any worker may claim it.
+    Anyone,
+    /// It is claimed at once by this worker for this long (a job that needs what only this
+    /// process holds, such as privileged credentials).
+    Worker(&'a str, Duration),
 }
 
 /// What an API key may do.
@@ -115,12 +128,25 @@ fn now_millis() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+fn deadline(now: i64, lease: Duration) -> i64 {
+    now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX))
+}
+
 fn id_from(raw: i64) -> Result<IntegrationId, StoreError> {
     u64::try_from(raw).ok().and_then(IntegrationId::new).ok_or_else(|| StoreError::Corrupt(format!("bad id {raw}")))
 }
 
 fn db_id(id: IntegrationId) -> i64 {
     i64::try_from(id.get()).unwrap_or(i64::MAX)
+}
+
+/// A unique-index violation on insert means the host is in use; anything else stays a
+/// database error.
+fn host_taken_or(error: sqlx::Error) -> StoreError {
+    match error.as_database_error() {
+        Some(db) if db.is_unique_violation() => StoreError::HostTaken,
+        _ => StoreError::Database(error),
+    }
 }
 
 /// SHA-256 of an API key, hex: what the store keeps instead of the key.
@@ -220,15 +246,20 @@ impl Store {
         })
     }
 
+    /// Reads a stored config back: the redacted JSON with its sealed secrets put back in.
+    fn read_spec(&self, config: &str, sealed: &[u8], what: &str) -> Result<IntegrationSpec, StoreError> {
+        let secrets = self.key.open(sealed)?;
+        let config: serde_json::Value =
+            serde_json::from_str(config).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))?;
+        IntegrationSpec::from_value(&config, Some(&secrets)).map_err(|problems| {
+            let first = problems.first().map(|p| p.message.clone()).unwrap_or_default();
+            StoreError::Corrupt(format!("{what} no longer reads as a valid config: {first}"))
+        })
+    }
+
     fn integration(&self, raw: RawIntegration) -> Result<StoredIntegration, StoreError> {
         let id = id_from(raw.id)?;
-        let secrets = self.key.open(&raw.secrets)?;
-        let config: serde_json::Value =
-            serde_json::from_str(&raw.config).map_err(|e| StoreError::Corrupt(format!("integration {id}: {e}")))?;
-        let spec = IntegrationSpec::from_value(&config, Some(&secrets)).map_err(|problems| {
-            let first = problems.first().map(|p| p.message.clone()).unwrap_or_default();
-            StoreError::Corrupt(format!("integration {id} no longer reads as a valid config: {first}"))
-        })?;
+        let spec = self.read_spec(&raw.config, &raw.secrets, &format!("integration {id}"))?;
         let status = Status::parse(&raw.status)
             .ok_or_else(|| StoreError::Corrupt(format!("integration {id}: status {}", raw.status)))?;
         Ok(StoredIntegration {
@@ -243,12 +274,10 @@ impl Store {
     }
 
     /// Stores a new integration in `status` and returns it.
-    pub async fn insert_integration(
-        &self,
-        spec: &IntegrationSpec,
-        host: &str,
-        status: Status,
-    ) -> Result<StoredIntegration, StoreError> {
+    /// Fails with [`StoreError::HostTaken`] when another integration of the type is in use
+    /// on the spec's [host](IntegrationSpec::host).
+    pub async fn insert_integration(&self, spec: &IntegrationSpec, status: Status) -> Result<StoredIntegration, StoreError> {
+        let host = spec.host();
         let config = spec.redacted().to_string();
         let sealed = self.key.seal(&spec.secrets())?;
         let now = now_millis();
@@ -259,13 +288,14 @@ impl Store {
         let raw = on_pool!(self, pool => {
             let row = sqlx::query(sql)
                 .bind(spec.integration_type().wire_name())
-                .bind(host)
+                .bind(&host)
                 .bind(status.as_str())
                 .bind(&config)
                 .bind(&sealed)
                 .bind(now)
                 .fetch_one(pool)
-                .await?;
+                .await
+                .map_err(host_taken_or)?;
             raw_integration!(row)
         });
         self.integration(raw)
@@ -326,7 +356,8 @@ impl Store {
     }
 
     /// Changes an integration's status (and, with `spec`, its config) if it is still at
-    /// `expected_version`; otherwise [`StoreError::VersionConflict`]. Two concurrent writers
+    /// `expected_version`; otherwise [`StoreError::VersionConflict`] ([`StoreError::HostTaken`]
+    /// when the new config or status would put two integrations in use on one host). Two concurrent writers
     /// that read the same version cannot both win.
     pub async fn update_integration(
         &self,
@@ -337,13 +368,15 @@ impl Store {
         spec: Option<&IntegrationSpec>,
     ) -> Result<StoredIntegration, StoreError> {
         let now = now_millis();
-        let (config, sealed) = match spec {
-            Some(spec) => (Some(spec.redacted().to_string()), Some(self.key.seal(&spec.secrets())?)),
-            None => (None, None),
+        let (config, sealed, host) = match spec {
+            Some(spec) => {
+                (Some(spec.redacted().to_string()), Some(self.key.seal(&spec.secrets())?), Some(spec.host()))
+            }
+            None => (None, None, None),
         };
         let sql = self.sql(&format!(
             "UPDATE integrations SET status = $1, status_message = $2, config = COALESCE($3, config), \
-             secrets = COALESCE($4, secrets), version = version + 1, updated_at = $5 \
+             secrets = COALESCE($4, secrets), host = COALESCE($8, host), version = version + 1, updated_at = $5 \
              WHERE id = $6 AND version = $7 RETURNING {INTEGRATION_COLUMNS}"
         ));
         let raw = on_pool!(self, pool => {
@@ -355,8 +388,10 @@ impl Store {
                 .bind(now)
                 .bind(db_id(id))
                 .bind(expected_version)
+                .bind(host.as_deref())
                 .fetch_optional(pool)
-                .await?
+                .await
+                .map_err(host_taken_or)?
             {
                 Some(row) => Some(raw_integration!(row)),
                 None => None,
@@ -376,14 +411,71 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// Queues a job for an integration.
-    pub async fn enqueue_job(&self, integration_id: IntegrationId, kind: &str) -> Result<i64, StoreError> {
+    /// Queues a job for an integration, carrying `input` (sealed like an integration's
+    /// secrets) when given.
+    pub async fn enqueue_job(
+        &self,
+        integration_id: IntegrationId,
+        kind: &str,
+        input: Option<&IntegrationSpec>,
+        owner: JobOwner<'_>,
+    ) -> Result<i64, StoreError> {
+        let now = now_millis();
+        let (state, lease_owner, lease_expires_at, attempts) = match owner {
+            JobOwner::Anyone => ("queued", None, None, 0_i64),
+            JobOwner::Worker(worker, lease) => ("running", Some(worker), Some(deadline(now, lease)), 1),
+        };
+        let input_config = input.map(|spec| spec.redacted().to_string());
+        let input_secrets = input.map(|spec| self.key.seal(&spec.secrets())).transpose()?;
         let sql = self.sql(
-            "INSERT INTO jobs (integration_id, kind, state, attempts, created_at) VALUES ($1, $2, 'queued', 0, $3) RETURNING id",
+            "INSERT INTO jobs (integration_id, kind, state, lease_owner, lease_expires_at, attempts, created_at, input_config, input_secrets) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         );
         Ok(on_pool!(self, pool => {
-            sqlx::query(sql).bind(db_id(integration_id)).bind(kind).bind(now_millis()).fetch_one(pool).await?.try_get("id")?
+            sqlx::query(sql)
+                .bind(db_id(integration_id))
+                .bind(kind)
+                .bind(state)
+                .bind(lease_owner)
+                .bind(lease_expires_at)
+                .bind(attempts)
+                .bind(now)
+                .bind(input_config)
+                .bind(input_secrets)
+                .fetch_one(pool)
+                .await?
+                .try_get("id")?
         }))
+    }
+
+    /// Extends `worker`'s lease on a running job. Returns whether it still held it.
+    pub async fn renew_lease(&self, job_id: i64, worker: &str, lease: Duration) -> Result<bool, StoreError> {
+        let sql = self.sql("UPDATE jobs SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running'");
+        let until = deadline(now_millis(), lease);
+        let renewed = on_pool!(self, pool => {
+            sqlx::query(sql).bind(until).bind(job_id).bind(worker).execute(pool).await?.rows_affected()
+        });
+        Ok(renewed == 1)
+    }
+
+    /// Expires every running job's lease, so the next claim takes them over. Only for a
+    /// store that one process holds (SQLite under the data-directory lock): at its start,
+    /// every running job belongs to a process that is gone.
+    pub async fn expire_all_leases(&self) -> Result<u64, StoreError> {
+        let sql = self.sql("UPDATE jobs SET lease_expires_at = 0 WHERE state = 'running'");
+        Ok(on_pool!(self, pool => sqlx::query(sql).execute(pool).await?.rows_affected()))
+    }
+
+    /// Integrations in a transitional status that no queued or running job will finish (a
+    /// process stopped between changing the status and queueing the job, or a job was
+    /// completed without moving its integration on).
+    pub async fn stranded_integrations(&self) -> Result<Vec<StoredIntegration>, StoreError> {
+        let sql = self.sql(&format!(
+            "SELECT {INTEGRATION_COLUMNS} FROM integrations i \
+             WHERE status IN ('creating', 'editing', 'deleting', 'migrating') \
+             AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.integration_id = i.id AND j.state <> 'done') ORDER BY id"
+        ));
+        self.fetch_integrations(sql, &[]).await
     }
 
     /// Claims the oldest queued job, or a running one whose lease expired, for `worker` for
@@ -391,7 +483,7 @@ impl Store {
     /// processes never claim the same job; SQLite has a single writer.
     pub async fn claim_job(&self, worker: &str, lease: Duration) -> Result<Option<Job>, StoreError> {
         let now = now_millis();
-        let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+        let until = deadline(now, lease);
         let lock = match self.backend {
             Backend::Postgres(_) => "FOR UPDATE SKIP LOCKED",
             Backend::Sqlite(_) => "",
@@ -400,18 +492,30 @@ impl Store {
             "UPDATE jobs SET state = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1 \
              WHERE id = (SELECT id FROM jobs WHERE state = 'queued' OR (state = 'running' AND lease_expires_at < $3) \
                          ORDER BY id LIMIT 1 {lock}) \
-             RETURNING id, integration_id, kind, attempts"
+             RETURNING id, integration_id, kind, attempts, input_config, input_secrets"
         ));
-        let raw: Option<(i64, i64, String, i64)> = on_pool!(self, pool => {
+        type RawJob = (i64, i64, String, i64, Option<String>, Option<Vec<u8>>);
+        let raw: Option<RawJob> = on_pool!(self, pool => {
             match sqlx::query(sql).bind(worker).bind(until).bind(now).fetch_optional(pool).await? {
-                Some(row) => Some((row.try_get("id")?, row.try_get("integration_id")?, row.try_get("kind")?, row.try_get("attempts")?)),
+                Some(row) => Some((
+                    row.try_get("id")?,
+                    row.try_get("integration_id")?,
+                    row.try_get("kind")?,
+                    row.try_get("attempts")?,
+                    row.try_get("input_config")?,
+                    row.try_get("input_secrets")?,
+                )),
                 None => None,
             }
         });
-        raw.map(|(id, integration_id, kind, attempts)| {
-            Ok(Job { id, integration_id: id_from(integration_id)?, kind, attempts })
-        })
-        .transpose()
+        let Some((id, integration_id, kind, attempts, input_config, input_secrets)) = raw else {
+            return Ok(None);
+        };
+        let input = match (input_config, input_secrets) {
+            (Some(config), Some(sealed)) => Some(self.read_spec(&config, &sealed, &format!("job {id}"))?),
+            _ => None,
+        };
+        Ok(Some(Job { id, integration_id: id_from(integration_id)?, kind, attempts, input }))
     }
 
     /// Marks a job done, if `worker` still holds its lease. Returns whether it did.

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use sqlx::{AssertSqlSafe, Connection as _, Row as _};
-use warden_model::{IntegrationSpec, Status};
-use warden_store::{MasterKey, Permission, Store, StoreError};
+use warden_model::{IntegrationSpec, IntegrationType, Status};
+use warden_store::{JobOwner, MasterKey, Permission, Store, StoreError};
 
 const MARK: &str = "S3CRET";
 
@@ -82,7 +82,7 @@ async fn raw_rows(url: &str, sql: &str) -> Vec<String> {
 async fn integrations_round_trip_and_no_secret_is_readable_in_the_database() {
     for b in backends().await {
         let spec = snowflake();
-        let stored = b.store.insert_integration(&spec, "acme.snowflakecomputing.com", Status::Creating).await.unwrap();
+        let stored = b.store.insert_integration(&spec, Status::Creating).await.unwrap();
         assert_eq!(stored.spec, spec, "{}", b.name);
         assert_eq!((stored.status, stored.version), (Status::Creating, 1));
         let read = b.store.get_integration(stored.id).await.unwrap().unwrap();
@@ -101,15 +101,78 @@ async fn integrations_round_trip_and_no_secret_is_readable_in_the_database() {
 async fn listing_hides_deleted_unless_asked_and_host_lookup_skips_unused() {
     for b in backends().await {
         let spec = snowflake();
-        let a = b.store.insert_integration(&spec, "h1", Status::Enabled).await.unwrap();
-        let d = b.store.insert_integration(&spec, "h1", Status::Deleted).await.unwrap();
-        b.store.insert_integration(&spec, "h1", Status::Disabled).await.unwrap();
+        let a = b.store.insert_integration(&spec, Status::Enabled).await.unwrap();
+        let d = b.store.insert_integration(&spec, Status::Deleted).await.unwrap();
+        b.store.insert_integration(&spec, Status::Disabled).await.unwrap();
         let ids: Vec<_> = b.store.list_integrations(false).await.unwrap().iter().map(|i| i.id).collect();
         assert_eq!(ids.len(), 2, "{}", b.name);
         assert!(!ids.contains(&d.id));
         assert_eq!(b.store.list_integrations(true).await.unwrap().len(), 3);
-        let on_host = b.store.integrations_on_host(spec.integration_type(), "h1").await.unwrap();
+        let on_host = b.store.integrations_on_host(spec.integration_type(), &spec.host()).await.unwrap();
         assert_eq!(on_host.iter().map(|i| i.id).collect::<Vec<_>>(), vec![a.id], "{}", b.name);
+    }
+}
+
+#[tokio::test]
+async fn a_host_holds_one_integration_in_use_even_under_racing_inserts() {
+    for b in backends().await {
+        let store = Arc::new(b.store);
+        let racers: Vec<_> = (0..8)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move { store.insert_integration(&snowflake(), Status::Creating).await })
+            })
+            .collect();
+        let mut won = 0;
+        for racer in racers {
+            match racer.await.unwrap() {
+                Ok(_) => won += 1,
+                Err(StoreError::HostTaken) => {}
+                Err(other) => panic!("{}: {other}", b.name),
+            }
+        }
+        assert_eq!(won, 1, "{}", b.name);
+        let winner = store.integrations_on_host(IntegrationType::Snowflake, &snowflake().host()).await.unwrap();
+        let winner = &winner[0];
+        let moved = store.update_integration(winner.id, winner.version, Status::Deleted, None, None).await.unwrap();
+        assert_eq!(moved.status, Status::Deleted);
+        store.insert_integration(&snowflake(), Status::Creating).await.expect("a deleted one frees the host");
+    }
+}
+
+#[tokio::test]
+async fn a_job_carries_its_input_sealed_and_a_claimed_job_is_not_offered_again() {
+    for b in backends().await {
+        let integration = b.store.insert_integration(&snowflake(), Status::Editing).await.unwrap();
+        let input = snowflake();
+        b.store.enqueue_job(integration.id, "edit", Some(&input), JobOwner::Anyone).await.unwrap();
+        let job = b.store.claim_job("w", Duration::from_secs(60)).await.unwrap().unwrap();
+        assert_eq!(job.input.as_ref(), Some(&input), "{}", b.name);
+        let cells = raw_rows(&b.raw_url, "SELECT * FROM jobs").await;
+        assert!(!cells.iter().any(|c| c.contains(MARK)), "{}: a job input secret is readable", b.name);
+
+        let pinned = b.store.enqueue_job(integration.id, "edit", None, JobOwner::Worker("me", Duration::from_secs(60)));
+        let pinned = pinned.await.unwrap();
+        assert!(b.store.claim_job("other", Duration::from_secs(60)).await.unwrap().is_none(), "{}", b.name);
+        assert!(b.store.renew_lease(pinned, "me", Duration::from_secs(60)).await.unwrap());
+        assert!(!b.store.renew_lease(pinned, "other", Duration::from_secs(60)).await.unwrap());
+        assert_eq!(b.store.expire_all_leases().await.unwrap(), 2);
+        let taken = b.store.claim_job("other", Duration::from_secs(60)).await.unwrap().unwrap();
+        assert!(taken.attempts >= 2, "{}: a taken-over job shows it was interrupted", b.name);
+    }
+}
+
+#[tokio::test]
+async fn an_integration_in_a_transitional_status_without_an_open_job_is_stranded() {
+    for b in backends().await {
+        let creating = b.store.insert_integration(&snowflake(), Status::Creating).await.unwrap();
+        assert_eq!(b.store.stranded_integrations().await.unwrap().len(), 1, "{}", b.name);
+        let job = b.store.enqueue_job(creating.id, "create", None, JobOwner::Anyone).await.unwrap();
+        assert!(b.store.stranded_integrations().await.unwrap().is_empty(), "{}", b.name);
+        b.store.claim_job("w", Duration::from_secs(60)).await.unwrap();
+        assert!(b.store.complete_job(job, "w").await.unwrap());
+        let stranded = b.store.stranded_integrations().await.unwrap();
+        assert_eq!(stranded.iter().map(|i| i.id).collect::<Vec<_>>(), vec![creating.id], "{}", b.name);
     }
 }
 
@@ -117,7 +180,7 @@ async fn listing_hides_deleted_unless_asked_and_host_lookup_skips_unused() {
 async fn of_concurrent_updates_from_one_version_exactly_one_wins() {
     for b in backends().await {
         let store = Arc::new(b.store);
-        let stored = store.insert_integration(&snowflake(), "h", Status::Enabled).await.unwrap();
+        let stored = store.insert_integration(&snowflake(), Status::Enabled).await.unwrap();
         let tasks: Vec<_> = (0..16)
             .map(|i| {
                 let store = Arc::clone(&store);
@@ -145,7 +208,7 @@ async fn of_concurrent_updates_from_one_version_exactly_one_wins() {
 #[tokio::test]
 async fn a_config_update_reseals_secrets() {
     for b in backends().await {
-        let stored = b.store.insert_integration(&snowflake(), "h", Status::Enabled).await.unwrap();
+        let stored = b.store.insert_integration(&snowflake(), Status::Enabled).await.unwrap();
         let mut new = stored.spec.redacted();
         new["config"]["privateKeyPassword"] = json!("S3CRET-rotated");
         let spec = stored.spec.updated_from(&new).unwrap();
@@ -163,10 +226,10 @@ async fn a_config_update_reseals_secrets() {
 async fn every_queued_job_is_claimed_exactly_once_by_competing_workers() {
     for b in backends().await {
         let store = Arc::new(b.store);
-        let integration = store.insert_integration(&snowflake(), "h", Status::Creating).await.unwrap();
+        let integration = store.insert_integration(&snowflake(), Status::Creating).await.unwrap();
         let mut queued = HashSet::new();
         for _ in 0..40 {
-            queued.insert(store.enqueue_job(integration.id, "create").await.unwrap());
+            queued.insert(store.enqueue_job(integration.id, "create", None, JobOwner::Anyone).await.unwrap());
         }
         let workers: Vec<_> = (0..4)
             .map(|w| {
@@ -195,8 +258,8 @@ async fn every_queued_job_is_claimed_exactly_once_by_competing_workers() {
 #[tokio::test]
 async fn an_expired_lease_is_reclaimed_and_the_old_holder_cannot_complete() {
     for b in backends().await {
-        let integration = b.store.insert_integration(&snowflake(), "h", Status::Creating).await.unwrap();
-        let job = b.store.enqueue_job(integration.id, "create").await.unwrap();
+        let integration = b.store.insert_integration(&snowflake(), Status::Creating).await.unwrap();
+        let job = b.store.enqueue_job(integration.id, "create", None, JobOwner::Anyone).await.unwrap();
         let first = b.store.claim_job("a", Duration::ZERO).await.unwrap().unwrap();
         assert_eq!((first.id, first.attempts), (job, 1));
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -217,7 +280,7 @@ async fn api_keys_are_stored_as_hashes_and_can_be_revoked() {
         let cells = raw_rows(&b.raw_url, "SELECT * FROM api_keys").await;
         assert!(!cells.iter().any(|c| c.contains(admin_key.expose().as_str())), "{}: key stored in clear", b.name);
 
-        let trino = b.store.insert_integration(&snowflake(), "h", Status::Enabled).await.unwrap();
+        let trino = b.store.insert_integration(&snowflake(), Status::Enabled).await.unwrap();
         let (_, old) = b.store.create_api_key("trino", &[], Some(trino.id)).await.unwrap();
         let (_, current) = b.store.create_api_key("trino", &[], Some(trino.id)).await.unwrap();
         assert_eq!(b.store.count_admin_keys().await.unwrap(), 1, "{}: integration keys are not admin keys", b.name);
@@ -235,7 +298,7 @@ async fn api_keys_are_stored_as_hashes_and_can_be_revoked() {
 #[tokio::test]
 async fn audit_entries_keep_who_what_and_the_redacted_states() {
     for b in backends().await {
-        let stored = b.store.insert_integration(&snowflake(), "h", Status::Creating).await.unwrap();
+        let stored = b.store.insert_integration(&snowflake(), Status::Creating).await.unwrap();
         let after = stored.spec.redacted();
         b.store.record_audit("key:1 admin", "create", Some(stored.id), None, Some(&after)).await.unwrap();
         let entries = b.store.audit_of(stored.id).await.unwrap();
@@ -249,7 +312,7 @@ async fn audit_entries_keep_who_what_and_the_redacted_states() {
 async fn another_master_key_cannot_read_stored_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_sqlite(dir.path(), key()).await.unwrap();
-    let stored = store.insert_integration(&snowflake(), "h", Status::Enabled).await.unwrap();
+    let stored = store.insert_integration(&snowflake(), Status::Enabled).await.unwrap();
     drop(store);
     let other = Store::open_sqlite(dir.path(), MasterKey::from_hex(&"cd".repeat(32)).unwrap()).await.unwrap();
     assert!(matches!(other.get_integration(stored.id).await, Err(StoreError::WrongMasterKey)));

@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::json;
 use warden_model::{IntegrationSpec, IntegrationType, TestStatus, ValidationResults};
-use warden_platform::{CheckOutcome, Platform, PlatformError};
+use warden_platform::{Change, CheckOutcome, Platform, PlatformError};
 use warden_validation::{RunOptions, catalogue, validate};
 
 #[derive(Clone, Copy)]
@@ -71,6 +71,14 @@ impl Platform for Scripted {
         };
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         out
+    }
+
+    fn system_account(&self, requested: &IntegrationSpec) -> Result<IntegrationSpec, PlatformError> {
+        Ok(requested.clone())
+    }
+
+    async fn apply(&self, _change: Change<'_>) -> Result<(), PlatformError> {
+        Err(PlatformError::Unsupported("the runner's tests make no changes".into()))
     }
 }
 
