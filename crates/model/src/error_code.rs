@@ -35,6 +35,13 @@ pub enum ErrorCode {
         /// The parameter.
         parameter: String,
     },
+    /// A query parameter the route does not take.
+    UnknownQuery {
+        /// The parameter.
+        parameter: String,
+        /// The parameters the route takes.
+        accepted: String,
+    },
     /// No or unknown API key.
     Unauthorized,
     /// The key lacks the permission the route needs.
@@ -158,6 +165,7 @@ impl ErrorCode {
             | Self::MalformedBody { .. }
             | Self::InvalidId { .. }
             | Self::InvalidQuery { .. }
+            | Self::UnknownQuery { .. }
             | Self::PreviouslyFailedToCreate { .. }
             | Self::NonEditableAttributes
             | Self::CredentialsNotRequired
@@ -198,6 +206,7 @@ impl ErrorCode {
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::InvalidId { .. } => "invalid_id",
             Self::InvalidQuery { .. } => "invalid_query",
+            Self::UnknownQuery { .. } => "unknown_query",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden { .. } => "forbidden",
             Self::IntegrationNotFound { .. } => "integration_not_found",
@@ -240,6 +249,12 @@ impl ErrorCode {
             ),
             Self::InvalidId { parameter } => format!("{parameter} must be a positive integer."),
             Self::InvalidQuery { parameter } => format!("Query parameter {parameter} must be true or false."),
+            Self::UnknownQuery { parameter, accepted } if accepted.is_empty() => {
+                format!("Query parameter {parameter} is not accepted: this route takes no query parameters.")
+            }
+            Self::UnknownQuery { parameter, accepted } => {
+                format!("Query parameter {parameter} is not accepted: this route takes {accepted}.")
+            }
             Self::Unauthorized => {
                 "A valid API key is required in the Authorization header (Authorization: <key> or Bearer <key>).".into()
             }

@@ -95,8 +95,13 @@ pub trait Platform: Send + Sync + 'static {
 
     /// For an automatic setup: the config Warden stores, which names the system account the
     /// setup creates and carries the secret Warden generated for it, in place of the
-    /// privileged credentials of `requested`.
-    fn system_account(&self, requested: &IntegrationSpec) -> Result<IntegrationSpec, PlatformError>;
+    /// privileged credentials of `requested`. On an edit, `current` is the stored config, whose
+    /// system account (and secret) stays.
+    fn system_account(
+        &self,
+        requested: &IntegrationSpec,
+        current: Option<&IntegrationSpec>,
+    ) -> Result<IntegrationSpec, PlatformError>;
 
     /// Makes `change` on the platform. Called for every create, edit and delete; an adapter
     /// whose manual setup needs nothing on the platform returns `Ok(())` for those.

@@ -39,3 +39,11 @@ pub enum StoreError {
     #[error("unsupported database URL: use sqlite:// or postgres://")]
     UnsupportedUrl,
 }
+
+impl StoreError {
+    /// Whether the database could not be reached (a retry may succeed), as opposed to a
+    /// query or data that failed.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)))
+    }
+}

@@ -228,6 +228,13 @@ impl Store {
         Ok(())
     }
 
+    /// Answers when the database does (readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let sql = self.sql("SELECT 1");
+        on_pool!(self, pool => sqlx::query(sql).execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
     /// Which backend this is, for logs: `sqlite` or `postgres`.
     pub fn backend_name(&self) -> &'static str {
         match self.backend {
@@ -276,7 +283,11 @@ impl Store {
     /// Stores a new integration in `status` and returns it.
     /// Fails with [`StoreError::HostTaken`] when another integration of the type is in use
     /// on the spec's [host](IntegrationSpec::host).
-    pub async fn insert_integration(&self, spec: &IntegrationSpec, status: Status) -> Result<StoredIntegration, StoreError> {
+    pub async fn insert_integration(
+        &self,
+        spec: &IntegrationSpec,
+        status: Status,
+    ) -> Result<StoredIntegration, StoreError> {
         let host = spec.host();
         let config = spec.redacted().to_string();
         let sealed = self.key.seal(&spec.secrets())?;
@@ -369,9 +380,7 @@ impl Store {
     ) -> Result<StoredIntegration, StoreError> {
         let now = now_millis();
         let (config, sealed, host) = match spec {
-            Some(spec) => {
-                (Some(spec.redacted().to_string()), Some(self.key.seal(&spec.secrets())?), Some(spec.host()))
-            }
+            Some(spec) => (Some(spec.redacted().to_string()), Some(self.key.seal(&spec.secrets())?), Some(spec.host())),
             None => (None, None, None),
         };
         let sql = self.sql(&format!(
@@ -450,7 +459,8 @@ impl Store {
 
     /// Extends `worker`'s lease on a running job. Returns whether it still held it.
     pub async fn renew_lease(&self, job_id: i64, worker: &str, lease: Duration) -> Result<bool, StoreError> {
-        let sql = self.sql("UPDATE jobs SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running'");
+        let sql =
+            self.sql("UPDATE jobs SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running'");
         let until = deadline(now_millis(), lease);
         let renewed = on_pool!(self, pool => {
             sqlx::query(sql).bind(until).bind(job_id).bind(worker).execute(pool).await?.rows_affected()
@@ -537,23 +547,49 @@ impl Store {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).map_err(|e| StoreError::MasterKey(format!("no randomness: {e}")))?;
         let key: String = std::iter::once("wdn_".to_owned()).chain(bytes.iter().map(|b| format!("{b:02x}"))).collect();
+        let api_key = self.insert_api_key(name, permissions, integration_id, &key).await?;
+        let api_key = api_key.ok_or_else(|| StoreError::Corrupt("a fresh random API key already exists".into()))?;
+        Ok((api_key, Secret::new(key)))
+    }
+
+    /// Stores a key chosen by the operator (`WARDEN_ADMIN_API_KEY`). Returns `None` when that
+    /// key is already stored (two processes starting at once both import it).
+    pub async fn import_api_key(
+        &self,
+        name: &str,
+        permissions: &[Permission],
+        key: &Secret<String>,
+    ) -> Result<Option<ApiKey>, StoreError> {
+        self.insert_api_key(name, permissions, None, key.expose()).await
+    }
+
+    async fn insert_api_key(
+        &self,
+        name: &str,
+        permissions: &[Permission],
+        integration_id: Option<IntegrationId>,
+        key: &str,
+    ) -> Result<Option<ApiKey>, StoreError> {
         let names: Vec<&str> = permissions.iter().map(|p| p.as_str()).collect();
         let sql = self.sql(
-            "INSERT INTO api_keys (name, key_hash, permissions, integration_id, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO api_keys (name, key_hash, permissions, integration_id, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (key_hash) DO NOTHING RETURNING id",
         );
-        let id: i64 = on_pool!(self, pool => {
-            sqlx::query(sql)
+        let id: Option<i64> = on_pool!(self, pool => {
+            match sqlx::query(sql)
                 .bind(name)
-                .bind(key_hash(&key))
+                .bind(key_hash(key))
                 .bind(names.join(","))
                 .bind(integration_id.map(db_id))
                 .bind(now_millis())
-                .fetch_one(pool)
+                .fetch_optional(pool)
                 .await?
-                .try_get("id")?
+            {
+                Some(row) => Some(row.try_get("id")?),
+                None => None,
+            }
         });
-        let api_key = ApiKey { id, name: name.to_owned(), permissions: permissions.to_vec(), integration_id };
-        Ok((api_key, Secret::new(key)))
+        Ok(id.map(|id| ApiKey { id, name: name.to_owned(), permissions: permissions.to_vec(), integration_id }))
     }
 
     /// The unrevoked key whose value is `key`, if any.
@@ -574,11 +610,24 @@ impl Store {
         .transpose()
     }
 
-    /// Revokes every key of an integration (Trino key rotation). Returns how many.
-    pub async fn revoke_integration_keys(&self, integration_id: IntegrationId) -> Result<u64, StoreError> {
-        let sql = self.sql("UPDATE api_keys SET revoked_at = $1 WHERE integration_id = $2 AND revoked_at IS NULL");
+    /// Revokes every key of an integration but `keep` (Trino key rotation creates the new
+    /// key first, so a failure in between never leaves the integration without one).
+    /// Returns how many were revoked.
+    pub async fn revoke_integration_keys(
+        &self,
+        integration_id: IntegrationId,
+        keep: Option<i64>,
+    ) -> Result<u64, StoreError> {
+        let sql = self
+            .sql("UPDATE api_keys SET revoked_at = $1 WHERE integration_id = $2 AND revoked_at IS NULL AND id <> $3");
         Ok(on_pool!(self, pool => {
-            sqlx::query(sql).bind(now_millis()).bind(db_id(integration_id)).execute(pool).await?.rows_affected()
+            sqlx::query(sql)
+                .bind(now_millis())
+                .bind(db_id(integration_id))
+                .bind(keep.unwrap_or(-1))
+                .execute(pool)
+                .await?
+                .rows_affected()
         }))
     }
 

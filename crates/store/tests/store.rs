@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use sqlx::{AssertSqlSafe, Connection as _, Row as _};
-use warden_model::{IntegrationSpec, IntegrationType, Status};
+use warden_model::{IntegrationSpec, IntegrationType, Secret, Status};
 use warden_store::{JobOwner, MasterKey, Permission, Store, StoreError};
 
 const MARK: &str = "S3CRET";
@@ -277,15 +277,23 @@ async fn api_keys_are_stored_as_hashes_and_can_be_revoked() {
         let (admin, admin_key) = b.store.create_api_key("admin", &[Permission::ApplicationAdmin], None).await.unwrap();
         assert_eq!(b.store.find_api_key(admin_key.expose()).await.unwrap(), Some(admin.clone()), "{}", b.name);
         assert_eq!(b.store.find_api_key("wdn_wrong").await.unwrap(), None);
+        let chosen = Secret::new("an-operator-chosen-key-of-enough-length".to_owned());
+        let imported = b.store.import_api_key("env", &[Permission::ApplicationAdmin], &chosen).await.unwrap();
+        assert!(imported.is_some(), "{}", b.name);
+        let again = b.store.import_api_key("env", &[Permission::ApplicationAdmin], &chosen).await.unwrap();
+        assert!(again.is_none(), "{}: a second import of one key is a no-op", b.name);
+        assert_eq!(b.store.find_api_key(chosen.expose()).await.unwrap(), imported, "{}", b.name);
         let cells = raw_rows(&b.raw_url, "SELECT * FROM api_keys").await;
         assert!(!cells.iter().any(|c| c.contains(admin_key.expose().as_str())), "{}: key stored in clear", b.name);
 
         let trino = b.store.insert_integration(&snowflake(), Status::Enabled).await.unwrap();
         let (_, old) = b.store.create_api_key("trino", &[], Some(trino.id)).await.unwrap();
-        let (_, current) = b.store.create_api_key("trino", &[], Some(trino.id)).await.unwrap();
-        assert_eq!(b.store.count_admin_keys().await.unwrap(), 1, "{}: integration keys are not admin keys", b.name);
-        assert_eq!(b.store.revoke_integration_keys(trino.id).await.unwrap(), 2);
+        let (current_key, current) = b.store.create_api_key("trino", &[], Some(trino.id)).await.unwrap();
+        assert_eq!(b.store.count_admin_keys().await.unwrap(), 2, "{}: integration keys are not admin keys", b.name);
+        assert_eq!(b.store.revoke_integration_keys(trino.id, Some(current_key.id)).await.unwrap(), 1);
         assert_eq!(b.store.find_api_key(old.expose()).await.unwrap(), None, "{}", b.name);
+        assert_eq!(b.store.find_api_key(current.expose()).await.unwrap(), Some(current_key), "{}", b.name);
+        assert_eq!(b.store.revoke_integration_keys(trino.id, None).await.unwrap(), 1);
         assert_eq!(b.store.find_api_key(current.expose()).await.unwrap(), None);
         assert!(
             b.store.find_api_key(admin_key.expose()).await.unwrap().is_some(),

@@ -73,7 +73,11 @@ impl Platform for Scripted {
         out
     }
 
-    fn system_account(&self, requested: &IntegrationSpec) -> Result<IntegrationSpec, PlatformError> {
+    fn system_account(
+        &self,
+        requested: &IntegrationSpec,
+        _current: Option<&IntegrationSpec>,
+    ) -> Result<IntegrationSpec, PlatformError> {
         Ok(requested.clone())
     }
 

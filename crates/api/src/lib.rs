@@ -1,0 +1,157 @@
+//! Warden's HTTP API (axum): the routes of API.md section 2, API-key auth, request ids, the
+//! JSON error body, the OpenAPI 3.1 document at `/openapi.json` and the docs page at
+//! `/docs`, both served from the binary. [`router`] builds the whole application.
+
+mod error;
+mod extract;
+mod routes;
+mod views;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+use tracing::Instrument as _;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+use warden_engine::{Actor, Engine};
+use warden_model::ErrorCode;
+use warden_store::Permission;
+
+pub use error::{ApiError, ErrorBody};
+pub use views::{IntegrationView, rfc3339};
+
+use error::REQUEST_ID;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The use cases.
+    pub engine: Arc<Engine>,
+    /// Set once recovery after start is done (`/readyz`).
+    pub ready: Arc<AtomicBool>,
+    /// Where Trino clusters reach this Warden; by default the Host the client used.
+    pub public_url: Option<String>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Warden", description = "The control plane that wires a data-governance service into data platforms."),
+    modifiers(&ApiKeyAuth),
+    tags((name = "integrations", description = "Integrations with data platforms (API.md section 2)."),
+         (name = "health", description = "Probes; no API key needed."))
+)]
+struct ApiDoc;
+
+struct ApiKeyAuth;
+
+impl Modify for ApiKeyAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            let scheme = ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "An API key with APPLICATION_ADMIN: `Authorization: <key>` or `Authorization: Bearer <key>`.",
+            ));
+            components.add_security_scheme("apiKey", SecurityScheme::ApiKey(scheme));
+        }
+    }
+}
+
+/// The OpenAPI document, as served at `/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    build(None).1
+}
+
+fn build(state: Option<AppState>) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let protected = OpenApiRouter::new()
+        .routes(routes!(routes::list_integrations, routes::create_integration))
+        .routes(routes!(routes::get_integration, routes::update_integration, routes::delete_integration))
+        .routes(routes!(routes::integration_status))
+        .routes(routes!(routes::regenerate_key));
+    let protected = match state {
+        Some(state) => protected.route_layer(middleware::from_fn_with_state(state, require_admin)),
+        None => protected,
+    };
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(routes::healthz))
+        .routes(routes!(routes::readyz))
+        .merge(protected)
+        .split_for_parts()
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let (routes, api) = build(Some(state.clone()));
+    routes
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", api))
+        .fallback(|| async { ApiError::from(ErrorCode::RouteNotFound) })
+        .method_not_allowed_fallback(|| async { ApiError::from(ErrorCode::MethodNotAllowed) })
+        .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
+            tracing::error!("a request handler panicked");
+            ApiError::from(ErrorCode::Internal).into_response()
+        }))
+        .layer(middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+/// Authenticates the API key and requires APPLICATION_ADMIN; the key's identity travels on
+/// as the [`Actor`] for the audit log.
+async fn require_admin(State(state): State<AppState>, mut request: Request, next: Next) -> Result<Response, ApiError> {
+    let presented = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .map(|value| {
+            let value = value.trim();
+            let bearer = value.get(..7).filter(|p| p.eq_ignore_ascii_case("bearer ")).map(|_| &value[7..]);
+            bearer.unwrap_or(value).trim()
+        })
+        .filter(|key| !key.is_empty() && key.len() <= 256)
+        .ok_or(ErrorCode::Unauthorized)?;
+    let key = state.engine.store().find_api_key(presented).await?.ok_or(ErrorCode::Unauthorized)?;
+    if !key.permissions.contains(&Permission::ApplicationAdmin) {
+        return Err(ErrorCode::Forbidden { permission: Permission::ApplicationAdmin.as_str() }.into());
+    }
+    request.extensions_mut().insert(Actor::api_key(key.id, &key.name));
+    Ok(next.run(request).await)
+}
+
+const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Gives every request an id (the caller's `x-request-id` when it is a plain token, else a
+/// new one), runs it inside a span that carries the id, logs its outcome, and returns the
+/// id in the `x-request-id` header.
+async fn request_id(request: Request, next: Next) -> Response {
+    let incoming = request.headers().get(&REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).filter(|v| {
+        !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    });
+    let id = incoming.map_or_else(new_request_id, str::to_owned);
+    let span =
+        tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
+    let started = Instant::now();
+    let mut response = REQUEST_ID.scope(id.clone(), next.run(request).instrument(span.clone())).await;
+    span.in_scope(|| {
+        tracing::info!(status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis(), "served");
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+fn new_request_id() -> String {
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes); // zeros without randomness: ids still log, less unique
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("req-{hex}")
+}

@@ -1,0 +1,203 @@
+//! The handlers of API.md section 2 (integrations) and the health probes. Each one reads
+//! its inputs with the extractors, calls one engine use case and shapes the answer; the
+//! rules live in the engine.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::StatusCode;
+use axum::http::header::HOST;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use warden_engine::{Actor, Outcome};
+use warden_model::ErrorCode;
+
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{Flags, Id, OptionalPayload, Payload};
+use crate::views::{AcceptedView, DryRunView, Health, IntegrationView, RegeneratedKey, StatusView};
+
+/// The query string as name/value pairs; a query that does not decode is a 400.
+pub struct QueryPairs(HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<HashMap<String, String>>::from_request_parts(parts, state).await {
+            Ok(Query(pairs)) => Ok(Self(pairs)),
+            Err(_) => Err(ErrorCode::InvalidQuery { parameter: "(query string)".into() }.into()),
+        }
+    }
+}
+
+impl QueryPairs {
+    fn flags(&self, accepted: &[&str]) -> Result<Flags, ApiError> {
+        Flags::read(&self.0, accepted)
+    }
+}
+
+/// The Host the client used, for the Trino config snippet (unless `--public-url` is set).
+pub struct RequestHost(Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestHost {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let host = parts.headers.get(HOST).and_then(|h| h.to_str().ok());
+        let safe =
+            host.filter(|h| h.len() <= 255 && h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)));
+        Ok(Self(safe.map(str::to_owned)))
+    }
+}
+
+fn answer(outcome: Outcome) -> Response {
+    match outcome {
+        Outcome::DryRun(validation_results) => Json(DryRunView { validation_results }).into_response(),
+        Outcome::Accepted(accepted) => Json(AcceptedView::from(*accepted)).into_response(),
+    }
+}
+
+/// List integrations.
+#[utoipa::path(get, path = "/integrations", tag = "integrations",
+    params(("includeDeleted" = Option<bool>, Query, description = "Also list deleted integrations.")),
+    responses((status = 200, body = [IntegrationView]), (status = "4XX", body = ErrorBody)),
+    security(("apiKey" = [])))]
+pub async fn list_integrations(
+    State(state): State<AppState>,
+    query: QueryPairs,
+) -> Result<Json<Vec<IntegrationView>>, ApiError> {
+    let flags = query.flags(&["includeDeleted"])?;
+    let integrations = state.engine.list(flags.get("includeDeleted")).await?;
+    Ok(Json(integrations.iter().map(IntegrationView::from).collect()))
+}
+
+/// Create an integration (validates first; with `dryRun=true` only validates).
+#[utoipa::path(post, path = "/integrations", tag = "integrations",
+    params(("dryRun" = Option<bool>, Query, description = "Validate only; store nothing.")),
+    request_body(content = Object, description = "`{type, autoBootstrap, config}` (API.md 2.1), JSON or YAML."),
+    responses((status = 200, body = AcceptedView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    security(("apiKey" = [])))]
+pub async fn create_integration(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    query: QueryPairs,
+    RequestHost(host): RequestHost,
+    Payload(payload): Payload,
+) -> Result<Response, ApiError> {
+    let flags = query.flags(&["dryRun"])?;
+    let public_url = state
+        .public_url
+        .clone()
+        .or_else(|| host.map(|h| format!("http://{h}")))
+        .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned());
+    let outcome = state.engine.create(&payload, flags.get("dryRun"), &actor, &public_url).await?;
+    Ok(answer(outcome))
+}
+
+/// One integration, in any status.
+#[utoipa::path(get, path = "/integrations/{id}", tag = "integrations",
+    params(("id" = u64, Path, description = "Integration id.")),
+    responses((status = 200, body = IntegrationView), (status = "4XX", body = ErrorBody)),
+    security(("apiKey" = [])))]
+pub async fn get_integration(
+    State(state): State<AppState>,
+    query: QueryPairs,
+    Id(id): Id,
+) -> Result<Json<IntegrationView>, ApiError> {
+    query.flags(&[])?;
+    Ok(Json(IntegrationView::from(&state.engine.get(id).await?)))
+}
+
+/// Update an integration (validates first; with `dryRun=true` only validates).
+#[utoipa::path(put, path = "/integrations/{id}", tag = "integrations",
+    params(("id" = u64, Path, description = "Integration id."),
+           ("dryRun" = Option<bool>, Query, description = "Validate only; change nothing.")),
+    request_body(content = Object, description = "The whole payload; secrets absent or `[REDACTED]` keep their stored value."),
+    responses((status = 200, body = AcceptedView), (status = "4XX", body = ErrorBody)),
+    security(("apiKey" = [])))]
+pub async fn update_integration(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    query: QueryPairs,
+    Id(id): Id,
+    Payload(payload): Payload,
+) -> Result<Response, ApiError> {
+    let flags = query.flags(&["dryRun"])?;
+    Ok(answer(state.engine.update(id, &payload, flags.get("dryRun"), &actor).await?))
+}
+
+/// Delete (or, with `forceDisable=true`, disable) an integration.
+#[utoipa::path(delete, path = "/integrations/{id}", tag = "integrations",
+    params(("id" = u64, Path, description = "Integration id."),
+           ("dryRun" = Option<bool>, Query, description = "Validate only; change nothing."),
+           ("forceDisable" = Option<bool>, Query, description = "Mark disabled at once; nothing runs on the platform.")),
+    request_body(content = Option<Object>, description = "`{config: {...}}` with the privileged credentials, only for integrations set up automatically."),
+    responses((status = 200, body = AcceptedView), (status = "4XX", body = ErrorBody)),
+    security(("apiKey" = [])))]
+pub async fn delete_integration(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    query: QueryPairs,
+    Id(id): Id,
+    OptionalPayload(body): OptionalPayload,
+) -> Result<Response, ApiError> {
+    let flags = query.flags(&["dryRun", "forceDisable"])?;
+    let outcome =
+        state.engine.delete(id, body.as_ref(), flags.get("dryRun"), flags.get("forceDisable"), &actor).await?;
+    Ok(answer(outcome))
+}
+
+/// An integration's status and what to do about an error status.
+#[utoipa::path(get, path = "/integrations/{id}/status", tag = "integrations",
+    params(("id" = u64, Path, description = "Integration id.")),
+    responses((status = 200, body = StatusView), (status = "4XX", body = ErrorBody)),
+    security(("apiKey" = [])))]
+pub async fn integration_status(
+    State(state): State<AppState>,
+    query: QueryPairs,
+    Id(id): Id,
+) -> Result<Json<StatusView>, ApiError> {
+    query.flags(&[])?;
+    Ok(Json(StatusView::from(&state.engine.status(id).await?)))
+}
+
+/// A new API key for a Trino integration; the old one stops working at once.
+#[utoipa::path(post, path = "/integrations/{id}/regenerate", tag = "integrations",
+    params(("id" = u64, Path, description = "Integration id.")),
+    responses((status = 200, body = RegeneratedKey), (status = "4XX", body = ErrorBody)),
+    security(("apiKey" = [])))]
+pub async fn regenerate_key(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    query: QueryPairs,
+    Id(id): Id,
+) -> Result<Json<RegeneratedKey>, ApiError> {
+    query.flags(&[])?;
+    let key = state.engine.regenerate(id, &actor).await?;
+    Ok(Json(RegeneratedKey { id: id.get(), api_key: key.expose().clone() }))
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok".into() })
+}
+
+/// Readiness: recovery after start is done and the store answers.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    if !state.ready.load(Ordering::Acquire) {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "starting".into() }));
+    }
+    match state.engine.store().ping().await {
+        Ok(()) => (StatusCode::OK, Json(Health { status: "ok".into() })),
+        Err(error) => {
+            tracing::warn!(%error, "readiness: the store does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "store unreachable".into() }))
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The JSON shapes the API answers with (besides errors): an integration, its status, the
+//! answers of create/update/delete, the Trino key, and the time format (RFC 3339, UTC).
+
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use warden_engine::Accepted;
+use warden_model::ValidationResults;
+use warden_store::StoredIntegration;
+
+/// An integration as GET shows it; every secret is `[REDACTED]`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegrationView {
+    /// Its id.
+    pub id: u64,
+    /// The integration type.
+    #[serde(rename = "type")]
+    pub integration_type: String,
+    /// Whether Warden set the platform up itself.
+    pub auto_bootstrap: bool,
+    /// Its status (API.md section 6).
+    pub status: String,
+    /// What an error status means and what to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+    /// The platform config, secrets redacted (absent for Trino).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Value>,
+    /// When it was created.
+    pub created_at: String,
+    /// When it last changed.
+    pub updated_at: String,
+}
+
+impl From<&StoredIntegration> for IntegrationView {
+    fn from(integration: &StoredIntegration) -> Self {
+        Self {
+            id: integration.id.get(),
+            integration_type: integration.spec.integration_type().wire_name().to_owned(),
+            auto_bootstrap: integration.spec.auto_bootstrap,
+            status: integration.status.as_str().to_owned(),
+            status_message: integration.status_message.clone(),
+            config: integration.spec.redacted().get("config").cloned(),
+            created_at: rfc3339(integration.created_at),
+            updated_at: rfc3339(integration.updated_at),
+        }
+    }
+}
+
+/// `GET /integrations/{id}/status`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusView {
+    /// The integration.
+    pub id: u64,
+    /// Its status.
+    pub status: String,
+    /// What an error status means and what to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// When the status last changed.
+    pub updated_at: String,
+}
+
+impl From<&StoredIntegration> for StatusView {
+    fn from(integration: &StoredIntegration) -> Self {
+        Self {
+            id: integration.id.get(),
+            status: integration.status.as_str().to_owned(),
+            message: integration.status_message.clone(),
+            updated_at: rfc3339(integration.updated_at),
+        }
+    }
+}
+
+/// The answer of an accepted create, update or delete.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AcceptedView {
+    /// The integration.
+    pub id: u64,
+    /// Its status now (`creating`, `editing`, `deleting`, `disabled`).
+    pub status: String,
+    /// The validation results the change was accepted on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub validation_results: Option<ValidationResults>,
+    /// A new Trino integration's API key; shown this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    /// The Trino cluster's access-control config, with the key; shown this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_snippet: Option<String>,
+    /// What is left to do (after a force-disable).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl From<Accepted> for AcceptedView {
+    fn from(accepted: Accepted) -> Self {
+        let Accepted { integration, validation_results, trino_key, message } = accepted;
+        let (api_key, config_snippet) = match trino_key {
+            Some(key) => (Some(key.api_key.expose().clone()), Some(key.config_snippet.expose().clone())),
+            None => (None, None),
+        };
+        Self {
+            id: integration.id.get(),
+            status: integration.status.as_str().to_owned(),
+            validation_results,
+            api_key,
+            config_snippet,
+            message,
+        }
+    }
+}
+
+/// The answer of a `dryRun=true` request.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DryRunView {
+    /// What validation found; nothing was stored or changed.
+    #[schema(value_type = Object)]
+    pub validation_results: ValidationResults,
+}
+
+/// `POST /integrations/{id}/regenerate`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegeneratedKey {
+    /// The Trino integration.
+    pub id: u64,
+    /// Its new API key; the old one no longer works.
+    pub api_key: String,
+}
+
+/// `/healthz` and `/readyz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`, or what is not ready.
+    pub status: String,
+}
+
+/// Unix milliseconds as RFC 3339 UTC with milliseconds (`2026-11-26T21:16:24.000Z`).
+pub fn rfc3339(millis: i64) -> String {
+    let (secs, ms) = (millis.div_euclid(1000), millis.rem_euclid(1000));
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (hour, minute, second) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{ms:03}Z")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn times_read_as_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(rfc3339(1_795_727_784_000), "2026-11-26T21:16:24.000Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999Z");
+    }
+}

@@ -1,0 +1,359 @@
+//! Warden's use cases (API.md section 2): list, get, create, update, delete (with `dryRun`
+//! and `forceDisable`), status, and the Trino key rotation, plus the worker that runs the
+//! jobs they queue and the recovery that follows a crash.
+//!
+//! The engine owns the rules; the api crate only decodes requests and encodes answers.
+//! Every status change goes through [`warden_lifecycle::decide`]. Privileged credentials of
+//! an automatic setup live in this process's memory for one job and are never stored: a
+//! job that needs them is claimed by the process that received them, and a job whose
+//! process stopped is recovered (error status and a message saying what to do), never
+//! re-run without them.
+
+mod delete;
+mod error;
+mod requests;
+mod trino;
+mod worker;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::{Notify, mpsc};
+use warden_lifecycle::{Decision, Operation, Subject, decide};
+use warden_model::{ErrorCode, IntegrationId, IntegrationSpec, IntegrationType, Problem, Secret, ValidationResults};
+use warden_platform::Platform;
+use warden_store::{Job, JobOwner, Store, StoreError, StoredIntegration};
+use warden_validation::RunOptions;
+
+pub use error::{EngineError, Rejection};
+pub use trino::{Trino, config_snippet};
+
+/// The adapters this build has, by integration type. Trino is always there.
+#[derive(Clone)]
+pub struct Platforms {
+    by_type: HashMap<IntegrationType, Arc<dyn Platform>>,
+}
+
+impl Default for Platforms {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Platforms {
+    /// Only Trino, which needs no adapter.
+    pub fn new() -> Self {
+        let mut by_type: HashMap<IntegrationType, Arc<dyn Platform>> = HashMap::new();
+        by_type.insert(IntegrationType::Trino, Arc::new(Trino));
+        Self { by_type }
+    }
+
+    /// Adds (or replaces) the adapter for its type.
+    #[must_use]
+    pub fn with(mut self, platform: Arc<dyn Platform>) -> Self {
+        self.by_type.insert(platform.integration_type(), platform);
+        self
+    }
+
+    /// The adapter for a type, if this build has one.
+    pub fn get(&self, integration_type: IntegrationType) -> Option<Arc<dyn Platform>> {
+        self.by_type.get(&integration_type).cloned()
+    }
+}
+
+/// How the engine runs.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Validation timeouts and concurrency.
+    pub validation: RunOptions,
+    /// How long a claimed job stays this worker's without a renewal.
+    pub lease: Duration,
+    /// How often the worker looks for queued jobs when nothing woke it.
+    pub poll_interval: Duration,
+    /// How many jobs this process runs at once.
+    pub max_running_jobs: usize,
+    /// How long a graceful shutdown waits for running jobs before parking them.
+    pub shutdown_grace: Duration,
+    /// This process's name in job leases (unique per process).
+    pub worker_id: String,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            validation: RunOptions::default(),
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(1),
+            max_running_jobs: 8,
+            shutdown_grace: Duration::from_secs(20),
+            worker_id: format!("warden-{}-{}", std::process::id(), random_suffix()),
+        }
+    }
+}
+
+fn random_suffix() -> String {
+    let mut bytes = [0u8; 4];
+    // Without randomness the suffix is zeros; the process id still tells processes apart
+    // on one machine.
+    let _ = getrandom::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Who asked for a change, as the audit log names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor(String);
+
+impl Actor {
+    /// A request authenticated with API key `id` named `name`.
+    pub fn api_key(id: i64, name: &str) -> Self {
+        Self(format!("api-key:{id}:{name}"))
+    }
+
+    /// Warden itself (the worker, recovery).
+    pub fn warden() -> Self {
+        Self("warden".to_owned())
+    }
+
+    /// The name as logged.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What a create, update or delete answered.
+#[derive(Debug)]
+pub enum Outcome {
+    /// `dryRun=true`: the validation results; nothing was stored or changed.
+    DryRun(ValidationResults),
+    /// The change was accepted (and, unless the status says otherwise, runs in the
+    /// background).
+    Accepted(Box<Accepted>),
+}
+
+/// An accepted create, update or delete.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The integration as it is now.
+    pub integration: StoredIntegration,
+    /// The validation results the change was accepted on.
+    pub validation_results: Option<ValidationResults>,
+    /// For a new Trino integration: its API key, shown this once.
+    pub trino_key: Option<TrinoKey>,
+    /// A note for the caller (a force-disable says what is left to do).
+    pub message: Option<String>,
+}
+
+impl Outcome {
+    fn accepted(
+        integration: StoredIntegration,
+        validation_results: Option<ValidationResults>,
+        trino_key: Option<TrinoKey>,
+        message: Option<String>,
+    ) -> Self {
+        Self::Accepted(Box::new(Accepted { integration, validation_results, trino_key, message }))
+    }
+}
+
+/// A Trino integration's API key and the config lines that carry it, shown once.
+#[derive(Debug)]
+pub struct TrinoKey {
+    /// The key.
+    pub api_key: Secret<String>,
+    /// The cluster's access-control config.
+    pub config_snippet: Secret<String>,
+}
+
+/// The engine.
+pub struct Engine {
+    store: Arc<Store>,
+    platforms: Platforms,
+    options: EngineOptions,
+    /// Privileged credentials by job id, for the jobs this process runs.
+    privileged: Mutex<HashMap<i64, Arc<IntegrationSpec>>>,
+    /// Jobs this process claimed for itself at enqueue time.
+    pinned: mpsc::UnboundedSender<Job>,
+    pinned_jobs: Mutex<Option<mpsc::UnboundedReceiver<Job>>>,
+    /// Wakes the worker when a job is queued.
+    wake: Notify,
+}
+
+impl Engine {
+    /// An engine over `store` with these adapters.
+    pub fn new(store: Arc<Store>, platforms: Platforms, options: EngineOptions) -> Arc<Self> {
+        let (pinned, receiver) = mpsc::unbounded_channel();
+        Arc::new(Self {
+            store,
+            platforms,
+            options,
+            privileged: Mutex::new(HashMap::new()),
+            pinned,
+            pinned_jobs: Mutex::new(Some(receiver)),
+            wake: Notify::new(),
+        })
+    }
+
+    /// The store (for the API's key checks and readiness).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Every integration, oldest first; `deleted` ones only when asked for.
+    pub async fn list(&self, include_deleted: bool) -> Result<Vec<StoredIntegration>, EngineError> {
+        Ok(self.store.list_integrations(include_deleted).await?)
+    }
+
+    /// One integration, whatever its status (GET's 404 wording).
+    pub async fn get(&self, id: IntegrationId) -> Result<StoredIntegration, EngineError> {
+        self.store.get_integration(id).await?.ok_or_else(|| EngineError::code(ErrorCode::IntegrationNotFound { id }))
+    }
+
+    /// One integration, for the routes that change it or read its status (their 404 wording).
+    pub(crate) async fn existing(&self, id: IntegrationId) -> Result<StoredIntegration, EngineError> {
+        self.store.get_integration(id).await?.ok_or_else(|| EngineError::code(ErrorCode::NoIntegrationFound { id }))
+    }
+
+    /// An integration's status (`GET /integrations/{id}/status`).
+    pub async fn status(&self, id: IntegrationId) -> Result<StoredIntegration, EngineError> {
+        self.existing(id).await
+    }
+
+    fn platform(&self, integration_type: IntegrationType) -> Result<Arc<dyn Platform>, EngineError> {
+        self.platforms
+            .get(integration_type)
+            .ok_or_else(|| EngineError::code(ErrorCode::PlatformNotSupported { integration_type }))
+    }
+
+    async fn validate(&self, platform: &Arc<dyn Platform>, spec: &IntegrationSpec) -> ValidationResults {
+        warden_validation::validate(Arc::clone(platform), Arc::new(spec.clone()), self.options.validation).await
+    }
+
+    /// The system-account form of an automatic setup's request (what is stored).
+    fn stored_form(
+        platform: &Arc<dyn Platform>,
+        requested: &IntegrationSpec,
+        current: Option<&IntegrationSpec>,
+    ) -> Result<IntegrationSpec, EngineError> {
+        if !requested.auto_bootstrap {
+            return Ok(requested.clone());
+        }
+        platform
+            .system_account(requested, current)
+            .map_err(|error| EngineError::invalid(vec![Problem { path: "config".into(), message: error.to_string() }]))
+    }
+
+    /// The 409/400 for a host that already has an integration in use, if any.
+    async fn host_conflict(&self, spec: &IntegrationSpec, except: Option<IntegrationId>) -> Result<(), EngineError> {
+        let host = spec.host();
+        for existing in self.store.integrations_on_host(spec.integration_type(), &host).await? {
+            if Some(existing.id) == except {
+                continue;
+            }
+            if let Decision::Refuse(refusal) = decide(existing.status, Operation::Create) {
+                let subject = Subject {
+                    id: existing.id,
+                    status: existing.status,
+                    integration_type: spec.integration_type(),
+                    host: &host,
+                };
+                if let Some(code) = refusal.error(&subject) {
+                    return Err(EngineError::code(code));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues a job for `integration`. With privileged credentials the job is this
+    /// process's alone (claimed at once, the credentials kept in memory for it).
+    async fn start_job(
+        &self,
+        integration: &StoredIntegration,
+        kind: &str,
+        input: Option<&IntegrationSpec>,
+        privileged: Option<IntegrationSpec>,
+    ) -> Result<(), EngineError> {
+        match privileged {
+            Some(privileged) => {
+                let owner = JobOwner::Worker(&self.options.worker_id, self.options.lease);
+                let id = self.store.enqueue_job(integration.id, kind, input, owner).await?;
+                self.privileged.lock().unwrap_or_else(PoisonError::into_inner).insert(id, Arc::new(privileged));
+                let job = warden_store::Job {
+                    id,
+                    integration_id: integration.id,
+                    kind: kind.to_owned(),
+                    attempts: 1,
+                    input: input.cloned(),
+                };
+                if self.pinned.send(job).is_err() {
+                    tracing::warn!(job = id, "the worker is not running; the job is recovered at the next start");
+                }
+            }
+            None => {
+                self.store.enqueue_job(integration.id, kind, input, JobOwner::Anyone).await?;
+                self.wake.notify_one();
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves an integration on by `operation` through the state machine, re-reading it if
+    /// someone changed it meanwhile. A refused move (a stale event) changes nothing.
+    async fn settle(
+        &self,
+        integration: &StoredIntegration,
+        operation: Operation,
+        message: Option<&str>,
+        spec: Option<&IntegrationSpec>,
+    ) -> Result<StoredIntegration, EngineError> {
+        let mut current = integration.clone();
+        for _ in 0..3 {
+            let next = match decide(current.status, operation) {
+                Decision::MoveTo(next) => next,
+                Decision::Stay => return Ok(current),
+                Decision::Refuse(refusal) => {
+                    tracing::info!(integration = %current.id, status = %current.status, ?operation, ?refusal, "dropped a stale status change");
+                    return Ok(current);
+                }
+            };
+            match self.store.update_integration(current.id, current.version, next, message, spec).await {
+                Ok(moved) => {
+                    self.audit(&Actor::warden(), &format!("{operation:?}"), current.id, Some(&current), Some(&moved))
+                        .await;
+                    return Ok(moved);
+                }
+                Err(StoreError::VersionConflict { .. }) => current = self.existing(current.id).await?,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(StoreError::VersionConflict { id: integration.id }.into())
+    }
+
+    /// Writes an audit entry; a failure to write it is logged, not raised, once the change
+    /// itself is stored.
+    async fn audit(
+        &self,
+        actor: &Actor,
+        action: &str,
+        id: IntegrationId,
+        before: Option<&StoredIntegration>,
+        after: Option<&StoredIntegration>,
+    ) {
+        let state = |i: &StoredIntegration| {
+            let mut value = i.spec.redacted();
+            if let Value::Object(map) = &mut value {
+                map.insert("status".into(), Value::String(i.status.as_str().to_owned()));
+            }
+            value
+        };
+        let (before_state, after_state) = (before.map(state), after.map(state));
+        let recorded = self
+            .store
+            .record_audit(actor.as_str(), action, Some(id), before_state.as_ref(), after_state.as_ref())
+            .await;
+        if let Err(error) = recorded {
+            tracing::error!(integration = %id, %error, "could not write the audit log");
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! POST and PUT of an integration, and the Trino key rotation: check the payload, refuse
+//! what the contract refuses, validate, then store the change and queue its job.
+
+use serde_json::Value;
+use warden_lifecycle::{Decision, INITIAL, Operation, decide};
+use warden_model::{ErrorCode, IntegrationId, IntegrationSpec, IntegrationType, Secret, Status};
+use warden_store::{Permission, StoreError, StoredIntegration};
+
+use crate::{Actor, Engine, EngineError, Outcome, TrinoKey, config_snippet};
+
+/// How often a PUT re-reads an integration that changed under it before giving up.
+const EDIT_ATTEMPTS: usize = 3;
+
+impl Engine {
+    /// `POST /integrations` (API.md 2.2). `public_url` is where Trino reaches this Warden.
+    pub async fn create(
+        &self,
+        payload: &Value,
+        dry_run: bool,
+        actor: &Actor,
+        public_url: &str,
+    ) -> Result<Outcome, EngineError> {
+        let requested = IntegrationSpec::from_value(payload, None).map_err(EngineError::invalid)?;
+        self.host_conflict(&requested, None).await?;
+        let platform = self.platform(requested.integration_type())?;
+        let results = self.validate(&platform, &requested).await;
+        if dry_run {
+            return Ok(Outcome::DryRun(results));
+        }
+        if results.failed() {
+            return Err(EngineError::validation(ErrorCode::CreateValidationFailed, results));
+        }
+        let stored = Self::stored_form(&platform, &requested, None)?;
+        let integration = match self.store.insert_integration(&stored, INITIAL).await {
+            Ok(integration) => integration,
+            Err(StoreError::HostTaken) => {
+                // Another create for this host won the race since the check above.
+                self.host_conflict(&requested, None).await?;
+                return Err(StoreError::HostTaken.into());
+            }
+            Err(other) => return Err(other.into()),
+        };
+        self.audit(actor, "create", integration.id, None, Some(&integration)).await;
+        let trino_key = match requested.integration_type() {
+            IntegrationType::Trino => Some(self.new_trino_key(integration.id, public_url).await?),
+            _ => None,
+        };
+        let privileged = requested.auto_bootstrap.then_some(requested);
+        self.start_job(&integration, "create", None, privileged).await?;
+        Ok(Outcome::accepted(integration, Some(results), trino_key, None))
+    }
+
+    /// `PUT /integrations/{id}` (API.md 2.3). Exactly one of several concurrent PUTs starts
+    /// the edit: the status moves to `editing` (or `creating`, for an integration whose
+    /// creation failed) under the version read, before validation; the others find it
+    /// editing and get the 409. A failed validation puts the status back.
+    pub async fn update(
+        &self,
+        id: IntegrationId,
+        payload: &Value,
+        dry_run: bool,
+        actor: &Actor,
+    ) -> Result<Outcome, EngineError> {
+        let mut current = self.existing(id).await?;
+        let requested = current.spec.updated_from(payload).map_err(EngineError::invalid)?;
+        let attributes = current.spec.non_editable_changes(&requested, current.status == Status::CreateError);
+        if !attributes.is_empty() {
+            return Err(EngineError::non_editable(attributes));
+        }
+        let platform = self.platform(requested.integration_type())?;
+        for _ in 0..EDIT_ATTEMPTS {
+            let next = match decide(current.status, Operation::Edit) {
+                Decision::MoveTo(next) => next,
+                Decision::Stay | Decision::Refuse(_) => {
+                    return Err(EngineError::code(ErrorCode::EditRefused { id, status: current.status }));
+                }
+            };
+            if next == Status::Creating {
+                self.host_conflict(&requested, Some(id)).await?;
+            }
+            if dry_run {
+                return Ok(Outcome::DryRun(self.validate(&platform, &requested).await));
+            }
+            let claimed = match self.store.update_integration(id, current.version, next, None, None).await {
+                Ok(claimed) => claimed,
+                Err(StoreError::VersionConflict { .. }) => {
+                    current = self.existing(id).await?;
+                    continue;
+                }
+                Err(StoreError::HostTaken) => {
+                    self.host_conflict(&requested, Some(id)).await?;
+                    return Err(StoreError::HostTaken.into());
+                }
+                Err(other) => return Err(other.into()),
+            };
+            let results = self.validate(&platform, &requested).await;
+            if results.failed() {
+                self.put_back(&claimed, &current).await?;
+                return Err(EngineError::validation(ErrorCode::EditValidationFailed { id }, results));
+            }
+            let recreate = next == Status::Creating;
+            let stored = Self::stored_form(&platform, &requested, (!recreate).then_some(&current.spec));
+            let stored = match stored {
+                Ok(stored) => stored,
+                Err(error) => {
+                    self.put_back(&claimed, &current).await?;
+                    return Err(error);
+                }
+            };
+            self.audit(actor, "update", id, Some(&current), Some(&claimed)).await;
+            let privileged = requested.auto_bootstrap.then_some(requested);
+            if recreate {
+                // The failed create's config is replaced now; the create runs again.
+                let claimed = self.store.update_integration(id, claimed.version, next, None, Some(&stored)).await?;
+                self.start_job(&claimed, "create", None, privileged).await?;
+                return Ok(Outcome::accepted(claimed, Some(results), None, None));
+            }
+            self.start_job(&claimed, "edit", Some(&stored), privileged).await?;
+            return Ok(Outcome::accepted(claimed, Some(results), None, None));
+        }
+        let current = self.existing(id).await?;
+        Err(EngineError::code(ErrorCode::EditRefused { id, status: current.status }))
+    }
+
+    /// Undoes a claim whose validation failed: the status (and message) it had before.
+    pub(crate) async fn put_back(
+        &self,
+        claimed: &StoredIntegration,
+        before: &StoredIntegration,
+    ) -> Result<(), EngineError> {
+        let message = before.status_message.as_deref();
+        self.store.update_integration(claimed.id, claimed.version, before.status, message, None).await?;
+        Ok(())
+    }
+
+    /// `POST /integrations/{id}/regenerate`: a new key for a Trino integration; the old one
+    /// is revoked in the same call, after the new one exists.
+    pub async fn regenerate(&self, id: IntegrationId, actor: &Actor) -> Result<Secret<String>, EngineError> {
+        let integration = self.existing(id).await?;
+        let integration_type = integration.spec.integration_type();
+        if integration_type != IntegrationType::Trino {
+            return Err(EngineError::code(ErrorCode::RegenerateNotTrino { id, integration_type }));
+        }
+        if integration.status.is_not_in_use() {
+            return Err(EngineError::code(ErrorCode::EditRefused { id, status: integration.status }));
+        }
+        let (key, secret) = self.store.create_api_key(&trino_key_name(id), &[], Some(id)).await?;
+        let revoked = self.store.revoke_integration_keys(id, Some(key.id)).await?;
+        tracing::info!(integration = %id, revoked, "Trino API key regenerated");
+        self.audit(actor, "regenerate", id, Some(&integration), Some(&integration)).await;
+        Ok(secret)
+    }
+
+    async fn new_trino_key(&self, id: IntegrationId, public_url: &str) -> Result<TrinoKey, EngineError> {
+        let no_permissions: &[Permission] = &[];
+        let (_, api_key) = self.store.create_api_key(&trino_key_name(id), no_permissions, Some(id)).await?;
+        let config_snippet = Secret::new(config_snippet(public_url, api_key.expose()));
+        Ok(TrinoKey { api_key, config_snippet })
+    }
+}
+
+fn trino_key_name(id: IntegrationId) -> String {
+    format!("trino-integration-{id}")
+}

@@ -1,0 +1,322 @@
+//! The worker: claims jobs (its own pinned ones, and queued ones any process may run), runs
+//! each under a renewed lease, moves the integration on through the state machine, and
+//! recovers what a stopped process left behind. On shutdown it lets running jobs finish
+//! for a grace period, then parks the rest: their integrations get the error status and the
+//! recovery message, so nothing stays in a transitional status.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError};
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use warden_lifecycle::{Operation, recovery_message};
+use warden_model::IntegrationSpec;
+use warden_platform::{Change, Platform};
+use warden_store::{Job, StoredIntegration};
+
+use crate::{Engine, EngineError};
+
+impl Engine {
+    /// Recovery before serving: on a store only this process uses (SQLite), every running
+    /// job belongs to a process that is gone, so its lease is expired now; then every job
+    /// whose holder stopped is recovered, and every integration stranded in a transitional
+    /// status gets its error status. Queued jobs are left for the worker.
+    pub async fn recover_on_start(&self) -> Result<(), EngineError> {
+        if self.store.backend_name() == "sqlite" {
+            let expired = self.store.expire_all_leases().await?;
+            if expired > 0 {
+                tracing::warn!(jobs = expired, "jobs were running when Warden last stopped");
+            }
+        }
+        self.recover_stranded().await
+    }
+
+    async fn recover_stranded(&self) -> Result<(), EngineError> {
+        for integration in self.store.stranded_integrations().await? {
+            self.recover(&integration).await?;
+        }
+        Ok(())
+    }
+
+    /// Gives an integration interrupted in a transitional status its error status and the
+    /// message saying what happened and what to do.
+    async fn recover(&self, integration: &StoredIntegration) -> Result<(), EngineError> {
+        if let Some(message) = recovery_message(integration.status, integration.id) {
+            tracing::warn!(integration = %integration.id, status = %integration.status, "recovering an interrupted operation");
+            self.settle(integration, Operation::RecoverAfterCrash, Some(&message), None).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs jobs until `shutdown` turns true, then finishes or parks the running ones.
+    pub async fn run_worker(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let Some(mut pinned) = self.pinned_jobs.lock().unwrap_or_else(PoisonError::into_inner).take() else {
+            tracing::error!("the worker is already running");
+            return;
+        };
+        let mut running = JoinSet::new();
+        let mut in_flight: HashMap<tokio::task::Id, Job> = HashMap::new();
+        let mut sweep = tokio::time::interval(self.options.lease);
+        loop {
+            while running.len() < self.options.max_running_jobs.max(1) {
+                match self.store.claim_job(&self.options.worker_id, self.options.lease).await {
+                    Ok(Some(job)) => spawn(&self, &mut running, &mut in_flight, job),
+                    Ok(None) => break,
+                    Err(error) => {
+                        tracing::error!(%error, "could not claim a job");
+                        break;
+                    }
+                }
+            }
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                Some(job) = pinned.recv() => spawn(&self, &mut running, &mut in_flight, job),
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(self.options.poll_interval) => {}
+                Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                    finished(&mut in_flight, done);
+                }
+                _ = sweep.tick() => {
+                    if let Err(error) = self.recover_stranded().await {
+                        tracing::error!(%error, "could not look for stranded integrations");
+                    }
+                }
+            }
+        }
+        self.park(running, in_flight, pinned).await;
+    }
+
+    async fn park(
+        &self,
+        mut running: JoinSet<()>,
+        mut in_flight: HashMap<tokio::task::Id, Job>,
+        mut pinned: tokio::sync::mpsc::UnboundedReceiver<Job>,
+    ) {
+        tracing::info!(jobs = running.len(), "waiting for running jobs before stopping");
+        let grace = tokio::time::sleep(self.options.shutdown_grace);
+        tokio::pin!(grace);
+        loop {
+            tokio::select! {
+                done = running.join_next_with_id() => match done {
+                    Some(done) => finished(&mut in_flight, done),
+                    None => break,
+                },
+                () = &mut grace => {
+                    running.abort_all();
+                    while let Some(done) = running.join_next_with_id().await {
+                        finished(&mut in_flight, done);
+                    }
+                    break;
+                }
+            }
+        }
+        pinned.close();
+        let mut interrupted: Vec<Job> = in_flight.into_values().collect();
+        while let Ok(job) = pinned.try_recv() {
+            interrupted.push(job);
+        }
+        for job in interrupted {
+            tracing::warn!(job = job.id, integration = %job.integration_id, "parking a job interrupted by the shutdown");
+            self.forget_privileged(job.id);
+            match self.existing(job.integration_id).await {
+                Ok(integration) => {
+                    if let Err(error) = self.recover(&integration).await {
+                        tracing::error!(%error, "could not park an interrupted job");
+                    }
+                }
+                Err(error) => tracing::error!(%error, "could not park an interrupted job"),
+            }
+            if let Err(error) = self.store.complete_job(job.id, &self.options.worker_id).await {
+                tracing::error!(%error, "could not close an interrupted job");
+            }
+        }
+    }
+
+    fn forget_privileged(&self, job: i64) -> Option<Arc<IntegrationSpec>> {
+        self.privileged.lock().unwrap_or_else(PoisonError::into_inner).remove(&job)
+    }
+
+    /// Runs one claimed job to its end under a renewed lease.
+    async fn run_job(self: Arc<Self>, job: Job) {
+        let renewer = tokio::spawn({
+            let engine = Arc::clone(&self);
+            let job_id = job.id;
+            async move {
+                let every = engine.options.lease / 3;
+                loop {
+                    tokio::time::sleep(every).await;
+                    match engine.store.renew_lease(job_id, &engine.options.worker_id, engine.options.lease).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::error!(job = job_id, "lost the lease of a running job");
+                            return;
+                        }
+                        Err(error) => tracing::warn!(job = job_id, %error, "could not renew a job's lease"),
+                    }
+                }
+            }
+        });
+        let _stop_renewing = AbortOnDrop(renewer);
+        let privileged = self.forget_privileged(job.id);
+        if let Err(error) = self.execute(&job, privileged.as_deref()).await {
+            tracing::error!(job = job.id, integration = %job.integration_id, %error, "a job failed inside Warden");
+        }
+        match self.store.complete_job(job.id, &self.options.worker_id).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(job = job.id, "a job finished after its lease was taken over"),
+            Err(error) => tracing::error!(job = job.id, %error, "could not mark a job done"),
+        }
+    }
+
+    async fn execute(&self, job: &Job, privileged: Option<&IntegrationSpec>) -> Result<(), EngineError> {
+        let Some(integration) = self.store.get_integration(job.integration_id).await? else {
+            return Ok(());
+        };
+        let needs_privileged =
+            integration.spec.auto_bootstrap && integration.spec.integration_type().supports_auto_bootstrap();
+        if job.attempts > 1 || (needs_privileged && privileged.is_none()) {
+            // The process that held this job stopped (or its credentials are gone with it).
+            return self.recover(&integration).await;
+        }
+        if !integration.status.is_transitional() {
+            tracing::info!(job = job.id, status = %integration.status, "skipping a job whose integration moved on");
+            return Ok(());
+        }
+        let Some(platform) = self.platforms.get(integration.spec.integration_type()) else {
+            let message = "This version of Warden has no adapter for this platform.";
+            self.settle(&integration, Operation::Failed, Some(message), None).await?;
+            return Ok(());
+        };
+        tracing::info!(job = job.id, integration = %integration.id, kind = %job.kind, "running a job");
+        match job.kind.as_str() {
+            "create" => self.run_create(&platform, &integration, privileged).await,
+            "edit" => match &job.input {
+                Some(to) => self.run_edit(&platform, &integration, to, privileged).await,
+                None => {
+                    let message = "The edit job lost its new configuration; send the PUT again.";
+                    self.settle(&integration, Operation::Failed, Some(message), None).await.map(drop)
+                }
+            },
+            "delete" => self.run_delete(&platform, &integration, privileged).await,
+            other => {
+                tracing::error!(job = job.id, kind = other, "unknown job kind");
+                self.recover(&integration).await
+            }
+        }
+    }
+
+    async fn run_create(
+        &self,
+        platform: &Arc<dyn Platform>,
+        integration: &StoredIntegration,
+        privileged: Option<&IntegrationSpec>,
+    ) -> Result<(), EngineError> {
+        let (id, spec) = (integration.id, &integration.spec);
+        let failure = match platform.apply(Change::Create { spec, privileged }).await {
+            Err(error) => Some(format!("The setup on the platform failed: {error}.")),
+            Ok(()) if privileged.is_some() => {
+                let results = self.validate(platform, spec).await;
+                results.failed().then(|| {
+                    let failed: Vec<&str> = results
+                        .validation_tests
+                        .iter()
+                        .filter(|t| t.status == warden_model::TestStatus::Failed)
+                        .map(|t| t.name.as_str())
+                        .collect();
+                    format!("The setup ran, but validation failed afterwards ({}).", failed.join(", "))
+                })
+            }
+            Ok(()) => None,
+        };
+        let Some(failure) = failure else {
+            self.settle(integration, Operation::Succeeded, None, None).await?;
+            return Ok(());
+        };
+        let message = if privileged.is_some() {
+            match platform.apply(Change::Cleanup { spec, privileged }).await {
+                Ok(()) => format!(
+                    "{failure} Warden removed what it had created. Fix the cause and send PUT /integrations/{id} with the privileged credentials to try again."
+                ),
+                Err(error) => format!(
+                    "{failure} Removing what was created failed as well ({error}): generate the cleanup script (POST /integrations/scripts/cleanup) and run it, then send PUT /integrations/{id} to try again."
+                ),
+            }
+        } else {
+            format!("{failure} Fix the cause and send PUT /integrations/{id} to try again.")
+        };
+        self.settle(integration, Operation::Failed, Some(&message), None).await?;
+        Ok(())
+    }
+
+    async fn run_edit(
+        &self,
+        platform: &Arc<dyn Platform>,
+        integration: &StoredIntegration,
+        to: &IntegrationSpec,
+        privileged: Option<&IntegrationSpec>,
+    ) -> Result<(), EngineError> {
+        match platform.apply(Change::Edit { from: &integration.spec, to, privileged }).await {
+            Ok(()) => self.settle(integration, Operation::Succeeded, None, Some(to)).await.map(drop),
+            Err(error) => {
+                let message = format!(
+                    "The edit failed on the platform: {error}. The previous configuration is still in force; fix the cause and send the PUT again."
+                );
+                self.settle(integration, Operation::Failed, Some(&message), None).await.map(drop)
+            }
+        }
+    }
+
+    async fn run_delete(
+        &self,
+        platform: &Arc<dyn Platform>,
+        integration: &StoredIntegration,
+        privileged: Option<&IntegrationSpec>,
+    ) -> Result<(), EngineError> {
+        match platform.apply(Change::Delete { spec: &integration.spec, privileged }).await {
+            Ok(()) => {
+                self.settle(integration, Operation::Succeeded, None, None).await?;
+                self.store.revoke_integration_keys(integration.id, None).await?;
+                Ok(())
+            }
+            Err(error) => {
+                let message = format!(
+                    "The removal failed on the platform: {error}. The integration is left as it was; fix the cause and send the DELETE again, or run the delete script (POST /integrations/{}/scripts/delete) by hand.",
+                    integration.id
+                );
+                self.settle(integration, Operation::Failed, Some(&message), None).await.map(drop)
+            }
+        }
+    }
+}
+
+fn spawn(engine: &Arc<Engine>, running: &mut JoinSet<()>, in_flight: &mut HashMap<tokio::task::Id, Job>, job: Job) {
+    let handle = running.spawn(Arc::clone(engine).run_job(job.clone()));
+    in_flight.insert(handle.id(), job);
+}
+
+fn finished(
+    in_flight: &mut HashMap<tokio::task::Id, Job>,
+    done: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
+) {
+    match done {
+        Ok((id, ())) => {
+            in_flight.remove(&id);
+        }
+        Err(error) if error.is_panic() => {
+            // A panicking job is treated like a stopped process: the sweep recovers its
+            // integration once the lease expires.
+            tracing::error!(%error, "a job panicked");
+            in_flight.remove(&error.id());
+        }
+        Err(_cancelled) => {} // aborted at shutdown: stays in flight, to be parked
+    }
+}
+
+/// Aborts a task when dropped (the lease renewer of a job).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

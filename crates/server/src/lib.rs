@@ -1,0 +1,265 @@
+//! The `warden` command line: `warden serve` runs the API and the worker on a store
+//! (SQLite in the data directory by default, or PostgreSQL with `--database-url`);
+//! `warden keys create` adds an API key. [`main_with`] takes the platform adapters so that a
+//! build (or the end-to-end tests) can choose them; everything else is the same.
+
+use std::fs::File;
+use std::io::{IsTerminal as _, Write as _};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio::sync::watch;
+use warden_api::AppState;
+use warden_engine::{Engine, EngineOptions, Platforms};
+use warden_model::Secret;
+use warden_store::{MasterKey, Permission, Store, StoreError};
+
+/// The environment variable that sets the first admin API key.
+pub const ADMIN_KEY_ENV: &str = "WARDEN_ADMIN_API_KEY";
+
+#[derive(Debug, Parser)]
+#[command(name = "warden", version, about = "Warden: wires a data-governance service into data platforms.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API and run the worker.
+    Serve(ServeArgs),
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct StoreArgs {
+    /// Where Warden keeps its SQLite database and master key.
+    #[arg(long, env = "WARDEN_DATA_DIR", default_value = "./warden-data")]
+    data_dir: PathBuf,
+    /// A PostgreSQL URL (postgres://user@host:port/db) instead of the embedded SQLite.
+    #[arg(long, env = "WARDEN_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, env = "WARDEN_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Log format.
+    #[arg(long, value_enum, env = "WARDEN_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
+    /// The URL Trino clusters use to reach this Warden (default: the Host of the request).
+    #[arg(long, env = "WARDEN_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// How long shutdown waits for running jobs before parking them, in seconds.
+    #[arg(long, default_value_t = 20)]
+    shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create an API key and print it (it cannot be read again).
+    Create {
+        /// A label for the key.
+        #[arg(long, default_value = "admin")]
+        name: String,
+        /// A permission: APPLICATION_ADMIN or CREATE_S3_DATASOURCE (repeatable).
+        #[arg(long = "permission", required = true, value_parser = parse_permission)]
+        permissions: Vec<Permission>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn parse_permission(text: &str) -> Result<Permission, String> {
+    Permission::parse(text)
+        .ok_or_else(|| format!("{text} is not a permission: use APPLICATION_ADMIN or CREATE_S3_DATASOURCE"))
+}
+
+/// Runs the command line with these adapters.
+pub fn main_with(platforms: Platforms) -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("warden: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve(args, platforms).await,
+            Command::Keys { command: KeysCommand::Create { name, permissions, store } } => {
+                create_key(&name, &permissions, &store).await
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            eprintln!("warden: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let ansi = std::io::stderr().is_terminal();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
+    }
+}
+
+async fn open_store(args: &StoreArgs) -> Result<Store, String> {
+    std::fs::create_dir_all(&args.data_dir)
+        .map_err(|e| format!("cannot create the data directory {}: {e}", args.data_dir.display()))?;
+    let key = MasterKey::load_or_create(&args.data_dir).map_err(|e| e.to_string())?;
+    let store = match &args.database_url {
+        Some(url) => Store::connect(url, key).await,
+        None => Store::open_sqlite(&args.data_dir, key).await,
+    };
+    store.map_err(|e| match e {
+        StoreError::Database(_) | StoreError::Migration(_) => format!("cannot open the store: {e}"),
+        other => other.to_string(),
+    })
+}
+
+/// Holds an exclusive lock on the data directory while one process serves from its SQLite
+/// database, so a second `warden serve` on it fails at once instead of sharing its jobs.
+fn lock_data_dir(data_dir: &Path) -> Result<File, String> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("cannot create the data directory {}: {e}", data_dir.display()))?;
+    let path = data_dir.join("warden.lock");
+    let file = File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(_) => Err(format!(
+            "another warden process is serving from {}; stop it first, or use PostgreSQL (--database-url) to run several",
+            data_dir.display()
+        )),
+    }
+}
+
+async fn serve(args: ServeArgs, platforms: Platforms) -> Result<(), String> {
+    init_logging(args.log_format);
+    let _lock = match args.store.database_url {
+        None => Some(lock_data_dir(&args.store.data_dir)?),
+        Some(_) => None,
+    };
+    let store = Arc::new(open_store(&args.store).await?);
+    tracing::info!(backend = store.backend_name(), "store open");
+    ensure_admin_key(&store).await?;
+    let options =
+        EngineOptions { shutdown_grace: Duration::from_secs(args.shutdown_grace_secs), ..EngineOptions::default() };
+    let engine = Engine::new(Arc::clone(&store), platforms, options);
+    let ready = Arc::new(AtomicBool::new(false));
+    let state = AppState { engine: Arc::clone(&engine), ready: Arc::clone(&ready), public_url: args.public_url };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(%address, "listening on http://{address}");
+
+    engine.recover_on_start().await.map_err(|e| format!("recovery after start failed: {e}"))?;
+    let (stop_worker, worker_stopped) = watch::channel(false);
+    let worker = tokio::spawn(Arc::clone(&engine).run_worker(worker_stopped));
+    ready.store(true, Ordering::Release);
+
+    let app = warden_api::router(state);
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
+    ready.store(false, Ordering::Release);
+    tracing::info!("no longer accepting requests; stopping the worker");
+    let _ = stop_worker.send(true);
+    if let Err(error) = worker.await {
+        tracing::error!(%error, "the worker stopped abnormally");
+    }
+    tracing::info!("stopped");
+    served.map_err(|e| format!("the server failed: {e}"))
+}
+
+/// With no admin key stored, creates the first one: the value of `WARDEN_ADMIN_API_KEY`, or
+/// a generated key printed once on standard output.
+async fn ensure_admin_key(store: &Store) -> Result<(), String> {
+    let from_env = std::env::var(ADMIN_KEY_ENV).ok().map(|value| value.trim().to_owned()).filter(|v| !v.is_empty());
+    if store.count_admin_keys().await.map_err(|e| e.to_string())? > 0 {
+        if from_env.is_some() {
+            tracing::info!("admin keys exist already; {ADMIN_KEY_ENV} is only used for the first one");
+        }
+        return Ok(());
+    }
+    let admin = [Permission::ApplicationAdmin];
+    match from_env {
+        Some(value) => {
+            if value.len() < 24 || value.len() > 256 || !value.chars().all(|c| c.is_ascii_graphic()) {
+                return Err(format!("{ADMIN_KEY_ENV} must be 24 to 256 printable ASCII characters without spaces"));
+            }
+            store.import_api_key("admin", &admin, &Secret::new(value)).await.map_err(|e| e.to_string())?;
+            tracing::info!("first admin API key set from {ADMIN_KEY_ENV}");
+        }
+        None => {
+            let (_, key) = store.create_api_key("admin", &admin, None).await.map_err(|e| e.to_string())?;
+            let mut out = std::io::stdout().lock();
+            let printed = writeln!(
+                out,
+                "\nFirst start: Warden created an admin API key. It is shown this once; keep it somewhere safe.\n\n    {}\n\nUse it as: curl -H 'Authorization: <key>' http://<listen address>/integrations\n",
+                key.expose()
+            );
+            printed.and_then(|()| out.flush()).map_err(|e| format!("cannot print the admin key: {e}"))?;
+            tracing::info!("first admin API key created and printed on standard output");
+        }
+    }
+    Ok(())
+}
+
+async fn create_key(name: &str, permissions: &[Permission], args: &StoreArgs) -> Result<(), String> {
+    let store = open_store(args).await?;
+    let (_, key) = store.create_api_key(name, permissions, None).await.map_err(|e| e.to_string())?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", key.expose()).map_err(|e| format!("cannot print the key: {e}"))
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("interrupted; shutting down"),
+        () = terminate => tracing::info!("terminated; shutting down"),
+    }
+}
