@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
+use http_body_util::BodyExt as _;
 use serde_json::Value;
 use warden_model::{BodyFormat, ErrorCode, IntegrationId, MAX_BODY_BYTES, decode};
 
@@ -42,13 +43,38 @@ async fn read_body(request: Request) -> Result<Option<Value>, ApiError> {
     let format = body_format(content_type).ok_or_else(|| ErrorCode::UnsupportedMediaType {
         content_type: content_type.unwrap_or_default().chars().take(100).collect(),
     })?;
-    let bytes = axum::body::to_bytes(Body::new(request.into_body()), MAX_BODY_BYTES)
-        .await
-        .map_err(|_| ApiError::from(ErrorCode::PayloadTooLarge))?;
+    let bytes = read_limited(request.into_body()).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
     Ok(Some(decode(&bytes, format)?))
+}
+
+/// How much of an oversized body is read and dropped before the 413 goes out: a client
+/// still sending when the server closes the connection gets a reset instead of the answer.
+/// Past this, the connection is closed without draining.
+const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Reads the body up to [`MAX_BODY_BYTES`]; an oversized one is a 413 (after draining it
+/// up to [`DRAIN_LIMIT`]).
+async fn read_limited(mut body: Body) -> Result<Vec<u8>, ApiError> {
+    let mut kept = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| ErrorCode::MalformedBody { detail: "the body could not be read".into() })?;
+        let Ok(data) = frame.into_data() else { continue };
+        total = total.saturating_add(data.len());
+        if total > DRAIN_LIMIT {
+            break;
+        }
+        if total <= MAX_BODY_BYTES {
+            kept.extend_from_slice(&data);
+        }
+    }
+    if total > MAX_BODY_BYTES {
+        return Err(ErrorCode::PayloadTooLarge.into());
+    }
+    Ok(kept)
 }
 
 /// A required request body, decoded.

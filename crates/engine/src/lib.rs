@@ -226,7 +226,16 @@ impl Engine {
     }
 
     async fn validate(&self, platform: &Arc<dyn Platform>, spec: &IntegrationSpec) -> ValidationResults {
-        warden_validation::validate(Arc::clone(platform), Arc::new(spec.clone()), self.options.validation).await
+        let results =
+            warden_validation::validate(Arc::clone(platform), Arc::new(spec.clone()), self.options.validation).await;
+        tracing::debug!(
+            integration_type = %spec.integration_type(),
+            host = %spec.host(),
+            status = ?results.status,
+            tests = results.validation_tests.len(),
+            "validation finished"
+        );
+        results
     }
 
     /// The system-account form of an automatic setup's request (what is stored).

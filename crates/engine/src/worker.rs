@@ -60,7 +60,10 @@ impl Engine {
         loop {
             while running.len() < self.options.max_running_jobs.max(1) {
                 match self.store.claim_job(&self.options.worker_id, self.options.lease).await {
-                    Ok(Some(job)) => spawn(&self, &mut running, &mut in_flight, job),
+                    Ok(Some(job)) => {
+                        tracing::debug!(job = job.id, integration = %job.integration_id, attempts = job.attempts, "claimed a job");
+                        spawn(&self, &mut running, &mut in_flight, job);
+                    }
                     Ok(None) => break,
                     Err(error) => {
                         tracing::error!(%error, "could not claim a job");

@@ -1,0 +1,129 @@
+//! The rehearsal platform: a stand-in adapter for the end-to-end tests, registered for
+//! Snowflake, Redshift and Databricks in the `warden-under-test` binary only. It talks to no
+//! platform. Its behaviour is read from the integration's host (the first DNS label is a
+//! list of words joined by `-`), so a test picks it through the public API:
+//!
+//! - `failconnect`: the connection test fails; `failcheck`: every other check fails;
+//! - `failsetup`, `failcleanup`, `failedit`, `faildelete`: that change fails;
+//! - `slowsetup`, `slowedit`, `slowdelete`: that change takes 2 s; `hangsetup`: it never ends.
+//!
+//! Every change it makes is appended to the file named by `WARDEN_REHEARSAL_LOG` (one line:
+//! change, integration host, process id), so tests can count how often a job ran.
+
+use std::io::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use warden_engine::Platforms;
+use warden_model::{IntegrationSpec, IntegrationType, PlatformConfig};
+use warden_platform::{Change, CheckOutcome, Platform, PlatformError};
+use warden_validation::{Needs, catalogue};
+
+/// The environment variable naming the change log file.
+pub const LOG_ENV: &str = "WARDEN_REHEARSAL_LOG";
+
+/// The adapters of the test binary: Trino plus the rehearsal platform for three types.
+pub fn platforms() -> Platforms {
+    [IntegrationType::Snowflake, IntegrationType::Redshift, IntegrationType::Databricks]
+        .into_iter()
+        .fold(Platforms::new(), |platforms, integration_type| platforms.with(Arc::new(Rehearsal { integration_type })))
+}
+
+/// The stand-in adapter for one type.
+#[derive(Debug)]
+pub struct Rehearsal {
+    integration_type: IntegrationType,
+}
+
+fn behaviour(spec: &IntegrationSpec) -> String {
+    spec.host().split('.').next().unwrap_or_default().to_owned()
+}
+
+fn has(spec: &IntegrationSpec, word: &str) -> bool {
+    behaviour(spec).split('-').any(|w| w == word)
+}
+
+fn record(change: &str, spec: &IntegrationSpec) {
+    let Ok(path) = std::env::var(LOG_ENV) else { return };
+    if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = writeln!(file, "{change} {} {}", spec.host(), std::process::id());
+    }
+}
+
+/// A password for the system account: 32 hex characters from the OS CSPRNG.
+fn generated_password() -> Result<String, PlatformError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| PlatformError::Unsupported(format!("no randomness: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[async_trait]
+impl Platform for Rehearsal {
+    fn integration_type(&self) -> IntegrationType {
+        self.integration_type
+    }
+
+    async fn check(&self, test: &str, spec: &IntegrationSpec) -> Result<CheckOutcome, PlatformError> {
+        let is_connection =
+            catalogue(self.integration_type).iter().any(|d| d.name == test && d.needs == Needs::IsConnectionTest);
+        if is_connection && has(spec, "failconnect") {
+            return Ok(CheckOutcome::Failed("FATAL: password authentication failed (rehearsal)".into()));
+        }
+        if !is_connection && has(spec, "failcheck") {
+            return Ok(CheckOutcome::Failed("the rehearsal was told to fail this check".into()));
+        }
+        Ok(CheckOutcome::Passed)
+    }
+
+    fn system_account(
+        &self,
+        requested: &IntegrationSpec,
+        current: Option<&IntegrationSpec>,
+    ) -> Result<IntegrationSpec, PlatformError> {
+        if !matches!(requested.config, PlatformConfig::Redshift(_) | PlatformConfig::Snowflake(_)) {
+            return Ok(requested.clone());
+        }
+        let mut payload = requested.redacted();
+        let config = payload
+            .get_mut("config")
+            .and_then(Value::as_object_mut)
+            .ok_or_else(|| PlatformError::Unsupported("the rehearsal needs a config".into()))?;
+        let (username, password) = match current {
+            Some(current) => {
+                let username = current.redacted()["config"]["username"].as_str().unwrap_or("warden_system").to_owned();
+                let password = current.secrets().get("config.password").map(|s| s.expose().clone());
+                (username, password.ok_or_else(|| PlatformError::Unsupported("no stored password".into()))?)
+            }
+            None => ("warden_system".to_owned(), generated_password()?),
+        };
+        config.retain(|key, _| !matches!(key.as_str(), "databaseUser" | "accessKeyId" | "secretKey" | "sessionToken"));
+        config.insert("authenticationType".into(), "userPassword".into());
+        config.insert("username".into(), username.into());
+        config.insert("password".into(), password.into());
+        IntegrationSpec::from_value(&payload, None).map_err(|problems| {
+            PlatformError::Unsupported(format!("the system-account config does not read back: {problems:?}"))
+        })
+    }
+
+    async fn apply(&self, change: Change<'_>) -> Result<(), PlatformError> {
+        let (spec, word, slow) = match change {
+            Change::Create { spec, .. } => (spec, "failsetup", "slowsetup"),
+            Change::Edit { to, .. } => (to, "failedit", "slowedit"),
+            Change::Delete { spec, .. } => (spec, "faildelete", "slowdelete"),
+            Change::Cleanup { spec, .. } => (spec, "failcleanup", "slowcleanup"),
+        };
+        record(change.name(), spec);
+        if matches!(change, Change::Create { .. }) && has(spec, "hangsetup") {
+            std::future::pending::<()>().await;
+        }
+        if has(spec, slow) {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        if has(spec, word) {
+            return Err(PlatformError::Request(format!("the rehearsal was told to fail the {}", change.name())));
+        }
+        Ok(())
+    }
+}
