@@ -176,10 +176,9 @@ impl Server {
         self.child = Some(command.spawn().expect("start warden-under-test"));
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok(response) = self.client.get(format!("{}/readyz", self.base)).send().await {
-                if response.status() == 200 {
-                    return;
-                }
+            let ready = self.client.get(format!("{}/readyz", self.base)).send().await;
+            if ready.is_ok_and(|response| response.status() == 200) {
+                return;
             }
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
                 panic!("the server exited with {status}: {}", self.logs());
