@@ -66,6 +66,10 @@ struct ServeArgs {
     /// How long shutdown waits for running jobs before parking them, in seconds.
     #[arg(long, default_value_t = 20)]
     shutdown_grace_secs: u64,
+    /// How long a job stays claimed by a process that stopped renewing it, in seconds: on
+    /// PostgreSQL, how soon another process recovers the jobs of one that crashed.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(3..=3600))]
+    job_lease_secs: u64,
 }
 
 #[derive(Debug, Subcommand)]

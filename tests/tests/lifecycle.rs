@@ -1,0 +1,211 @@
+//! The lifecycle under failure and load, against the started binary: kill -9 while jobs
+//! run, graceful shutdown that finishes or parks jobs, many simultaneous PUTs on one
+//! integration, and two processes sharing one PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a failed test
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Backend, Server, backends, fresh_database};
+use serde_json::{Value, json};
+
+const TRANSITIONAL: [&str; 4] = ["creating", "editing", "deleting", "migrating"];
+
+fn redshift(host: &str, auto: bool) -> Value {
+    let mut config = json!({"host": host, "database": "warden", "authenticationType": "userPassword",
+        "username": "warden_system", "password": "S3CRET-system-pw"});
+    if auto {
+        config["initialDatabase"] = json!("dev");
+        config["username"] = json!("awsuser");
+        config["password"] = json!("S3CRET-privileged-pw");
+    }
+    json!({"type": "Redshift", "autoBootstrap": auto, "config": config})
+}
+
+async fn post(server: &Server, payload: &Value) -> u64 {
+    let answer = server.call("POST", "/integrations", Some(payload)).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    answer.body["id"].as_u64().unwrap()
+}
+
+async fn enabled(server: &Server, payload: &Value) -> u64 {
+    let id = post(server, payload).await;
+    assert_eq!(server.settled(id).await["status"], "enabled");
+    id
+}
+
+async fn statuses(server: &Server) -> HashMap<u64, Value> {
+    let all = server.call("GET", "/integrations?includeDeleted=true", None).await;
+    all.body.as_array().unwrap().iter().map(|i| (i["id"].as_u64().unwrap(), i.clone())).collect()
+}
+
+/// Waits until no integration is transitional: at once on SQLite (recovery runs before
+/// `/readyz`), within the job lease on PostgreSQL (another process may be alive, so a
+/// job is taken over only when its lease runs out).
+async fn until_settled(server: &Server, backend: &Backend) -> HashMap<u64, Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = statuses(server).await;
+        let busy: Vec<_> = now.values().filter(|i| TRANSITIONAL.contains(&i["status"].as_str().unwrap())).collect();
+        if busy.is_empty() {
+            return now;
+        }
+        assert!(
+            matches!(backend, Backend::Postgres(_)) && Instant::now() < deadline,
+            "{}: still transitional after the restart: {busy:?}",
+            backend.name()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn after_kill_9_no_integration_is_left_transitional_and_nothing_is_lost() {
+    for backend in backends().await {
+        let mut server = Server::start_with(&backend, &["--job-lease-secs", "3"]).await;
+        let steady = enabled(&server, &redshift("steady.example.com", false)).await;
+        let editing = enabled(&server, &redshift("slowedit.example.com", false)).await;
+        let deleting = enabled(&server, &redshift("slowdelete.example.com", false)).await;
+        let mut edit = redshift("slowedit.example.com", false);
+        edit["config"]["impersonation"] = json!({"enabled": true});
+        assert_eq!(
+            server.call("PUT", &format!("/integrations/{editing}"), Some(&edit)).await.body["status"],
+            "editing"
+        );
+        assert_eq!(server.call("DELETE", &format!("/integrations/{deleting}"), None).await.body["status"], "deleting");
+        let creating = post(&server, &redshift("hangsetup.example.com", true)).await;
+        let before = statuses(&server).await;
+        assert_eq!(before[&creating]["status"], "creating");
+
+        server.restart().await; // kill -9, then start on the same store
+
+        let after = until_settled(&server, &backend).await;
+        assert_eq!(after.len(), 4, "{}: an integration was lost", backend.name());
+        let status = |id: u64| after[&id]["status"].as_str().unwrap().to_owned();
+        let message = |id: u64| after[&id]["statusMessage"].as_str().unwrap_or_default().to_owned();
+        assert_eq!(status(steady), "enabled");
+        assert_eq!(status(creating), "createError", "{}", backend.name());
+        assert!(message(creating).contains("cleanup script"), "{}", message(creating));
+        assert!(message(creating).contains("Privileged credentials are never stored"), "{}", message(creating));
+        assert_eq!(status(editing), "editError");
+        assert!(message(editing).contains("previous configuration is still in force"));
+        assert_eq!(after[&editing]["config"]["impersonation"]["enabled"], false, "the edit did not half-apply");
+        assert_eq!(status(deleting), "deleteError");
+        for id in [steady, editing, deleting, creating] {
+            assert_eq!(after[&id]["config"]["host"], before[&id]["config"]["host"], "{}", backend.name());
+        }
+        // The recovered integrations work again: the failed create is re-created by PUT.
+        let retry =
+            server.call("PUT", &format!("/integrations/{creating}"), Some(&redshift("fixed.example.com", true))).await;
+        assert_eq!(retry.status, 200, "{}", retry.text);
+        assert_eq!(server.settled(creating).await["status"], "enabled");
+    }
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_running_jobs_within_the_grace_and_parks_the_rest() {
+    for backend in backends().await {
+        let mut server = Server::start_with(&backend, &["--shutdown-grace-secs", "15"]).await;
+        let finishing = post(&server, &redshift("slowsetup.example.com", false)).await;
+        assert!(server.terminate(), "{}: unclean exit on SIGTERM", backend.name());
+        server.restart().await;
+        assert_eq!(
+            statuses(&server).await[&finishing]["status"],
+            "enabled",
+            "{}: the job was not finished",
+            backend.name()
+        );
+
+        let mut server = Server::start_with(&backend, &["--shutdown-grace-secs", "1"]).await;
+        let parked = post(&server, &redshift("hangsetup.example.com", true)).await;
+        assert!(server.terminate(), "{}: unclean exit on SIGTERM", backend.name());
+        assert!(server.logs().contains("parking a job interrupted by the shutdown"), "{}", server.logs());
+        server.restart().await;
+        let after = statuses(&server).await;
+        assert_eq!(after[&parked]["status"], "createError", "{}: the parked job's integration", backend.name());
+        assert!(after[&parked]["statusMessage"].as_str().unwrap().contains("cleanup script"));
+    }
+}
+
+#[tokio::test]
+async fn of_many_simultaneous_puts_exactly_one_starts_an_edit() {
+    for backend in backends().await {
+        let server = Arc::new(Server::start(&backend).await);
+        let id = enabled(&server, &redshift("slowedit.example.com", false)).await;
+        let mut edit = redshift("slowedit.example.com", false);
+        edit["config"]["impersonation"] = json!({"enabled": true});
+        let mut puts = tokio::task::JoinSet::new();
+        for _ in 0..24 {
+            let (server, edit) = (Arc::clone(&server), edit.clone());
+            puts.spawn(async move { server.call("PUT", &format!("/integrations/{id}"), Some(&edit)).await });
+        }
+        let mut started = 0;
+        let mut refused = 0;
+        while let Some(answer) = puts.join_next().await {
+            let answer = answer.unwrap();
+            match answer.status {
+                200 => {
+                    assert_eq!(answer.body["status"], "editing");
+                    started += 1;
+                }
+                409 => {
+                    assert_eq!(
+                        answer.body["message"],
+                        format!("Unable to edit integration with ID {id} in current state editing."),
+                        "{}",
+                        answer.text
+                    );
+                    refused += 1;
+                }
+                other => panic!("{}: unexpected {other}: {}", backend.name(), answer.text),
+            }
+        }
+        assert_eq!((started, refused), (1, 23), "{}", backend.name());
+        assert_eq!(server.settled(id).await["status"], "enabled");
+        let edits = std::fs::read_to_string(server.rehearsal_log_path()).unwrap();
+        assert_eq!(edits.lines().filter(|l| l.starts_with("edit ")).count(), 1, "{}: {edits}", backend.name());
+    }
+}
+
+#[tokio::test]
+async fn two_processes_on_one_postgresql_run_each_queued_job_exactly_once() {
+    let Ok(admin_url) = std::env::var("WARDEN_TEST_POSTGRES_URL") else {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI=true needs WARDEN_TEST_POSTGRES_URL");
+        eprintln!("WARDEN_TEST_POSTGRES_URL is not set: skipped");
+        return;
+    };
+    let backend = Backend::Postgres(fresh_database(&admin_url).await);
+    let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Arc::new(Server::start_in(&backend, dirs.0.path(), None, &[]).await);
+    let b = Arc::new(Server::start_in(&backend, dirs.1.path(), None, &[]).await);
+    let mut posts = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let server = Arc::clone(if i % 2 == 0 { &a } else { &b });
+        posts.spawn(async move { post(&server, &redshift(&format!("scale{i}.example.com"), false)).await });
+    }
+    let mut ids = Vec::new();
+    while let Some(id) = posts.join_next().await {
+        ids.push(id.unwrap());
+    }
+    for id in &ids {
+        assert_eq!(a.settled(*id).await["status"], "enabled");
+    }
+    let mut runs: HashMap<String, Vec<String>> = HashMap::new();
+    for server in [&a, &b] {
+        let log = std::fs::read_to_string(server.rehearsal_log_path()).unwrap_or_default();
+        for line in log.lines() {
+            let parts: Vec<&str> = line.split(' ').collect();
+            if parts[0] == "create" {
+                runs.entry(parts[1].to_owned()).or_default().push(parts[2].to_owned());
+            }
+        }
+    }
+    assert_eq!(runs.len(), 40, "every create ran: {runs:?}");
+    assert!(runs.values().all(|pids| pids.len() == 1), "a job ran twice: {runs:?}");
+    let pids: std::collections::HashSet<&String> = runs.values().flatten().collect();
+    assert_eq!(pids.len(), 2, "both processes took jobs: {runs:?}");
+}
