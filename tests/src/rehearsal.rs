@@ -3,7 +3,9 @@
 //! platform. Its behaviour is read from the integration's host (the first DNS label is a
 //! list of words joined by `-`), so a test picks it through the public API:
 //!
-//! - `failconnect`: the connection test fails; `failcheck`: every other check fails;
+//! - `failconnect`: the connection test fails; `failcheck`: every other check fails; the
+//!   connection test also fails when any secret of the config contains `wrong` (a wrong
+//!   password in a DELETE body, say);
 //! - `failsetup`, `failcleanup`, `failedit`, `faildelete`: that change fails;
 //! - `slowsetup`, `slowedit`, `slowdelete`: that change takes 2 s; `hangsetup`: it never ends.
 //!
@@ -68,7 +70,8 @@ impl Platform for Rehearsal {
     async fn check(&self, test: &str, spec: &IntegrationSpec) -> Result<CheckOutcome, PlatformError> {
         let is_connection =
             catalogue(self.integration_type).iter().any(|d| d.name == test && d.needs == Needs::IsConnectionTest);
-        if is_connection && has(spec, "failconnect") {
+        let wrong_secret = spec.secrets().values().any(|secret| secret.expose().contains("wrong"));
+        if is_connection && (has(spec, "failconnect") || wrong_secret) {
             return Ok(CheckOutcome::Failed("FATAL: password authentication failed (rehearsal)".into()));
         }
         if !is_connection && has(spec, "failcheck") {

@@ -537,6 +537,13 @@ async fn deletes_follow_the_credential_rules_dry_run_and_force_disable() {
         assert_eq!(answer.status, 400);
         assert_eq!(answer.body["errors"][0]["path"], "config.database", "{}", answer.text);
 
+        let mut wrong = credentials.clone();
+        wrong["config"]["password"] = json!("S3CRET-wrong-pw");
+        let answer = server.call("DELETE", &path, Some(&wrong)).await;
+        expect_error(&answer, 422, &format!("Unable to delete integration with ID {auto}, validation failed."));
+        assert_eq!(answer.body["validationResults"]["status"], "failed", "{}", answer.text);
+        assert_eq!(server.call("GET", &format!("{path}/status"), None).await.body["status"], "enabled");
+
         let dry = server.call("DELETE", &format!("{path}?dryRun=true"), Some(&credentials)).await;
         assert_eq!(dry.body["validationResults"]["status"], "passed", "{}", dry.text);
         assert_eq!(server.call("GET", &format!("{path}/status"), None).await.body["status"], "enabled");
@@ -566,4 +573,31 @@ async fn deletes_follow_the_credential_rules_dry_run_and_force_disable() {
         assert_eq!(shown.body["config"]["host"], "faildelete.example.com");
         assert!(!server.logs().contains("S3CRET-privileged-pw"));
     }
+}
+
+#[tokio::test]
+async fn a_store_failure_answers_a_5xx_with_a_request_id_and_no_internals() {
+    let Ok(admin_url) = std::env::var("WARDEN_TEST_POSTGRES_URL") else {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI=true needs WARDEN_TEST_POSTGRES_URL");
+        return;
+    };
+    let url = common::fresh_database(&admin_url).await;
+    let server = Server::start(&Backend::Postgres(url.clone())).await;
+    enabled(&server, &redshift("doomed.example.com", false)).await;
+    let name = url.rsplit('/').next().unwrap();
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).execute(&mut admin).await.unwrap();
+
+    let answer = server.call("GET", "/integrations", None).await;
+    assert!(answer.status >= 500, "{}", answer.text);
+    let request_id = answer.body["requestId"].as_str().expect("a 5xx body carries the request id");
+    let text = answer.text.to_lowercase();
+    for internal in ["sqlx", "database", "postgres", "connection", "does not exist"] {
+        assert!(!text.contains(internal), "a 5xx body carries internals ({internal}): {}", answer.text);
+    }
+    let logs = server.logs();
+    let detail = logs.lines().find(|l| l.contains(request_id) && l.contains("store error"));
+    assert!(detail.is_some(), "the log has the detail under {request_id}: {logs}");
+    let ready = server.send("GET", "/readyz", None, None).await;
+    assert_eq!(ready.status, 503, "{}", ready.text);
 }

@@ -44,10 +44,11 @@ async fn statuses(server: &Server) -> HashMap<u64, Value> {
 }
 
 /// Waits until no integration is transitional: at once on SQLite (recovery runs before
-/// `/readyz`), within the job lease on PostgreSQL (another process may be alive, so a
-/// job is taken over only when its lease runs out).
+/// `/readyz`), within a few job leases on PostgreSQL (another process may be alive, so a
+/// job is taken over only when its lease runs out). The callers start the server with a
+/// 3 s lease, so 12 s fails the test if that setting is not honoured (the default is 30 s).
 async fn until_settled(server: &Server, backend: &Backend) -> HashMap<u64, Value> {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(12);
     loop {
         let now = statuses(server).await;
         let busy: Vec<_> = now.values().filter(|i| TRANSITIONAL.contains(&i["status"].as_str().unwrap())).collect();

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError};
+use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -27,12 +28,18 @@ impl Engine {
             if expired > 0 {
                 tracing::warn!(jobs = expired, "jobs were running when Warden last stopped");
             }
+            // No request is in flight yet and no other process shares the store: whatever
+            // is transitional without a job is stranded now.
+            return self.recover_stranded(Duration::ZERO).await;
         }
-        self.recover_stranded().await
+        self.recover_stranded(self.options.lease).await
     }
 
-    async fn recover_stranded(&self) -> Result<(), EngineError> {
-        for integration in self.store.stranded_integrations().await? {
+    /// Recovers the integrations left transitional without a job for longer than
+    /// `settle_time` (a request in flight changes the status a moment before it queues
+    /// the job).
+    async fn recover_stranded(&self, settle_time: Duration) -> Result<(), EngineError> {
+        for integration in self.store.stranded_integrations(settle_time).await? {
             self.recover(&integration).await?;
         }
         Ok(())
@@ -80,7 +87,7 @@ impl Engine {
                     finished(&mut in_flight, done);
                 }
                 _ = sweep.tick() => {
-                    if let Err(error) = self.recover_stranded().await {
+                    if let Err(error) = self.recover_stranded(self.options.lease).await {
                         tracing::error!(%error, "could not look for stranded integrations");
                     }
                 }

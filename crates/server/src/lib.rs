@@ -176,8 +176,11 @@ async fn serve(args: ServeArgs, platforms: Platforms) -> Result<(), String> {
     let store = Arc::new(open_store(&args.store).await?);
     tracing::info!(backend = store.backend_name(), "store open");
     ensure_admin_key(&store).await?;
-    let options =
-        EngineOptions { shutdown_grace: Duration::from_secs(args.shutdown_grace_secs), ..EngineOptions::default() };
+    let options = EngineOptions {
+        shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
+        lease: Duration::from_secs(args.job_lease_secs),
+        ..EngineOptions::default()
+    };
     let engine = Engine::new(Arc::clone(&store), platforms, options);
     let ready = Arc::new(AtomicBool::new(false));
     let state = AppState { engine: Arc::clone(&engine), ready: Arc::clone(&ready), public_url: args.public_url };

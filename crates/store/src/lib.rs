@@ -478,14 +478,25 @@ impl Store {
 
     /// Integrations in a transitional status that no queued or running job will finish (a
     /// process stopped between changing the status and queueing the job, or a job was
-    /// completed without moving its integration on).
-    pub async fn stranded_integrations(&self) -> Result<Vec<StoredIntegration>, StoreError> {
+    /// completed without moving its integration on), and whose status is older than
+    /// `settle_time`: a request moves the status a moment before it queues the job, and
+    /// that moment must not count as stranded.
+    pub async fn stranded_integrations(&self, settle_time: Duration) -> Result<Vec<StoredIntegration>, StoreError> {
+        let before = now_millis().saturating_sub(i64::try_from(settle_time.as_millis()).unwrap_or(i64::MAX));
         let sql = self.sql(&format!(
             "SELECT {INTEGRATION_COLUMNS} FROM integrations i \
-             WHERE status IN ('creating', 'editing', 'deleting', 'migrating') \
+             WHERE status IN ('creating', 'editing', 'deleting', 'migrating') AND updated_at <= $1 \
              AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.integration_id = i.id AND j.state <> 'done') ORDER BY id"
         ));
-        self.fetch_integrations(sql, &[]).await
+        let raws = on_pool!(self, pool => {
+            let rows = sqlx::query(sql).bind(before).fetch_all(pool).await?;
+            let mut raws = Vec::with_capacity(rows.len());
+            for row in rows {
+                raws.push(raw_integration!(row));
+            }
+            raws
+        });
+        raws.into_iter().map(|r| self.integration(r)).collect()
     }
 
     /// Claims the oldest queued job, or a running one whose lease expired, for `worker` for
