@@ -1,0 +1,329 @@
+//! Warden's SQL scripts (API.md section 5, SCRIPTS.md): for Snowflake, Redshift, Azure
+//! Synapse Analytics and Databricks Unity Catalog, the create, initial-create, edit,
+//! cleanup, post-cleanup and delete scripts, built from a checked [`IntegrationSpec`].
+//!
+//! A [`Script`] is data, not one opaque string: parts, each with the database to connect
+//! to, each a list of statements, some marked as running only on the vendor's own platform.
+//! The script endpoints render it as text ([`Script::render`]); the platform adapters run
+//! its statements. No other crate writes platform SQL: every identifier goes through
+//! [`Dialect::ident`] and every literal through [`Dialect::literal`].
+
+mod databricks;
+mod dialect;
+mod password;
+mod redshift;
+mod snowflake;
+mod synapse;
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use warden_model::{IntegrationSpec, IntegrationType};
+
+pub use dialect::{Dialect, Ident};
+pub use password::{generate_password, meets_policy};
+
+/// Why a script could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScriptError {
+    /// A configured name the dialect cannot hold as written.
+    #[error("{field} {reason}")]
+    UnsafeName {
+        /// The config field (`config.database`).
+        field: String,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+    /// The script does not exist for this integration type.
+    #[error("this script is for {accepted:?} integrations")]
+    TypeNotAccepted {
+        /// The types it exists for.
+        accepted: Vec<IntegrationType>,
+    },
+    /// The OS gave no randomness for a password.
+    #[error("no randomness for a password: {0}")]
+    Randomness(String),
+}
+
+/// Which script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScriptKind {
+    /// Sets the platform up (manual setup).
+    Create,
+    /// The first setup step, connected to an existing database (Synapse, Redshift).
+    InitialCreate,
+    /// Moves the platform from the stored config to a new one.
+    Edit,
+    /// Removes what a failed create left.
+    Cleanup,
+    /// The second removal step, connected to `master` (Synapse).
+    PostCleanup,
+    /// Removes what a successful create made.
+    Delete,
+}
+
+impl ScriptKind {
+    /// Every kind.
+    pub const ALL: [Self; 6] =
+        [Self::Create, Self::InitialCreate, Self::Edit, Self::Cleanup, Self::PostCleanup, Self::Delete];
+
+    /// The integration types the script exists for (API.md section 2).
+    pub fn accepted(self) -> &'static [IntegrationType] {
+        use IntegrationType::{AzureSynapseAnalytics as Synapse, Databricks, Redshift, Snowflake};
+        match self {
+            Self::Create | Self::Edit | Self::Delete => &[Synapse, Databricks, Redshift, Snowflake],
+            Self::InitialCreate => &[Synapse, Redshift],
+            Self::Cleanup => &[Synapse, Redshift, Snowflake],
+            Self::PostCleanup => &[Synapse],
+        }
+    }
+
+    /// The name in paths and headers (`initial-create`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::InitialCreate => "initial-create",
+            Self::Edit => "edit",
+            Self::Cleanup => "cleanup",
+            Self::PostCleanup => "post-cleanup",
+            Self::Delete => "delete",
+        }
+    }
+}
+
+/// One SQL statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Statement {
+    /// The statement, without the closing `;`.
+    pub sql: String,
+    /// Why it is there, shown as a comment above it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// Set when the statement only runs on the vendor's own platform (not on a compatible
+    /// server, such as PostgreSQL for Redshift): the reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor_only: Option<&'static str>,
+}
+
+/// Statements run in one connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Part {
+    /// The database to connect to (`(any)` where the platform has no such notion).
+    pub connect_to: String,
+    /// The statements, in order.
+    pub statements: Vec<Statement>,
+}
+
+/// A generated script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Script {
+    /// The platform.
+    pub integration_type: IntegrationType,
+    /// Which script.
+    pub kind: ScriptKind,
+    /// Its dialect.
+    pub dialect: Dialect,
+    /// The privileges whoever runs it needs.
+    pub run_as: String,
+    /// The integration's host (or workspace), for the header.
+    pub host: String,
+    /// What it creates or removes, one item per line of the header.
+    pub summary: Vec<String>,
+    /// Further header lines (passwords it sets, what to do next).
+    pub notes: Vec<String>,
+    /// The connections and their statements.
+    pub parts: Vec<Part>,
+}
+
+impl Script {
+    /// The database to connect to first.
+    pub fn connect_to(&self) -> &str {
+        self.parts.first().map_or("(any)", |p| p.connect_to.as_str())
+    }
+
+    /// Every statement, in order.
+    pub fn statements(&self) -> impl Iterator<Item = &Statement> {
+        self.parts.iter().flat_map(|p| &p.statements)
+    }
+
+    /// The script as text: the header comment, then each part's statements, each ending
+    /// with `;` on its own line, parts separated by a reconnect marker.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let verb = if matches!(self.kind, ScriptKind::Cleanup | ScriptKind::PostCleanup | ScriptKind::Delete) {
+            "Removes"
+        } else {
+            "Creates"
+        };
+        let _ = writeln!(
+            out,
+            "-- Warden {} script for the {} integration on {}.",
+            self.kind.name(),
+            self.integration_type,
+            self.host
+        );
+        let _ = writeln!(out, "-- Run as:     {}", self.run_as);
+        let targets: Vec<String> =
+            self.parts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    if self.parts.len() > 1 {
+                        format!("{} (part {})", p.connect_to, i + 1)
+                    } else {
+                        p.connect_to.clone()
+                    }
+                })
+                .collect();
+        let _ = writeln!(
+            out,
+            "-- Connect to: {}",
+            if targets.is_empty() { "(any)".to_owned() } else { targets.join(", then ") }
+        );
+        let _ = writeln!(out, "-- Dialect:    {}", self.dialect.name());
+        for (i, item) in self.summary.iter().enumerate() {
+            let _ = writeln!(out, "-- {:<11} {item}", if i == 0 { format!("{verb}:") } else { String::new() });
+        }
+        for note in &self.notes {
+            let _ = writeln!(out, "-- {note}");
+        }
+        let vendor_only: Vec<&Statement> = self.statements().filter(|s| s.vendor_only.is_some()).collect();
+        if !vendor_only.is_empty() {
+            let _ = writeln!(
+                out,
+                "-- Statements marked [{} only] do not run on compatible servers.",
+                self.integration_type
+            );
+        }
+        if self.statements().next().is_none() {
+            let _ = writeln!(out, "--\n-- Nothing to change on the platform.");
+        }
+        for (i, part) in self.parts.iter().enumerate() {
+            if self.parts.len() > 1 {
+                let _ = writeln!(
+                    out,
+                    "\n-- ==== Part {} of {}: connect to {} and run what follows ====",
+                    i + 1,
+                    self.parts.len(),
+                    part.connect_to
+                );
+            }
+            for statement in &part.statements {
+                out.push('\n');
+                if let Some(comment) = &statement.comment {
+                    for line in comment.lines() {
+                        let _ = writeln!(out, "-- {line}");
+                    }
+                }
+                if let Some(reason) = statement.vendor_only {
+                    let _ = writeln!(out, "-- [{} only] {reason}", self.integration_type);
+                }
+                let _ = writeln!(out, "{};", statement.sql);
+            }
+        }
+        out
+    }
+}
+
+/// Builds the `kind` script for `spec`. `stored` is the integration's stored config, which
+/// an edit starts from (for an edit `spec` is the new config).
+pub fn build(
+    kind: ScriptKind,
+    spec: &IntegrationSpec,
+    stored: Option<&IntegrationSpec>,
+) -> Result<Script, ScriptError> {
+    let integration_type = spec.integration_type();
+    if !kind.accepted().contains(&integration_type) {
+        return Err(ScriptError::TypeNotAccepted { accepted: kind.accepted().to_vec() });
+    }
+    let from = stored.unwrap_or(spec);
+    let mut draft = match (&spec.config, &from.config) {
+        (warden_model::PlatformConfig::Redshift(to), warden_model::PlatformConfig::Redshift(from)) => {
+            redshift::build(kind, to, from)?
+        }
+        (warden_model::PlatformConfig::Snowflake(to), warden_model::PlatformConfig::Snowflake(from)) => {
+            snowflake::build(kind, to, from)?
+        }
+        (warden_model::PlatformConfig::AzureSynapse(to), warden_model::PlatformConfig::AzureSynapse(from)) => {
+            synapse::build(kind, to, from)?
+        }
+        (warden_model::PlatformConfig::Databricks(to), warden_model::PlatformConfig::Databricks(from)) => {
+            databricks::build(kind, to, from)?
+        }
+        _ => return Err(ScriptError::TypeNotAccepted { accepted: kind.accepted().to_vec() }),
+    };
+    draft.parts.retain(|p| !p.statements.is_empty() || kind == ScriptKind::Edit);
+    if draft.parts.len() > 1 {
+        draft.parts.retain(|p| !p.statements.is_empty());
+    }
+    Ok(Script {
+        integration_type,
+        kind,
+        dialect: draft.dialect,
+        run_as: draft.run_as,
+        host: spec.host(),
+        summary: draft.summary,
+        notes: draft.notes,
+        parts: draft.parts,
+    })
+}
+
+/// What a platform builder returns; [`build`] adds what every script shares.
+struct Draft {
+    dialect: Dialect,
+    run_as: String,
+    summary: Vec<String>,
+    notes: Vec<String>,
+    parts: Vec<Part>,
+}
+
+impl Draft {
+    fn new(dialect: Dialect, run_as: impl Into<String>) -> Self {
+        Self { dialect, run_as: run_as.into(), summary: Vec::new(), notes: Vec::new(), parts: Vec::new() }
+    }
+
+    /// Starts a part connected to `database`.
+    fn connect(&mut self, database: impl Into<String>) -> &mut Self {
+        self.parts.push(Part { connect_to: database.into(), statements: Vec::new() });
+        self
+    }
+
+    fn push(&mut self, sql: String, comment: Option<&str>, vendor_only: Option<&'static str>) -> &mut Self {
+        if self.parts.is_empty() {
+            self.connect("(any)");
+        }
+        if let Some(part) = self.parts.last_mut() {
+            part.statements.push(Statement { sql, comment: comment.map(str::to_owned), vendor_only });
+        }
+        self
+    }
+
+    /// Adds a statement.
+    fn run(&mut self, sql: String) -> &mut Self {
+        self.push(sql, None, None)
+    }
+
+    /// Adds a statement with a comment saying why.
+    fn explain(&mut self, comment: &str, sql: String) -> &mut Self {
+        self.push(sql, Some(comment), None)
+    }
+
+    /// Adds a statement that only the vendor's platform runs.
+    fn vendor_only(&mut self, reason: &'static str, sql: String) -> &mut Self {
+        self.push(sql, None, Some(reason))
+    }
+
+    fn summarise(&mut self, item: impl Into<String>) -> &mut Self {
+        self.summary.push(item.into());
+        self
+    }
+
+    fn note(&mut self, line: impl Into<String>) -> &mut Self {
+        self.notes.push(line.into());
+        self
+    }
+}
