@@ -60,6 +60,10 @@ impl From<EngineError> for ApiError {
         match error {
             EngineError::Rejected(rejection) => Self(rejection),
             EngineError::Store(error) => error.into(),
+            EngineError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                ErrorCode::Internal.into()
+            }
         }
     }
 }

@@ -5,6 +5,7 @@
 mod error;
 mod extract;
 mod routes;
+mod scripts;
 mod views;
 
 use std::sync::Arc;
@@ -49,6 +50,7 @@ pub struct AppState {
     info(title = "Warden", description = "The control plane that wires a data-governance service into data platforms."),
     modifiers(&ApiKeyAuth),
     tags((name = "integrations", description = "Integrations with data platforms (API.md section 2)."),
+         (name = "scripts", description = "SQL scripts for setting platforms up by hand (API.md section 5)."),
          (name = "health", description = "Probes; no API key needed."))
 )]
 struct ApiDoc;
@@ -77,7 +79,13 @@ fn build(state: Option<AppState>) -> (Router<AppState>, utoipa::openapi::OpenApi
         .routes(routes!(routes::list_integrations, routes::create_integration))
         .routes(routes!(routes::get_integration, routes::update_integration, routes::delete_integration))
         .routes(routes!(routes::integration_status))
-        .routes(routes!(routes::regenerate_key));
+        .routes(routes!(routes::regenerate_key))
+        .routes(routes!(scripts::create_script))
+        .routes(routes!(scripts::initial_create_script))
+        .routes(routes!(scripts::cleanup_script))
+        .routes(routes!(scripts::post_cleanup_script))
+        .routes(routes!(scripts::edit_script))
+        .routes(routes!(scripts::delete_script));
     let protected = match state {
         Some(state) => protected.route_layer(middleware::from_fn_with_state(state, require_admin)),
         None => protected,

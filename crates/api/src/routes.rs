@@ -34,7 +34,7 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
 }
 
 impl QueryPairs {
-    fn flags(&self, accepted: &[&str]) -> Result<Flags, ApiError> {
+    pub(crate) fn flags(&self, accepted: &[&str]) -> Result<Flags, ApiError> {
         Flags::read(&self.0, accepted)
     }
 }

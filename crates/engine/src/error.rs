@@ -13,6 +13,10 @@ pub enum EngineError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Something inside Warden failed (no randomness for a password, say); the detail is
+    /// for the log.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// A refused request: the error code and the details its body carries.

@@ -12,6 +12,7 @@
 mod delete;
 mod error;
 mod requests;
+mod scripts;
 mod trino;
 mod worker;
 

@@ -2,22 +2,18 @@
 //! (impersonation, audit, workspaces, lineage, excluded roles) off and on, and the edits
 //! between them.
 
-#![allow(dead_code, clippy::unwrap_used)] // shared by several test files; a panic is a failed test
+#![allow(dead_code, clippy::unwrap_used, missing_docs)] // shared by several test files; a panic is a failed test
 
 use serde_json::{Value, json};
 use warden_model::IntegrationSpec;
 use warden_scripts::ScriptKind;
 
-/// A named config.
-pub struct Case {
-    pub name: &'static str,
-    pub payload: Value,
-}
-
+/// Reads a payload that must be valid.
 pub fn spec(payload: &Value) -> IntegrationSpec {
     IntegrationSpec::from_value(payload, None).unwrap_or_else(|e| panic!("{payload}: {e:?}"))
 }
 
+/// A manual Redshift payload.
 pub fn redshift(impersonation: bool) -> Value {
     json!({"type": "Redshift", "autoBootstrap": false, "config": {
         "host": "acme.abc123.us-east-1.redshift.amazonaws.com", "database": "warden", "initialDatabase": "dev",
@@ -25,6 +21,7 @@ pub fn redshift(impersonation: bool) -> Value {
         "impersonation": {"enabled": impersonation, "role": "warden_impersonation"}}})
 }
 
+/// A manual Snowflake payload, every toggle off or on.
 pub fn snowflake(on: bool) -> Value {
     let mut config = json!({"host": "acme-xy12345.snowflakecomputing.com", "warehouse": "COMPUTE_WH",
         "database": "WARDEN_DB", "authenticationType": "userPassword", "username": "WARDEN_DB_SYSTEM_ACCOUNT",
@@ -39,6 +36,7 @@ pub fn snowflake(on: bool) -> Value {
     json!({"type": "Snowflake", "autoBootstrap": false, "config": config})
 }
 
+/// A manual Synapse payload.
 pub fn synapse(impersonation: bool) -> Value {
     json!({"type": "Azure Synapse Analytics", "autoBootstrap": false, "config": {
         "host": "acme.sql.azuresynapse.net", "database": "analytics", "schema": "warden_views",
@@ -46,6 +44,7 @@ pub fn synapse(impersonation: bool) -> Value {
         "impersonation": {"enabled": impersonation, "role": "warden_impersonation"}}})
 }
 
+/// A Databricks payload, audit off or on, OAuth or token.
 pub fn databricks(audit: bool, oauth: bool) -> Value {
     let mut config = json!({"workspaceUrl": "dbc-a1b2.cloud.databricks.com", "httpPath": "/sql/1.0/warehouses/abc123",
         "catalog": "warden", "audit": {"enabled": audit}});

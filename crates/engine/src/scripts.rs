@@ -1,0 +1,79 @@
+//! The script endpoints' use cases (API.md section 5): check the payload (or read the
+//! stored integration), refuse what the contract refuses, and build the script with
+//! `warden-scripts`. Nothing is stored or run.
+
+use serde_json::Value;
+use warden_lifecycle::{Decision, Operation, decide};
+use warden_model::{ErrorCode, IntegrationId, IntegrationSpec, Problem};
+use warden_scripts::{Script, ScriptError, ScriptKind};
+
+use crate::{Engine, EngineError};
+
+impl From<ScriptError> for EngineError {
+    fn from(error: ScriptError) -> Self {
+        match error {
+            ScriptError::UnsafeName { field, reason } => Self::invalid(vec![Problem { path: field, message: reason }]),
+            ScriptError::TypeNotAccepted { accepted } => Self::code(ErrorCode::ScriptTypeNotAccepted { accepted }),
+            ScriptError::Randomness(detail) => Self::Internal(detail),
+        }
+    }
+}
+
+/// Reads a script endpoint's payload: a full integration payload whose `autoBootstrap`
+/// is false.
+fn script_payload(payload: &Value, stored: Option<&IntegrationSpec>) -> Result<IntegrationSpec, EngineError> {
+    let spec = match stored {
+        Some(stored) => stored.updated_from(payload),
+        None => IntegrationSpec::from_value(payload, None),
+    }
+    .map_err(EngineError::invalid)?;
+    if spec.auto_bootstrap {
+        return Err(EngineError::invalid(vec![Problem {
+            path: "autoBootstrap".into(),
+            message: "must be false for script endpoints: scripts are for setting the platform up by hand".into(),
+        }]));
+    }
+    Ok(spec)
+}
+
+impl Engine {
+    /// `POST /integrations/scripts/{create, initial-create, cleanup, post-cleanup}`.
+    pub fn script(&self, kind: ScriptKind, payload: &Value) -> Result<Script, EngineError> {
+        let spec = script_payload(payload, None)?;
+        if !kind.accepted().contains(&spec.integration_type()) {
+            return Err(EngineError::code(ErrorCode::ScriptTypeNotAccepted { accepted: kind.accepted().to_vec() }));
+        }
+        Ok(warden_scripts::build(kind, &spec, None)?)
+    }
+
+    /// `POST /integrations/{id}/scripts/edit`: the difference between the stored config and
+    /// the payload's.
+    pub async fn edit_script(&self, id: IntegrationId, payload: &Value) -> Result<Script, EngineError> {
+        let current = self.existing(id).await?;
+        if let Decision::Refuse(_) = decide(current.status, Operation::Edit) {
+            return Err(EngineError::code(ErrorCode::EditRefused { id, status: current.status }));
+        }
+        if !ScriptKind::Edit.accepted().contains(&current.spec.integration_type()) {
+            return Err(EngineError::code(ErrorCode::ScriptTypeNotAccepted {
+                accepted: ScriptKind::Edit.accepted().to_vec(),
+            }));
+        }
+        let requested = script_payload(payload, Some(&current.spec))?;
+        let attributes = current.spec.non_editable_changes(&requested, false);
+        if !attributes.is_empty() {
+            return Err(EngineError::non_editable(attributes));
+        }
+        Ok(warden_scripts::build(ScriptKind::Edit, &requested, Some(&current.spec))?)
+    }
+
+    /// `POST /integrations/{id}/scripts/delete`: the removal script of the stored config.
+    /// Refused while an operation runs; answered for disabled integrations (a force-disable
+    /// tells the user to run it).
+    pub async fn delete_script(&self, id: IntegrationId) -> Result<Script, EngineError> {
+        let current = self.existing(id).await?;
+        if current.status.is_transitional() {
+            return Err(EngineError::code(ErrorCode::DeleteRefused { id, status: current.status }));
+        }
+        Ok(warden_scripts::build(ScriptKind::Delete, &current.spec, None)?)
+    }
+}
