@@ -4,10 +4,13 @@
 //!   whole test suite, and `cargo deny` (installing cargo-deny when it is missing). It stops
 //!   at the first failing step and exits non-zero. The tests get a throwaway PostgreSQL
 //!   server (see [`postgres`]) through `WARDEN_TEST_POSTGRES_URL`; it is stopped at the end.
+//!   The script oracle gets the project virtualenv's Python, with sqlglot, through
+//!   `WARDEN_SQLGLOT_PYTHON` (see [`venv`]).
 
 #![allow(clippy::print_stdout)] // a command-line tool: stdout is its output
 
 mod postgres;
+mod venv;
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -65,9 +68,10 @@ fn ci() -> Result<(), String> {
     run("cargo", &["fmt", "--all", "--", "--check"], &[])?;
     run("cargo", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"], &[])?;
     // Snapshots are never written in CI: a changed snapshot is a failure to review.
+    let python = venv::ensure()?;
     let tally = {
         let server = postgres::Postgres::start()?;
-        test_workspace(&server.url())?
+        test_workspace(&server.url(), &python.to_string_lossy())?
     };
     deny()?;
     eprintln!("\nxtask ci: fmt, clippy, tests and cargo-deny passed in {:.0} s", started.elapsed().as_secs_f64());
@@ -84,13 +88,18 @@ struct Tally {
 
 /// Runs `cargo test` for the workspace, echoing its output and adding up every
 /// `test result:` line.
-fn test_workspace(postgres_url: &str) -> Result<Tally, String> {
+fn test_workspace(postgres_url: &str, python: &str) -> Result<Tally, String> {
     use std::io::{BufRead, BufReader};
     let args = ["test", "--workspace", "--locked"];
     eprintln!("\n==> cargo {}", args.join(" "));
     let mut child = Command::new("cargo")
         .args(args)
-        .envs([("INSTA_UPDATE", "no"), ("CI", "true"), ("WARDEN_TEST_POSTGRES_URL", postgres_url)])
+        .envs([
+            ("INSTA_UPDATE", "no"),
+            ("CI", "true"),
+            ("WARDEN_TEST_POSTGRES_URL", postgres_url),
+            ("WARDEN_SQLGLOT_PYTHON", python),
+        ])
         .current_dir(workspace_root())
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -1,0 +1,45 @@
+//! The project's Python virtualenv (`.venv/` at the workspace root, git-ignored) with the
+//! pinned sqlglot the script oracle uses (`xtask/sqlglot_oracle.py`). Created on first use
+//! from PyPI, reused while it holds the pinned version; Debian's `python3-venv` is installed
+//! from apt when `python3 -m venv` is missing and we run as root.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::{run, succeeds, workspace_root};
+
+/// The sqlglot release the oracle is checked against.
+const SQLGLOT: &str = "30.30.0";
+
+/// Makes sure the virtualenv exists with sqlglot; returns its Python.
+pub fn ensure() -> Result<PathBuf, String> {
+    let root = workspace_root();
+    let python = root.join(".venv/bin/python");
+    let python_str = python.to_string_lossy().into_owned();
+    let check = format!("import sqlglot, sys; sys.exit(sqlglot.__version__ != '{SQLGLOT}')");
+    if python.exists() && succeeds(&python_str, &["-c", &check]) {
+        return Ok(python);
+    }
+    if !succeeds("python3", &["-m", "venv", "--help"]) || !succeeds("python3", &["-c", "import ensurepip"]) {
+        install_venv_support()?;
+    }
+    run("python3", &["-m", "venv", ".venv"], &[])?;
+    run(
+        &python_str,
+        &["-m", "pip", "install", "--quiet", "--disable-pip-version-check", &format!("sqlglot=={SQLGLOT}")],
+        &[],
+    )?;
+    if succeeds(&python_str, &["-c", &check]) {
+        Ok(python)
+    } else {
+        Err(format!("the virtualenv at {} does not hold sqlglot {SQLGLOT}", root.join(".venv").display()))
+    }
+}
+
+fn install_venv_support() -> Result<(), String> {
+    let is_root = Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !is_root {
+        return Err("python3 cannot create a virtualenv: install it with `sudo apt-get install -y python3-venv`".into());
+    }
+    run("apt-get", &["install", "-y", "-q", "python3-venv"], &[("DEBIAN_FRONTEND", "noninteractive")])
+}
