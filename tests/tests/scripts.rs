@@ -64,6 +64,16 @@ async fn scripts_answer_text_or_json_and_refuse_what_the_contract_refuses() {
             .unwrap();
         assert_eq!(plain.headers()["content-type"], "text/plain; charset=utf-8");
 
+        let mut no_password = redshift("rs.example.com", false);
+        no_password["config"].as_object_mut().unwrap().remove("password");
+        let generated = server.call("POST", "/integrations/scripts/initial-create", Some(&no_password)).await;
+        assert_eq!(generated.status, 200, "{}", generated.text);
+        assert!(generated.text.contains("Warden generated the system account's password"), "{}", generated.text);
+        let password = generated.text.split("PASSWORD '").nth(1).unwrap().split('\'').next().unwrap();
+        assert!(warden_scripts::meets_policy(password), "{password}");
+        let again = server.call("POST", "/integrations/scripts/initial-create", Some(&no_password)).await;
+        assert!(!again.text.contains(password), "each script generates its own password");
+
         let trino = server.call("POST", "/integrations/scripts/create", Some(&json!({"type": "Trino"}))).await;
         assert_eq!(trino.status, 400, "{}", trino.text);
         assert_eq!(

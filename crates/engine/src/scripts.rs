@@ -36,14 +36,46 @@ fn script_payload(payload: &Value, stored: Option<&IntegrationSpec>) -> Result<I
     Ok(spec)
 }
 
+/// For a script that creates the system account: when the payload asks for a password
+/// login (`authenticationType: userPassword`) but leaves `config.password` out, Warden
+/// generates one (CSPRNG, every platform's policy) and the script's header says so.
+/// Returns the payload to read and whether a password was generated.
+fn with_generated_password(kind: ScriptKind, payload: &Value) -> Result<(Value, bool), EngineError> {
+    let creates_account = matches!(kind, ScriptKind::Create | ScriptKind::InitialCreate);
+    let config = payload.get("config").and_then(Value::as_object);
+    let wants_password = config.is_some_and(|c| {
+        c.get("authenticationType").and_then(Value::as_str) == Some("userPassword") && !c.contains_key("password")
+    });
+    let has_account_in_script = matches!(
+        payload.get("type").and_then(Value::as_str),
+        Some("Redshift" | "Snowflake" | "Azure Synapse Analytics")
+    );
+    if !(creates_account && wants_password && has_account_in_script) {
+        return Ok((payload.clone(), false));
+    }
+    let password = warden_scripts::generate_password()?;
+    let mut payload = payload.clone();
+    if let Some(config) = payload.get_mut("config").and_then(Value::as_object_mut) {
+        config.insert("password".into(), Value::String(password));
+    }
+    Ok((payload, true))
+}
+
 impl Engine {
     /// `POST /integrations/scripts/{create, initial-create, cleanup, post-cleanup}`.
     pub fn script(&self, kind: ScriptKind, payload: &Value) -> Result<Script, EngineError> {
-        let spec = script_payload(payload, None)?;
+        let (payload, generated) = with_generated_password(kind, payload)?;
+        let spec = script_payload(&payload, None)?;
         if !kind.accepted().contains(&spec.integration_type()) {
             return Err(EngineError::code(ErrorCode::ScriptTypeNotAccepted { accepted: kind.accepted().to_vec() }));
         }
-        Ok(warden_scripts::build(kind, &spec, None)?)
+        let mut script = warden_scripts::build(kind, &spec, None)?;
+        if generated && script.statements().any(|s| s.sql.contains("PASSWORD")) {
+            script.notes.push(
+                "Warden generated the system account's password in this script (config.password was not given): use it as config.password when you POST /integrations.".into(),
+            );
+        }
+        Ok(script)
     }
 
     /// `POST /integrations/{id}/scripts/edit`: the difference between the stored config and
