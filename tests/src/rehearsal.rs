@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use warden_engine::Platforms;
 use warden_model::{IntegrationSpec, IntegrationType, PlatformConfig};
-use warden_platform::{Change, CheckOutcome, Platform, PlatformError};
+use warden_platform::{Change, CheckOutcome, Phase, Platform, PlatformError};
 use warden_validation::{Needs, catalogue};
 
 /// The environment variable naming the change log file.
@@ -67,7 +67,7 @@ impl Platform for Rehearsal {
         self.integration_type
     }
 
-    async fn check(&self, test: &str, spec: &IntegrationSpec) -> Result<CheckOutcome, PlatformError> {
+    async fn check(&self, test: &str, spec: &IntegrationSpec, _phase: Phase) -> Result<CheckOutcome, PlatformError> {
         let is_connection =
             catalogue(self.integration_type).iter().any(|d| d.name == test && d.needs == Needs::IsConnectionTest);
         let wrong_secret = spec.secrets().values().any(|secret| secret.expose().contains("wrong"));

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 use warden_lifecycle::{Decision, Operation, decide};
 use warden_model::{ErrorCode, IntegrationId, IntegrationSpec, IntegrationType, Problem, REDACTED, Status};
+use warden_platform::Phase;
 use warden_store::StoreError;
 
 use crate::{Actor, Engine, EngineError, Outcome};
@@ -47,7 +48,7 @@ impl Engine {
         let platform = self.platform(spec.integration_type())?;
         let checked = privileged.as_ref().unwrap_or(spec);
         if dry_run {
-            return Ok(Outcome::DryRun(self.validate(&platform, checked).await));
+            return Ok(Outcome::DryRun(self.validate(&platform, checked, Phase::Installed).await));
         }
         let claimed = match self.store.update_integration(id, current.version, next, None, None).await {
             Ok(claimed) => claimed,
@@ -57,7 +58,7 @@ impl Engine {
             }
             Err(other) => return Err(other.into()),
         };
-        let results = self.validate(&platform, checked).await;
+        let results = self.validate(&platform, checked, Phase::Installed).await;
         if results.failed() {
             self.put_back(&claimed, &current).await?;
             return Err(EngineError::validation(ErrorCode::DeleteValidationFailed { id }, results));

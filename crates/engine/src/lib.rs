@@ -24,7 +24,7 @@ use serde_json::Value;
 use tokio::sync::{Notify, mpsc};
 use warden_lifecycle::{Decision, Operation, Subject, decide};
 use warden_model::{ErrorCode, IntegrationId, IntegrationSpec, IntegrationType, Problem, Secret, ValidationResults};
-use warden_platform::Platform;
+use warden_platform::{Phase, Platform};
 use warden_store::{Job, JobOwner, Store, StoreError, StoredIntegration};
 use warden_validation::RunOptions;
 
@@ -226,9 +226,10 @@ impl Engine {
             .ok_or_else(|| EngineError::code(ErrorCode::PlatformNotSupported { integration_type }))
     }
 
-    async fn validate(&self, platform: &Arc<dyn Platform>, spec: &IntegrationSpec) -> ValidationResults {
+    async fn validate(&self, platform: &Arc<dyn Platform>, spec: &IntegrationSpec, phase: Phase) -> ValidationResults {
+        let spec = Arc::new(spec.clone());
         let results =
-            warden_validation::validate(Arc::clone(platform), Arc::new(spec.clone()), self.options.validation).await;
+            warden_validation::validate(Arc::clone(platform), spec.clone(), phase, self.options.validation).await;
         tracing::debug!(
             integration_type = %spec.integration_type(),
             host = %spec.host(),

@@ -4,6 +4,7 @@
 use serde_json::Value;
 use warden_lifecycle::{Decision, INITIAL, Operation, decide};
 use warden_model::{ErrorCode, IntegrationId, IntegrationSpec, IntegrationType, Secret, Status};
+use warden_platform::Phase;
 use warden_store::{Permission, StoreError, StoredIntegration};
 
 use crate::{Actor, Engine, EngineError, Outcome, TrinoKey, config_snippet};
@@ -23,7 +24,7 @@ impl Engine {
         let requested = IntegrationSpec::from_value(payload, None).map_err(EngineError::invalid)?;
         self.host_conflict(&requested, None).await?;
         let platform = self.platform(requested.integration_type())?;
-        let results = self.validate(&platform, &requested).await;
+        let results = self.validate(&platform, &requested, Phase::Request).await;
         if dry_run {
             return Ok(Outcome::DryRun(results));
         }
@@ -75,11 +76,13 @@ impl Engine {
                     return Err(EngineError::code(ErrorCode::EditRefused { id, status: current.status }));
                 }
             };
+            // A failed create is set up from scratch again; anything else is installed.
+            let phase = if next == Status::Creating { Phase::Request } else { Phase::Installed };
             if next == Status::Creating {
                 self.host_conflict(&requested, Some(id)).await?;
             }
             if dry_run {
-                return Ok(Outcome::DryRun(self.validate(&platform, &requested).await));
+                return Ok(Outcome::DryRun(self.validate(&platform, &requested, phase).await));
             }
             let claimed = match self.store.update_integration(id, current.version, next, None, None).await {
                 Ok(claimed) => claimed,
@@ -93,7 +96,7 @@ impl Engine {
                 }
                 Err(other) => return Err(other.into()),
             };
-            let results = self.validate(&platform, &requested).await;
+            let results = self.validate(&platform, &requested, phase).await;
             if results.failed() {
                 self.put_back(&claimed, &current).await?;
                 return Err(EngineError::validation(ErrorCode::EditValidationFailed { id }, results));

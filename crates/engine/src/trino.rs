@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use warden_model::{IntegrationSpec, IntegrationType};
-use warden_platform::{Change, CheckOutcome, Platform, PlatformError};
+use warden_platform::{Change, CheckOutcome, Phase, Platform, PlatformError};
 
 /// The Trino "adapter".
 #[derive(Debug, Default, Clone, Copy)]
@@ -16,7 +16,7 @@ impl Platform for Trino {
         IntegrationType::Trino
     }
 
-    async fn check(&self, test: &str, _spec: &IntegrationSpec) -> Result<CheckOutcome, PlatformError> {
+    async fn check(&self, test: &str, _spec: &IntegrationSpec, _phase: Phase) -> Result<CheckOutcome, PlatformError> {
         Err(PlatformError::UnknownCheck(test.to_owned()))
     }
 

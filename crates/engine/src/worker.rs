@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use warden_lifecycle::{Operation, recovery_message};
 use warden_model::IntegrationSpec;
-use warden_platform::{Change, Platform};
+use warden_platform::{Change, Phase, Platform};
 use warden_store::{Job, StoredIntegration};
 
 use crate::{Engine, EngineError};
@@ -225,7 +225,7 @@ impl Engine {
         let failure = match platform.apply(Change::Create { spec, privileged }).await {
             Err(error) => Some(format!("The setup on the platform failed: {error}.")),
             Ok(()) if privileged.is_some() => {
-                let results = self.validate(platform, spec).await;
+                let results = self.validate(platform, spec, Phase::Installed).await;
                 results.failed().then(|| {
                     let failed: Vec<&str> = results
                         .validation_tests

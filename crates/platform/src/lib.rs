@@ -34,6 +34,17 @@ pub enum PlatformError {
     UnknownCheck(String),
 }
 
+/// When a validation runs. It decides which checks apply and what a check connects with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// Checking a request before anything is set up: for an automatic setup the config
+    /// carries the privileged credentials and Warden's objects do not exist yet.
+    Request,
+    /// Checking an integration that is set up (after its setup, on edit and delete, and in
+    /// recurring validation), with the credentials it runs with.
+    Installed,
+}
+
 /// A change the engine asks an adapter to make on the platform. `privileged` holds the
 /// one-time privileged credentials of an automatic setup (API.md 2.1): the adapter uses them
 /// for this call only and must not keep them.
@@ -89,9 +100,10 @@ pub trait Platform: Send + Sync + 'static {
     /// Which integration type this adapter serves.
     fn integration_type(&self) -> IntegrationType;
 
-    /// Runs the check named `test` (a name from the validation catalogue) for `spec`.
-    /// `Err` means the check could not run; the runner reports it as failed with the error.
-    async fn check(&self, test: &str, spec: &IntegrationSpec) -> Result<CheckOutcome, PlatformError>;
+    /// Runs the check named `test` (a name from the validation catalogue) for `spec` in
+    /// `phase`. `Err` means the check could not run; the runner reports it as failed with
+    /// the error.
+    async fn check(&self, test: &str, spec: &IntegrationSpec, phase: Phase) -> Result<CheckOutcome, PlatformError>;
 
     /// For an automatic setup: the config Warden stores, which names the system account the
     /// setup creates and carries the secret Warden generated for it, in place of the

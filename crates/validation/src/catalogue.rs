@@ -3,6 +3,7 @@
 //! whether it is the connection test that the others depend on.
 
 use warden_model::{IntegrationSpec, IntegrationType, PlatformConfig};
+use warden_platform::Phase;
 
 /// When a test runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,10 +242,13 @@ fn impersonation_enabled(spec: &IntegrationSpec) -> bool {
 }
 
 impl TestDef {
-    /// Why the test does not apply to `spec`, or `None` when it runs.
-    pub fn not_applicable_because(&self, spec: &IntegrationSpec) -> Option<&'static str> {
+    /// Why the test does not apply to `spec` in `phase`, or `None` when it runs.
+    pub fn not_applicable_because(&self, spec: &IntegrationSpec, phase: Phase) -> Option<&'static str> {
         match self.applies {
             Always => None,
+            AutoBootstrapOnly | AutoBootstrapWithImpersonation if phase == Phase::Installed => {
+                Some("Not run: it checks the platform before an automatic setup, and this integration is set up.")
+            }
             AutoBootstrapOnly if !spec.auto_bootstrap => Some("Not run: it applies only when autoBootstrap is true."),
             ManualOnly if spec.auto_bootstrap => Some("Not run: it applies only when autoBootstrap is false."),
             AutoBootstrapWithImpersonation if !spec.auto_bootstrap => {

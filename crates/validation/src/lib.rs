@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use warden_model::{IntegrationSpec, TestResult, TestStatus, ValidationResults};
+pub use warden_platform::Phase;
 use warden_platform::{CheckOutcome, Platform};
 
 pub use catalogue::{Applies, Needs, TestDef, catalogue};
@@ -39,12 +40,13 @@ fn result(def: &TestDef, status: TestStatus, message: Option<String>) -> TestRes
 async fn run_one(
     platform: Arc<dyn Platform>,
     spec: Arc<IntegrationSpec>,
+    phase: Phase,
     def: TestDef,
     timeout: Duration,
 ) -> TestResult {
     let task = tokio::spawn({
         let (platform, spec) = (Arc::clone(&platform), Arc::clone(&spec));
-        async move { platform.check(def.name, &spec).await }
+        async move { platform.check(def.name, &spec, phase).await }
     });
     let abort = task.abort_handle();
     let with_detail = |detail: &str| {
@@ -76,19 +78,21 @@ async fn run_one(
 pub async fn validate(
     platform: Arc<dyn Platform>,
     spec: Arc<IntegrationSpec>,
+    phase: Phase,
     options: RunOptions,
 ) -> ValidationResults {
     let defs = catalogue(spec.integration_type());
     let mut results: Vec<Option<TestResult>> = vec![None; defs.len()];
     for (slot, def) in results.iter_mut().zip(defs) {
-        if let Some(why) = def.not_applicable_because(&spec) {
+        if let Some(why) = def.not_applicable_because(&spec, phase) {
             *slot = Some(result(def, TestStatus::Skipped, Some(why.to_owned())));
         }
     }
     let mut connected = true;
     for (i, def) in defs.iter().enumerate() {
         if def.needs == Needs::IsConnectionTest && results[i].is_none() {
-            let outcome = run_one(Arc::clone(&platform), Arc::clone(&spec), *def, options.per_test_timeout).await;
+            let outcome =
+                run_one(Arc::clone(&platform), Arc::clone(&spec), phase, *def, options.per_test_timeout).await;
             connected = outcome.status != TestStatus::Failed;
             results[i] = Some(outcome);
         }
@@ -106,7 +110,7 @@ pub async fn validate(
         let (platform, spec, permits, def) = (Arc::clone(&platform), Arc::clone(&spec), Arc::clone(&permits), *def);
         running.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            (i, run_one(platform, spec, def, options.per_test_timeout).await)
+            (i, run_one(platform, spec, phase, def, options.per_test_timeout).await)
         });
     }
     while let Some(joined) = running.join_next().await {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::json;
 use warden_model::{IntegrationSpec, IntegrationType, TestStatus, ValidationResults};
-use warden_platform::{Change, CheckOutcome, Platform, PlatformError};
+use warden_platform::{Change, CheckOutcome, Phase, Platform, PlatformError};
 use warden_validation::{RunOptions, catalogue, validate};
 
 #[derive(Clone, Copy)]
@@ -50,7 +50,7 @@ impl Platform for Scripted {
         IntegrationType::Redshift
     }
 
-    async fn check(&self, test: &str, _spec: &IntegrationSpec) -> Result<CheckOutcome, PlatformError> {
+    async fn check(&self, test: &str, _spec: &IntegrationSpec, _phase: Phase) -> Result<CheckOutcome, PlatformError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
@@ -113,7 +113,7 @@ fn by_name(results: &ValidationResults) -> HashMap<&str, (TestStatus, Option<&st
 #[tokio::test]
 async fn all_checks_passing_gives_passed_in_catalogue_order() {
     let platform = Scripted::new(&[]);
-    let results = validate(platform.clone(), redshift(true, true), quick()).await;
+    let results = validate(platform.clone(), redshift(true, true), Phase::Request, quick()).await;
     assert_eq!(results.status, TestStatus::Passed);
     let names: Vec<_> = results.validation_tests.iter().map(|t| t.name.as_str()).collect();
     let expected: Vec<_> = catalogue(IntegrationType::Redshift).iter().map(|d| d.name).collect();
@@ -124,7 +124,7 @@ async fn all_checks_passing_gives_passed_in_catalogue_order() {
 #[tokio::test]
 async fn a_failed_connection_skips_the_tests_that_need_one() {
     let platform = Scripted::new(&[(CONNECT, Behaviour::Fail)]);
-    let results = validate(platform.clone(), redshift(true, true), quick()).await;
+    let results = validate(platform.clone(), redshift(true, true), Phase::Request, quick()).await;
     let tests = by_name(&results);
     assert_eq!(results.status, TestStatus::Failed);
     assert_eq!(
@@ -141,11 +141,11 @@ async fn a_failed_connection_skips_the_tests_that_need_one() {
 
 #[tokio::test]
 async fn tests_that_do_not_apply_are_skipped_with_the_reason() {
-    let results = validate(Scripted::new(&[]), redshift(false, false), quick()).await;
+    let results = validate(Scripted::new(&[]), redshift(false, false), Phase::Request, quick()).await;
     let tests = by_name(&results);
     assert_eq!(tests[DATABASE], (TestStatus::Skipped, Some("Not run: it applies only when autoBootstrap is true.")));
     assert_eq!(results.status, TestStatus::Passed);
-    let results = validate(Scripted::new(&[]), redshift(true, false), quick()).await;
+    let results = validate(Scripted::new(&[]), redshift(true, false), Phase::Request, quick()).await;
     assert_eq!(
         by_name(&results)[ROLE],
         (TestStatus::Skipped, Some("Not run: it applies only when impersonation is enabled."))
@@ -153,9 +153,20 @@ async fn tests_that_do_not_apply_are_skipped_with_the_reason() {
 }
 
 #[tokio::test]
+async fn an_installed_integration_skips_the_checks_made_before_an_automatic_setup() {
+    let platform = Scripted::new(&[(DATABASE, Behaviour::Fail), (ROLE, Behaviour::Fail)]);
+    let results = validate(platform.clone(), redshift(true, true), Phase::Installed, quick()).await;
+    let reason = "Not run: it checks the platform before an automatic setup, and this integration is set up.";
+    assert_eq!(by_name(&results)[DATABASE], (TestStatus::Skipped, Some(reason)));
+    assert_eq!(by_name(&results)[ROLE], (TestStatus::Skipped, Some(reason)));
+    assert_eq!(results.status, TestStatus::Passed);
+    assert_eq!(platform.calls.load(Ordering::SeqCst), 1, "only the connection test ran");
+}
+
+#[tokio::test]
 async fn a_hanging_check_fails_with_a_timeout_and_the_others_still_report() {
     let platform = Scripted::new(&[(DATABASE, Behaviour::Hang), (ROLE, Behaviour::Warn)]);
-    let results = validate(platform, redshift(true, true), quick()).await;
+    let results = validate(platform, redshift(true, true), Phase::Request, quick()).await;
     let tests = by_name(&results);
     assert_eq!(tests[DATABASE].0, TestStatus::Failed);
     assert!(tests[DATABASE].1.unwrap().ends_with("The check did not finish within 0.2 s."), "{:?}", tests[DATABASE]);
@@ -166,7 +177,7 @@ async fn a_hanging_check_fails_with_a_timeout_and_the_others_still_report() {
 #[tokio::test]
 async fn a_panicking_check_fails_alone() {
     let platform = Scripted::new(&[(DATABASE, Behaviour::Panic)]);
-    let results = validate(platform, redshift(true, true), quick()).await;
+    let results = validate(platform, redshift(true, true), Phase::Request, quick()).await;
     let tests = by_name(&results);
     assert_eq!(tests[DATABASE].0, TestStatus::Failed);
     assert!(tests[DATABASE].1.unwrap().contains("crashed inside Warden"));
@@ -176,7 +187,8 @@ async fn a_panicking_check_fails_alone() {
 
 #[tokio::test]
 async fn a_check_that_cannot_run_fails_with_the_platform_error_after_the_reference_text() {
-    let results = validate(Scripted::new(&[(ROLE, Behaviour::Error)]), redshift(true, true), quick()).await;
+    let results =
+        validate(Scripted::new(&[(ROLE, Behaviour::Error)]), redshift(true, true), Phase::Request, quick()).await;
     let expected = "Impersonation role already exists. If this role can be safely dropped please do so and try again. \
                     Alternatively, specify a different role name. the platform answered with an error: permission denied";
     assert_eq!(by_name(&results)[ROLE], (TestStatus::Failed, Some(expected)));
@@ -197,7 +209,7 @@ async fn no_more_checks_run_at_once_than_the_concurrency_allows() {
         .unwrap(),
     );
     let options = RunOptions { per_test_timeout: Duration::from_secs(5), concurrency: 2 };
-    let results = validate(platform.clone(), spec, options).await;
+    let results = validate(platform.clone(), spec, Phase::Request, options).await;
     assert_eq!(results.status, TestStatus::Passed, "{results:?}");
     assert_eq!(platform.calls.load(Ordering::SeqCst), names.len());
     assert!(platform.max_in_flight.load(Ordering::SeqCst) <= 2, "more than 2 checks ran at once");
