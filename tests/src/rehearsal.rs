@@ -17,9 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde_json::Value;
 use warden_engine::Platforms;
-use warden_model::{IntegrationSpec, IntegrationType, PlatformConfig};
+use warden_model::{IntegrationSpec, IntegrationType, PlatformConfig, Secret};
 use warden_platform::{Change, CheckOutcome, Phase, Platform, PlatformError};
 use warden_validation::{Needs, catalogue};
 
@@ -88,24 +87,15 @@ impl Platform for Rehearsal {
         if !matches!(requested.config, PlatformConfig::Redshift(_) | PlatformConfig::Snowflake(_)) {
             return Ok(requested.clone());
         }
-        let mut payload = requested.redacted();
-        let config = payload
-            .get_mut("config")
-            .and_then(Value::as_object_mut)
-            .ok_or_else(|| PlatformError::Unsupported("the rehearsal needs a config".into()))?;
         let (username, password) = match current {
             Some(current) => {
                 let username = current.redacted()["config"]["username"].as_str().unwrap_or("warden_system").to_owned();
-                let password = current.secrets().get("config.password").map(|s| s.expose().clone());
+                let password = current.secrets().get("config.password").cloned();
                 (username, password.ok_or_else(|| PlatformError::Unsupported("no stored password".into()))?)
             }
-            None => ("warden_system".to_owned(), generated_password()?),
+            None => ("warden_system".to_owned(), Secret::new(generated_password()?)),
         };
-        config.retain(|key, _| !matches!(key.as_str(), "databaseUser" | "accessKeyId" | "secretKey" | "sessionToken"));
-        config.insert("authenticationType".into(), "userPassword".into());
-        config.insert("username".into(), username.into());
-        config.insert("password".into(), password.into());
-        IntegrationSpec::from_value(&payload, None).map_err(|problems| {
+        requested.with_user_password(&username, &password).map_err(|problems| {
             PlatformError::Unsupported(format!("the system-account config does not read back: {problems:?}"))
         })
     }

@@ -50,6 +50,10 @@ fn free_port() -> Result<u16, String> {
     listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
 }
 
+/// The password of the throwaway server's superuser (the server lives for one run, on
+/// loopback only).
+const SUPERUSER_PASSWORD: &str = "warden-ci-superuser";
+
 impl Postgres {
     /// Installs (if needed), initialises and starts a server.
     pub fn start() -> Result<Self, String> {
@@ -70,9 +74,30 @@ impl Postgres {
             server.command("chown", &[&format!("{user}:"), &server.dir.display().to_string()], false)?;
         }
         let data = server.dir.join("data").display().to_string();
+        // Connections over TCP need the password (SCRAM), as on a real Redshift cluster, so
+        // the tests can see a wrong password fail; the socket in the temp dir stays trusted.
+        let password_file = server.dir.join("password");
+        std::fs::write(&password_file, format!("{SUPERUSER_PASSWORD}\n"))
+            .map_err(|e| format!("{}: {e}", password_file.display()))?;
+        if let Some(user) = run_as {
+            server.command("chown", &[&format!("{user}:"), &password_file.display().to_string()], false)?;
+        }
+        let pwfile = format!("--pwfile={}", password_file.display());
         server.command(
             "initdb",
-            &["-D", &data, "-U", "warden", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "-N"],
+            &[
+                "-D",
+                &data,
+                "-U",
+                "warden",
+                &pwfile,
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "-N",
+            ],
             true,
         )?;
         let options = format!("-h 127.0.0.1 -p {port} -k {} -F", server.dir.display());
@@ -84,7 +109,7 @@ impl Postgres {
 
     /// The URL of its `postgres` database as the `warden` superuser.
     pub fn url(&self) -> String {
-        format!("postgres://warden@127.0.0.1:{}/postgres", self.port)
+        format!("postgres://warden:{SUPERUSER_PASSWORD}@127.0.0.1:{}/postgres", self.port)
     }
 
     fn command(&self, program: &str, args: &[&str], server_binary: bool) -> Result<(), String> {

@@ -11,6 +11,7 @@
 
 mod delete;
 mod error;
+mod recurring;
 mod requests;
 mod scripts;
 mod trino;
@@ -79,6 +80,10 @@ pub struct EngineOptions {
     pub shutdown_grace: Duration,
     /// This process's name in job leases (unique per process).
     pub worker_id: String,
+    /// How often enabled integrations are validated again (jittered by a tenth).
+    pub recheck_interval: Duration,
+    /// How many of them are validated at once.
+    pub recheck_concurrency: usize,
 }
 
 impl Default for EngineOptions {
@@ -90,6 +95,8 @@ impl Default for EngineOptions {
             max_running_jobs: 8,
             shutdown_grace: Duration::from_secs(20),
             worker_id: format!("warden-{}-{}", std::process::id(), random_suffix()),
+            recheck_interval: Duration::from_secs(3600),
+            recheck_concurrency: 4,
         }
     }
 }

@@ -40,12 +40,23 @@ fn script_payload(payload: &Value, stored: Option<&IntegrationSpec>) -> Result<I
 /// login (`authenticationType: userPassword`) but leaves `config.password` out, Warden
 /// generates one (CSPRNG, every platform's policy) and the script's header says so.
 /// Returns the payload to read and whether a password was generated.
+///
+/// A script that creates no account holds no password, so there a missing or `[REDACTED]`
+/// password (a config copied from `GET /integrations/{id}`) is accepted as it is.
 fn with_generated_password(kind: ScriptKind, payload: &Value) -> Result<(Value, bool), EngineError> {
     let creates_account = matches!(kind, ScriptKind::Create | ScriptKind::InitialCreate);
     let config = payload.get("config").and_then(Value::as_object);
     let wants_password = config.is_some_and(|c| {
-        c.get("authenticationType").and_then(Value::as_str) == Some("userPassword") && !c.contains_key("password")
+        c.get("authenticationType").and_then(Value::as_str) == Some("userPassword")
+            && c.get("password").is_none_or(|p| p.as_str() == Some(warden_model::REDACTED))
     });
+    if !creates_account && wants_password {
+        let mut payload = payload.clone();
+        if let Some(config) = payload.get_mut("config").and_then(Value::as_object_mut) {
+            config.insert("password".into(), Value::String("(not used by this script)".into()));
+        }
+        return Ok((payload, false));
+    }
     let has_account_in_script = matches!(
         payload.get("type").and_then(Value::as_str),
         Some("Redshift" | "Snowflake" | "Azure Synapse Analytics")

@@ -70,6 +70,9 @@ struct ServeArgs {
     /// PostgreSQL, how soon another process recovers the jobs of one that crashed.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(3..=3600))]
     job_lease_secs: u64,
+    /// How often enabled integrations are validated again, in seconds (jittered by a tenth).
+    #[arg(long, env = "WARDEN_RECHECK_INTERVAL_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    recheck_interval_secs: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +99,11 @@ enum LogFormat {
 fn parse_permission(text: &str) -> Result<Permission, String> {
     Permission::parse(text)
         .ok_or_else(|| format!("{text} is not a permission: use APPLICATION_ADMIN or CREATE_S3_DATASOURCE"))
+}
+
+/// The adapters this build of Warden ships: Trino (built in) and Redshift.
+pub fn shipped_platforms() -> Platforms {
+    Platforms::new().with(Arc::new(warden_redshift::Redshift))
 }
 
 /// Runs the command line with these adapters.
@@ -179,6 +187,7 @@ async fn serve(args: ServeArgs, platforms: Platforms) -> Result<(), String> {
     let options = EngineOptions {
         shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
         lease: Duration::from_secs(args.job_lease_secs),
+        recheck_interval: Duration::from_secs(args.recheck_interval_secs),
         ..EngineOptions::default()
     };
     let engine = Engine::new(Arc::clone(&store), platforms, options);
@@ -192,7 +201,8 @@ async fn serve(args: ServeArgs, platforms: Platforms) -> Result<(), String> {
 
     engine.recover_on_start().await.map_err(|e| format!("recovery after start failed: {e}"))?;
     let (stop_worker, worker_stopped) = watch::channel(false);
-    let worker = tokio::spawn(Arc::clone(&engine).run_worker(worker_stopped));
+    let worker = tokio::spawn(Arc::clone(&engine).run_worker(worker_stopped.clone()));
+    let rechecks = tokio::spawn(Arc::clone(&engine).run_rechecks(worker_stopped));
     ready.store(true, Ordering::Release);
 
     let app = warden_api::router(state);
@@ -202,6 +212,9 @@ async fn serve(args: ServeArgs, platforms: Platforms) -> Result<(), String> {
     let _ = stop_worker.send(true);
     if let Err(error) = worker.await {
         tracing::error!(%error, "the worker stopped abnormally");
+    }
+    if let Err(error) = rechecks.await {
+        tracing::error!(%error, "recurring validation stopped abnormally");
     }
     tracing::info!("stopped");
     served.map_err(|e| format!("the server failed: {e}"))

@@ -4,5 +4,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    warden_server::main_with(warden_engine::Platforms::new())
+    warden_server::main_with(warden_server::shipped_platforms())
 }

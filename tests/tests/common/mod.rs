@@ -80,7 +80,13 @@ pub struct Server {
     extra_args: Vec<String>,
     client: reqwest::Client,
     starts: u32,
+    binary: &'static str,
 }
+
+/// The `warden` binary with the rehearsal platform (see `src/rehearsal.rs`).
+pub const REHEARSAL: &str = env!("CARGO_BIN_EXE_warden-under-test");
+/// The `warden` binary as shipped, with the real adapters.
+pub const SHIPPED: &str = env!("CARGO_BIN_EXE_warden-shipped");
 
 /// An answer: status and JSON body (`Value::Null` when the body is not JSON).
 #[derive(Debug, Clone)]
@@ -114,6 +120,17 @@ impl Server {
         temp: Option<tempfile::TempDir>,
         extra_args: &[&str],
     ) -> Self {
+        Self::start_binary(REHEARSAL, backend, data_dir, temp, extra_args).await
+    }
+
+    /// Starts `binary` ([`REHEARSAL`] or [`SHIPPED`]).
+    pub async fn start_binary(
+        binary: &'static str,
+        backend: &Backend,
+        data_dir: &Path,
+        temp: Option<tempfile::TempDir>,
+        extra_args: &[&str],
+    ) -> Self {
         let mut server = Self {
             child: None,
             base: String::new(),
@@ -124,6 +141,7 @@ impl Server {
             extra_args: extra_args.iter().map(|s| (*s).to_owned()).collect(),
             client: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("http client"),
             starts: 0,
+            binary,
         };
         server.spawn().await;
         server
@@ -154,7 +172,7 @@ impl Server {
         self.port = free_port();
         self.base = format!("http://127.0.0.1:{}", self.port);
         let log = std::fs::File::create(self.log_path(self.starts)).expect("log file");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_warden-under-test"));
+        let mut command = Command::new(self.binary);
         command
             .arg("serve")
             .arg("--listen")

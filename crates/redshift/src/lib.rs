@@ -1,0 +1,248 @@
+//! Warden's Amazon Redshift adapter. Redshift speaks the PostgreSQL wire protocol, so this
+//! adapter connects with sqlx's PostgreSQL driver (and its tests run against a real
+//! PostgreSQL server). It runs the three validation checks of API.md section 4, derives
+//! the system account an automatic setup creates (`<database>_system`, with a generated
+//! password), and runs the `warden-scripts` Redshift scripts for automatic setup, edit,
+//! removal and cleanup. Statements only Redshift has run only when `SELECT version()` says
+//! the server is Redshift. Connections are opened per operation and closed after it, so
+//! Warden never holds a session that would keep `DROP DATABASE` from running.
+
+mod connect;
+
+use async_trait::async_trait;
+use sqlx::{AssertSqlSafe, Connection as _, PgConnection, Row as _};
+use warden_model::config::RedshiftConfig;
+use warden_model::{IntegrationSpec, IntegrationType, PlatformConfig, Secret};
+use warden_platform::{Change, CheckOutcome, Phase, Platform, PlatformError};
+use warden_scripts::{Script, ScriptKind};
+
+use crate::connect::{connect, describe};
+
+/// The connection test.
+pub const CONNECTION_TEST: &str = "Initial validation: basic connection test";
+/// Before an automatic setup: Warden's database must not exist yet.
+pub const DATABASE_TEST: &str = "Validate automatic: database does not exist";
+/// Before an automatic setup with impersonation: the group must not exist yet.
+pub const IMPERSONATION_TEST: &str = "Validate automatic: impersonation role does not exist";
+
+/// The database an automatic setup connects to first when the config names none.
+const DEFAULT_INITIAL_DATABASE: &str = "dev";
+
+/// The Redshift adapter.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Redshift;
+
+fn config(spec: &IntegrationSpec) -> Result<&RedshiftConfig, PlatformError> {
+    match &spec.config {
+        PlatformConfig::Redshift(config) => Ok(config),
+        _ => Err(PlatformError::Unsupported("the Redshift adapter was given another platform's config".into())),
+    }
+}
+
+fn initial_database(config: &RedshiftConfig) -> &str {
+    config.initial_database.as_deref().unwrap_or(DEFAULT_INITIAL_DATABASE)
+}
+
+/// The database a check connects to: before an automatic setup Warden's database does not
+/// exist yet, so the privileged user connects to the initial one.
+fn check_database<'a>(spec: &IntegrationSpec, config: &'a RedshiftConfig, phase: Phase) -> &'a str {
+    if spec.auto_bootstrap && phase == Phase::Request { initial_database(config) } else { &config.database }
+}
+
+async fn exists(connection: &mut PgConnection, sql: &'static str, name: &str) -> Result<bool, PlatformError> {
+    let row =
+        sqlx::query(sql).bind(name).fetch_one(connection).await.map_err(|e| PlatformError::Request(describe(&e)))?;
+    Ok(row.try_get::<bool, _>(0).unwrap_or(false))
+}
+
+/// Whether the server is Redshift itself (not a PostgreSQL server standing in for it).
+async fn is_redshift(connection: &mut PgConnection) -> Result<bool, PlatformError> {
+    let row = sqlx::query("SELECT version()")
+        .fetch_one(connection)
+        .await
+        .map_err(|e| PlatformError::Request(describe(&e)))?;
+    Ok(row.try_get::<String, _>(0).unwrap_or_default().contains("Redshift"))
+}
+
+/// How a script's failures are treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnError {
+    /// Stop at the first failure.
+    Stop,
+    /// Removing what may be half there: skip a part whose database is gone and statements
+    /// about objects that do not exist; stop at anything else.
+    TolerateMissing,
+}
+
+/// Runs `script` with the privileged credentials, part by part, each on its own connection.
+async fn run(script: &Script, privileged: &RedshiftConfig, on_error: OnError) -> Result<(), PlatformError> {
+    for part in &script.parts {
+        let mut connection = match connect(privileged, &part.connect_to).await {
+            Ok(connection) => connection,
+            Err(PlatformError::Connect(message))
+                if on_error == OnError::TolerateMissing && message.contains("does not exist") =>
+            {
+                tracing::info!(database = %part.connect_to, "skipping a removal step: its database is already gone");
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
+        let redshift = is_redshift(&mut connection).await?;
+        for statement in &part.statements {
+            if statement.vendor_only.is_some() && !redshift {
+                tracing::debug!(sql = %statement.sql, "skipping a Redshift-only statement on PostgreSQL");
+                continue;
+            }
+            if let Err(error) = sqlx::raw_sql(AssertSqlSafe(statement.sql.clone())).execute(&mut connection).await {
+                let missing = error
+                    .as_database_error()
+                    .and_then(|e| e.code())
+                    .is_some_and(|code| code == "42704" || code == "3D000");
+                // PostgreSQL checks the privilege to drop a role before whether it exists.
+                let tolerant = on_error == OnError::TolerateMissing;
+                let gone = tolerant && !missing && already_gone(&mut connection, &statement.sql).await;
+                if tolerant && (missing || gone) {
+                    tracing::info!(error = %describe(&error), "skipping: already gone");
+                    continue;
+                }
+                let _ = connection.close().await;
+                let first_line = statement.sql.lines().next().unwrap_or_default();
+                return Err(PlatformError::Request(format!("{} (while running: {first_line})", describe(&error))));
+            }
+        }
+        connection.close().await.map_err(|e| PlatformError::Request(describe(&e)))?;
+    }
+    Ok(())
+}
+
+/// For a failed `DROP USER|GROUP|DATABASE ... "name"`: whether that object is already gone
+/// (so the failure, a missing privilege say, does not matter to a removal).
+async fn already_gone(connection: &mut PgConnection, sql: &str) -> bool {
+    let catalog = if sql.starts_with("DROP USER") || sql.starts_with("DROP GROUP") {
+        "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)"
+    } else if sql.starts_with("DROP DATABASE") {
+        "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)"
+    } else {
+        return false;
+    };
+    let Some(name) = first_quoted_name(sql) else { return false };
+    !exists(connection, catalog, &name).await.unwrap_or(true)
+}
+
+/// The first `"..."` identifier of a statement, unquoted (`""` is one `"`).
+fn first_quoted_name(sql: &str) -> Option<String> {
+    let start = sql.find('"')? + 1;
+    let mut name = String::new();
+    let mut chars = sql[start..].chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '"' {
+            if chars.peek() == Some(&'"') {
+                chars.next();
+                name.push('"');
+            } else {
+                return Some(name);
+            }
+        } else {
+            name.push(c);
+        }
+    }
+    None
+}
+
+fn script(kind: ScriptKind, spec: &IntegrationSpec, stored: Option<&IntegrationSpec>) -> Result<Script, PlatformError> {
+    warden_scripts::build(kind, spec, stored).map_err(|e| PlatformError::Unsupported(e.to_string()))
+}
+
+#[async_trait]
+impl Platform for Redshift {
+    fn integration_type(&self) -> IntegrationType {
+        IntegrationType::Redshift
+    }
+
+    async fn check(&self, test: &str, spec: &IntegrationSpec, phase: Phase) -> Result<CheckOutcome, PlatformError> {
+        let config = config(spec)?;
+        let database = check_database(spec, config, phase);
+        let mut connection = match connect(config, database).await {
+            Ok(connection) => connection,
+            Err(error) if test == CONNECTION_TEST => return Ok(CheckOutcome::Failed(error.to_string())),
+            Err(error) => return Err(error),
+        };
+        let outcome = match test {
+            CONNECTION_TEST => CheckOutcome::Passed,
+            DATABASE_TEST => {
+                let sql = "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)";
+                if exists(&mut connection, sql, &config.database).await? {
+                    CheckOutcome::Failed(format!("(database {} exists)", config.database))
+                } else {
+                    CheckOutcome::Passed
+                }
+            }
+            IMPERSONATION_TEST => {
+                let sql = "SELECT EXISTS (SELECT 1 FROM pg_group WHERE groname = $1)";
+                if exists(&mut connection, sql, &config.impersonation.role).await? {
+                    CheckOutcome::Failed(format!("(group {} exists)", config.impersonation.role))
+                } else {
+                    CheckOutcome::Passed
+                }
+            }
+            other => return Err(PlatformError::UnknownCheck(other.to_owned())),
+        };
+        let _ = connection.close().await;
+        Ok(outcome)
+    }
+
+    fn system_account(
+        &self,
+        requested: &IntegrationSpec,
+        current: Option<&IntegrationSpec>,
+    ) -> Result<IntegrationSpec, PlatformError> {
+        let (username, password) = match current {
+            Some(current) => {
+                let current_config = config(current)?;
+                match &current_config.authentication {
+                    warden_model::config::RedshiftAuthentication::UserPassword { username, password } => {
+                        (username.clone(), password.clone())
+                    }
+                    _ => return Err(PlatformError::Unsupported("the stored system account has no password".into())),
+                }
+            }
+            None => {
+                let requested_config = config(requested)?;
+                let password =
+                    warden_scripts::generate_password().map_err(|e| PlatformError::Unsupported(e.to_string()))?;
+                (format!("{}_system", requested_config.database), Secret::new(password))
+            }
+        };
+        requested.with_user_password(&username, &password).map_err(|problems| {
+            let first = problems.first().map(|p| format!("{}: {}", p.path, p.message)).unwrap_or_default();
+            PlatformError::Unsupported(format!("the system account's config does not read back ({first})"))
+        })
+    }
+
+    async fn apply(&self, change: Change<'_>) -> Result<(), PlatformError> {
+        // A manual integration's platform side is the administrator's (the scripts).
+        let privileged = match change {
+            Change::Create { privileged, .. }
+            | Change::Edit { privileged, .. }
+            | Change::Delete { privileged, .. }
+            | Change::Cleanup { privileged, .. } => privileged,
+        };
+        let Some(privileged) = privileged else { return Ok(()) };
+        let admin = config(privileged)?;
+        match change {
+            Change::Create { spec, .. } => {
+                run(&script(ScriptKind::InitialCreate, spec, None)?, admin, OnError::Stop).await?;
+                run(&script(ScriptKind::Create, spec, None)?, admin, OnError::Stop).await
+            }
+            Change::Edit { from, to, .. } => {
+                run(&script(ScriptKind::Edit, to, Some(from))?, admin, OnError::Stop).await
+            }
+            Change::Delete { spec, .. } => {
+                run(&script(ScriptKind::Delete, spec, None)?, admin, OnError::TolerateMissing).await
+            }
+            Change::Cleanup { spec, .. } => {
+                run(&script(ScriptKind::Cleanup, spec, None)?, admin, OnError::TolerateMissing).await
+            }
+        }
+    }
+}

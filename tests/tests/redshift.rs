@@ -1,0 +1,403 @@
+//! Redshift end to end: the shipped `warden` binary with its real Redshift adapter, driven
+//! over HTTP, against the real PostgreSQL server `cargo xtask ci` starts (Redshift speaks
+//! its wire protocol). Automatic setup, each validation test failing for its real reason,
+//! a failed setup that leaves nothing behind, impersonation edits, delete, the manual flow
+//! with the generated scripts, recurring validation, and kill -9 in the middle of a setup.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)] // a panic is a failed test
+
+mod common;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{Backend, SHIPPED, Server};
+use serde_json::{Value, json};
+use sqlx::{AssertSqlSafe, Connection as _, PgConnection, Row as _};
+
+/// The test PostgreSQL's superuser, standing in for a Redshift administrator.
+struct Cluster {
+    admin_url: String,
+    host: String,
+    port: u16,
+    user: String,
+    password: String,
+}
+
+fn cluster() -> Option<Cluster> {
+    let Ok(admin_url) = std::env::var("WARDEN_TEST_POSTGRES_URL") else {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI=true needs WARDEN_TEST_POSTGRES_URL");
+        eprintln!("WARDEN_TEST_POSTGRES_URL is not set: skipped");
+        return None;
+    };
+    let url = url::Url::parse(&admin_url).unwrap();
+    Some(Cluster {
+        host: url.host_str().unwrap().to_owned(),
+        port: url.port().unwrap_or(5432),
+        user: url.username().to_owned(),
+        password: url.password().unwrap_or_default().to_owned(),
+        admin_url,
+    })
+}
+
+static NAMES: AtomicU32 = AtomicU32::new(0);
+
+/// A database name (and so a system user `<name>_system`) no other test uses.
+fn unique(prefix: &str) -> String {
+    format!("{prefix}_{}_{}", std::process::id(), NAMES.fetch_add(1, Ordering::SeqCst))
+}
+
+impl Cluster {
+    fn automatic(&self, database: &str, group: &str, impersonation: bool) -> Value {
+        json!({"type": "Redshift", "autoBootstrap": true, "config": {
+            "host": self.host, "port": self.port, "database": database, "initialDatabase": "postgres",
+            "authenticationType": "userPassword", "username": self.user, "password": self.password,
+            "impersonation": {"enabled": impersonation, "role": group}}})
+    }
+
+    fn privileged(&self) -> Value {
+        json!({"config": {"authenticationType": "userPassword", "username": self.user, "password": self.password}})
+    }
+
+    async fn admin(&self) -> PgConnection {
+        PgConnection::connect(&self.admin_url).await.unwrap()
+    }
+
+    async fn exists(&self, sql: &str, name: &str) -> bool {
+        let mut admin = self.admin().await;
+        let row = sqlx::query(AssertSqlSafe(sql.to_owned())).bind(name).fetch_one(&mut admin).await.unwrap();
+        row.get::<bool, _>(0)
+    }
+
+    async fn database_exists(&self, name: &str) -> bool {
+        self.exists("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).await
+    }
+
+    async fn role_exists(&self, name: &str) -> bool {
+        self.exists("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", name).await
+    }
+
+    async fn execute(&self, sql: &str) {
+        sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).execute(&mut self.admin().await).await.unwrap();
+    }
+
+    fn url_for(&self, database: &str) -> String {
+        format!("{}/{database}", self.admin_url.rsplit_once('/').unwrap().0)
+    }
+}
+
+async fn shipped(extra: &[&str]) -> Server {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().to_path_buf();
+    Server::start_binary(SHIPPED, &Backend::Sqlite, &dir, Some(temp), extra).await
+}
+
+fn secret_free(server: &Server, answers: &[&common::Answer], password: &str) {
+    for answer in answers {
+        assert!(!answer.text.contains(password), "the privileged password reached a response: {}", answer.text);
+    }
+    assert!(!server.logs().contains(password), "the privileged password reached the log");
+    assert!(server.logs().contains("DEBUG"), "the log is at debug level");
+    for file in ["warden.db", "warden.db-wal"] {
+        if let Ok(bytes) = std::fs::read(server.data_dir().join(file)) {
+            assert!(!String::from_utf8_lossy(&bytes).contains(password), "the privileged password is in the store");
+        }
+    }
+}
+
+#[tokio::test]
+async fn automatic_setup_edit_and_delete_on_a_real_server() {
+    let Some(cluster) = cluster() else { return };
+    let server = shipped(&[]).await;
+    let (database, group) = (unique("wrs_auto"), unique("wrs_imp"));
+    let system = format!("{database}_system");
+
+    let created = server.call("POST", "/integrations", Some(&cluster.automatic(&database, &group, true))).await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    assert_eq!(created.body["validationResults"]["status"], "passed", "{}", created.text);
+    let id = created.body["id"].as_u64().unwrap();
+    assert_eq!(server.settled(id).await["status"], "enabled", "{}", server.logs());
+    assert!(cluster.database_exists(&database).await);
+    assert!(cluster.role_exists(&system).await, "the system account {system} exists");
+    assert!(cluster.role_exists(&group).await);
+    let mut db = PgConnection::connect(&cluster.url_for(&database)).await.unwrap();
+    let schemas: i64 = sqlx::query("SELECT COUNT(*) FROM pg_namespace WHERE nspname LIKE 'warden_%'")
+        .fetch_one(&mut db)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(schemas, 3);
+    drop(db);
+
+    let shown = server.call("GET", &format!("/integrations/{id}"), None).await;
+    assert_eq!(
+        shown.body["config"]["username"],
+        system.as_str(),
+        "Warden stores its system account, not the administrator"
+    );
+    assert_eq!(shown.body["config"]["password"], "[REDACTED]");
+    // The stored system account works: an installed-phase validation connects with it.
+    let mut same = cluster.automatic(&database, &group, true);
+    same["config"]["username"] = json!(system);
+    same["config"]["password"] = json!("[REDACTED]");
+    let check = server.call("PUT", &format!("/integrations/{id}?dryRun=true"), Some(&same)).await;
+    assert_eq!(check.body["validationResults"]["status"], "passed", "{}", check.text);
+
+    // Impersonation off: the edit script runs with the privileged credentials of the body.
+    let off = cluster.automatic(&database, &group, false);
+    let edit = server.call("PUT", &format!("/integrations/{id}"), Some(&off)).await;
+    assert_eq!((edit.status, edit.body["status"].as_str()), (200, Some("editing")), "{}", edit.text);
+    assert_eq!(server.settled(id).await["status"], "enabled", "{}", server.logs());
+    assert!(!cluster.role_exists(&group).await, "impersonation off drops the group");
+    let shown_after = server.call("GET", &format!("/integrations/{id}"), None).await;
+    assert_eq!(shown_after.body["config"]["username"], system.as_str(), "an edit keeps the system account");
+
+    let deleted = server.call("DELETE", &format!("/integrations/{id}"), Some(&cluster.privileged())).await;
+    assert_eq!(deleted.body["status"], "deleting", "{}", deleted.text);
+    assert_eq!(server.settled(id).await["status"], "deleted", "{}", server.logs());
+    assert!(!cluster.database_exists(&database).await, "delete drops the database");
+    assert!(!cluster.role_exists(&system).await, "delete drops the system account");
+    secret_free(&server, &[&created, &shown, &check, &edit, &shown_after, &deleted], &cluster.password);
+}
+
+#[tokio::test]
+async fn each_validation_test_fails_for_its_real_reason() {
+    let Some(cluster) = cluster() else { return };
+    let server = shipped(&[]).await;
+    let failed = |answer: &common::Answer, test: &str| -> String {
+        assert_eq!(answer.status, 422, "{}", answer.text);
+        assert_eq!(answer.body["message"], "Validation of prerequisite setup failed. Unable to create integration.");
+        let tests = answer.body["validationResults"]["validationTests"].as_array().unwrap();
+        let found = tests.iter().find(|t| t["name"] == test).unwrap_or_else(|| panic!("{test} in {}", answer.text));
+        assert_eq!(found["status"], "failed", "{}", answer.text);
+        found["message"].as_str().unwrap().to_owned()
+    };
+
+    let mut wrong = cluster.automatic(&unique("wrs_pw"), &unique("g"), false);
+    wrong["config"]["password"] = json!("not-the-password");
+    let answer = server.call("POST", "/integrations", Some(&wrong)).await;
+    let message = failed(&answer, "Initial validation: basic connection test");
+    assert!(message.starts_with("Unable to connect to host."), "{message}");
+    assert!(message.contains("password authentication failed"), "{message}");
+    let skipped = &answer.body["validationResults"]["validationTests"][1];
+    assert_eq!(skipped["status"], "skipped", "{}", answer.text);
+
+    let taken = unique("wrs_taken");
+    cluster.execute(&format!("CREATE DATABASE {taken}")).await;
+    let answer = server.call("POST", "/integrations", Some(&cluster.automatic(&taken, &unique("g"), false))).await;
+    let message = failed(&answer, "Validate automatic: database does not exist");
+    assert!(message.starts_with("The database already exists."), "{message}");
+    cluster.execute(&format!("DROP DATABASE {taken}")).await;
+
+    let group = unique("wrs_group");
+    cluster.execute(&format!("CREATE GROUP {group}")).await;
+    let answer = server.call("POST", "/integrations", Some(&cluster.automatic(&unique("wrs_g"), &group, true))).await;
+    let message = failed(&answer, "Validate automatic: impersonation role does not exist");
+    assert!(message.starts_with("Impersonation role already exists."), "{message}");
+    cluster.execute(&format!("DROP GROUP {group}")).await;
+
+    let mut okta = cluster.automatic(&unique("wrs_okta"), &unique("g"), false);
+    let config = okta["config"].as_object_mut().unwrap();
+    config.remove("username");
+    config.remove("password");
+    config.insert("authenticationType".into(), json!("okta"));
+    config.insert(
+        "okta".into(),
+        json!({"username": "u", "password": "p", "appId": "a", "idpHost": "acme.okta.com", "role": "r"}),
+    );
+    let answer = server.call("POST", "/integrations", Some(&okta)).await;
+    let message = failed(&answer, "Initial validation: basic connection test");
+    assert!(message.contains("okta is accepted in the config but not supported"), "{message}");
+    assert_eq!(server.call("GET", "/integrations?includeDeleted=true", None).await.body, json!([]));
+}
+
+#[tokio::test]
+async fn a_setup_that_fails_ends_in_create_error_and_leaves_nothing_behind() {
+    let Some(cluster) = cluster() else { return };
+    let server = shipped(&[]).await;
+    // Without CREATEDB the first statement fails; with CREATEDB but without CREATEROLE the
+    // database is made and the user is not, so the cleanup has something to remove.
+    for (weak, options) in [(unique("wrs_nocreatedb"), "LOGIN"), (unique("wrs_nocreaterole"), "LOGIN CREATEDB")] {
+        cluster.execute(&format!("CREATE ROLE {weak} {options} PASSWORD 'Weak-Passw0rd'")).await;
+        let database = unique("wrs_fail");
+        let mut payload = cluster.automatic(&database, &unique("g"), false);
+        payload["config"]["username"] = json!(weak);
+        payload["config"]["password"] = json!("Weak-Passw0rd");
+        let created = server.call("POST", "/integrations", Some(&payload)).await;
+        assert_eq!(created.status, 200, "{}", created.text);
+        let id = created.body["id"].as_u64().unwrap();
+        let status = server.settled(id).await;
+        assert_eq!(status["status"], "createError", "{weak}: {status}");
+        let message = status["message"].as_str().unwrap();
+        assert!(message.contains("permission denied"), "{weak}: the server's own reason: {message}");
+        assert!(message.contains("Warden removed what it had created"), "{weak}: {message}");
+        assert!(!cluster.database_exists(&database).await, "{weak}: the database was left behind");
+        assert!(!cluster.role_exists(&format!("{database}_system")).await, "{weak}: the user was left behind");
+        server.call("DELETE", &format!("/integrations/{id}?forceDisable=true"), None).await;
+        cluster.execute(&format!("DROP ROLE {weak}")).await;
+    }
+}
+
+/// Splits a script answered by the API into (database, SQL) parts, leaving out the
+/// statements marked Redshift-only; returns them with the skipped statements.
+fn runnable_parts(script: &str, first_database: &str) -> (Vec<(String, String)>, Vec<String>) {
+    let mut parts = vec![(first_database.to_owned(), String::new())];
+    let mut skipped = Vec::new();
+    let mut skipping = false;
+    for line in script.lines() {
+        if let Some(rest) = line.strip_prefix("-- ==== Part ") {
+            let database = rest.split("connect to ").nth(1).unwrap().split(" and run").next().unwrap();
+            if parts.last().is_some_and(|(_, sql)| sql.trim().is_empty()) {
+                parts.pop();
+            }
+            parts.push((database.to_owned(), String::new()));
+            continue;
+        }
+        if line.starts_with("-- [Redshift only]") {
+            skipping = true;
+            continue;
+        }
+        if skipping {
+            skipped.push(line.to_owned());
+            skipping = !line.ends_with(';');
+            continue;
+        }
+        let sql = &mut parts.last_mut().unwrap().1;
+        sql.push_str(line);
+        sql.push('\n');
+    }
+    (parts, skipped)
+}
+
+async fn run_script(cluster: &Cluster, server: &Server, path: &str, body: &Value) -> Vec<String> {
+    let answer = reqwest::Client::new()
+        .post(format!("{}{path}", server.base))
+        .header("Authorization", common::ADMIN_KEY)
+        .header("Accept", "application/json")
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200, "{path}");
+    let answer: Value = answer.json().await.unwrap();
+    let (parts, skipped) = runnable_parts(answer["script"].as_str().unwrap(), answer["connectTo"].as_str().unwrap());
+    for (database, sql) in parts {
+        psql(cluster, &database, &sql);
+    }
+    skipped
+}
+
+/// Pipes SQL into `psql` (installed with the PostgreSQL server), as an administrator would,
+/// stopping at the first error.
+fn psql(cluster: &Cluster, database: &str, sql: &str) {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &cluster.url_for(database), "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("psql (from the postgresql packages) runs the scripts");
+    child.stdin.take().unwrap().write_all(sql.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "psql failed: {}\n{sql}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[tokio::test]
+async fn the_manual_flow_with_the_generated_scripts_and_recurring_validation() {
+    let Some(cluster) = cluster() else { return };
+    let server = shipped(&["--recheck-interval-secs", "1"]).await;
+    let (database, user) = (unique("wrs_manual"), unique("wrs_sys"));
+    let manual = json!({"type": "Redshift", "autoBootstrap": false, "config": {
+        "host": cluster.host, "port": cluster.port, "database": database, "initialDatabase": "postgres",
+        "authenticationType": "userPassword", "username": user, "password": "Manual-Passw0rd-1"}});
+    let mut skipped = run_script(&cluster, &server, "/integrations/scripts/initial-create", &manual).await;
+    skipped.extend(run_script(&cluster, &server, "/integrations/scripts/create", &manual).await);
+    eprintln!("Redshift-only lines skipped on PostgreSQL: {skipped:?}");
+    assert!(skipped.iter().any(|l| l.contains("enable_case_sensitive_identifier")), "{skipped:?}");
+
+    let created = server.call("POST", "/integrations", Some(&manual)).await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let id = created.body["id"].as_u64().unwrap();
+    assert_eq!(server.settled(id).await["status"], "enabled");
+
+    // Behind Warden's back the system account's password changes: the next round fails.
+    cluster.execute(&format!("ALTER USER {user} PASSWORD 'Changed-Passw0rd-2'")).await;
+    let status = wait_for(&server, id, "recurringValidationError").await;
+    let message = status["message"].as_str().unwrap();
+    assert!(message.contains("Initial validation: basic connection test"), "{message}");
+    assert!(message.contains("password authentication failed"), "{message}");
+    cluster.execute(&format!("ALTER USER {user} PASSWORD 'Manual-Passw0rd-1'")).await;
+    wait_for(&server, id, "enabled").await;
+
+    // Manual delete: nothing runs on the platform; the delete script removes it all.
+    let deleted = server.call("DELETE", &format!("/integrations/{id}"), None).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+    assert_eq!(server.settled(id).await["status"], "deleted");
+    assert!(cluster.database_exists(&database).await, "a manual delete leaves the platform to the administrator");
+    let answer = server.call("POST", &format!("/integrations/{id}/scripts/delete"), None).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let (parts, _) = runnable_parts(&answer.text, &database);
+    for (db, sql) in parts {
+        psql(&cluster, &db, &sql);
+    }
+    assert!(!cluster.database_exists(&database).await);
+    assert!(!cluster.role_exists(&user).await);
+}
+
+async fn wait_for(server: &Server, id: u64, status: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let answer = server.call("GET", &format!("/integrations/{id}/status"), None).await;
+        if answer.body["status"] == status {
+            return answer.body;
+        }
+        assert!(Instant::now() < deadline, "still {} after 30 s, waiting for {status}", answer.text);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn kill_9_during_an_automatic_setup_leaves_create_error_and_the_cleanup_script_removes_the_rest() {
+    let Some(cluster) = cluster() else { return };
+    let mut server = shipped(&[]).await;
+    let database = unique("wrs_crash");
+    let system = format!("{database}_system");
+    // Hold a lock that CREATE USER waits for (connections only read the catalog, so they
+    // still work): the setup stops after CREATE DATABASE, mid-script.
+    let mut blocker = cluster.admin().await;
+    sqlx::raw_sql("BEGIN; LOCK TABLE pg_catalog.pg_authid IN SHARE ROW EXCLUSIVE MODE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let created = server.call("POST", "/integrations", Some(&cluster.automatic(&database, &unique("g"), false))).await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let id = created.body["id"].as_u64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !cluster.database_exists(&database).await {
+        assert!(Instant::now() < deadline, "the setup never created the database: {}", server.logs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.kill9();
+    sqlx::raw_sql("ROLLBACK").execute(&mut blocker).await.unwrap();
+    drop(blocker);
+
+    server.restart().await;
+    let status = server.call("GET", &format!("/integrations/{id}/status"), None).await;
+    assert_eq!(status.body["status"], "createError", "{}", status.text);
+    let message = status.body["message"].as_str().unwrap();
+    assert!(message.contains("cleanup script"), "{message}");
+    assert!(
+        cluster.database_exists(&database).await,
+        "the interrupted setup left its database (the point of the test)"
+    );
+
+    // The administrator takes the stored config, marks it manual, and runs the cleanup script.
+    let stored = server.call("GET", &format!("/integrations/{id}"), None).await.body;
+    let payload = json!({"type": "Redshift", "autoBootstrap": false, "config": stored["config"]});
+    run_script(&cluster, &server, "/integrations/scripts/cleanup", &payload).await;
+    assert!(!cluster.database_exists(&database).await, "the cleanup script drops the database");
+    assert!(!cluster.role_exists(&system).await, "the cleanup script drops the system account if it was made");
+    assert!(!server.logs().contains(&cluster.password), "the privileged password reached the log");
+}
