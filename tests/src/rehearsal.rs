@@ -49,7 +49,10 @@ fn has(spec: &IntegrationSpec, word: &str) -> bool {
 fn record(change: &str, spec: &IntegrationSpec) {
     let Ok(path) = std::env::var(LOG_ENV) else { return };
     if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
-        let _ = writeln!(file, "{change} {} {}", spec.host(), std::process::id());
+        // One write per line: with O_APPEND a single write is never interleaved with another
+        // task's or process's, while writeln! may split a line into several writes.
+        let line = format!("{change} {} {}\n", spec.host(), std::process::id());
+        let _ = file.write_all(line.as_bytes());
     }
 }
 

@@ -270,7 +270,7 @@ fn runnable_parts(script: &str, first_database: &str) -> (Vec<(String, String)>,
 }
 
 async fn run_script(cluster: &Cluster, server: &Server, path: &str, body: &Value) -> Vec<String> {
-    let answer = reqwest::Client::new()
+    let answer = common::http()
         .post(format!("{}{path}", server.base))
         .header("Authorization", common::ADMIN_KEY)
         .header("Accept", "application/json")

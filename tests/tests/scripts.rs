@@ -37,7 +37,7 @@ async fn scripts_answer_text_or_json_and_refuse_what_the_contract_refuses() {
         assert!(text.text.contains("CREATE DATABASE \"warden\";"), "{}", text.text);
         assert!(text.text.contains("CREATE USER \"warden_system\" PASSWORD 'Sys-Passw0rd-1';"));
 
-        let response = reqwest::Client::new()
+        let response = common::http()
             .post(format!("{}/integrations/scripts/create", server.base))
             .header("Authorization", ADMIN_KEY)
             .header("Accept", "application/json")
@@ -55,7 +55,7 @@ async fn scripts_answer_text_or_json_and_refuse_what_the_contract_refuses() {
         );
         assert!(json["runAs"].as_str().unwrap().contains("superuser"));
         assert!(json["script"].as_str().unwrap().contains("CREATE SCHEMA IF NOT EXISTS \"warden_system\";"));
-        let plain = reqwest::Client::new()
+        let plain = common::http()
             .post(format!("{}/integrations/scripts/cleanup", server.base))
             .header("Authorization", ADMIN_KEY)
             .body(body)

@@ -5,10 +5,12 @@
 //!   at the first failing step and exits non-zero. The tests get a throwaway PostgreSQL
 //!   server (see [`postgres`]) through `WARDEN_TEST_POSTGRES_URL`; it is stopped at the end.
 //!   The script oracle gets the project virtualenv's Python, with sqlglot, through
-//!   `WARDEN_SQLGLOT_PYTHON` (see [`venv`]).
+//!   `WARDEN_SQLGLOT_PYTHON` (see [`venv`]), and the AWS tests a moto server through
+//!   `WARDEN_TEST_MOTO_URL` (see [`moto`]).
 
 #![allow(clippy::print_stdout)] // a command-line tool: stdout is its output
 
+mod moto;
 mod postgres;
 mod venv;
 
@@ -71,7 +73,8 @@ fn ci() -> Result<(), String> {
     let python = venv::ensure()?;
     let tally = {
         let server = postgres::Postgres::start()?;
-        test_workspace(&server.url(), &python.to_string_lossy())?
+        let aws = moto::Moto::start(&python)?;
+        test_workspace(&server.url(), &python.to_string_lossy(), &aws.url())?
     };
     deny()?;
     eprintln!("\nxtask ci: fmt, clippy, tests and cargo-deny passed in {:.0} s", started.elapsed().as_secs_f64());
@@ -88,7 +91,7 @@ struct Tally {
 
 /// Runs `cargo test` for the workspace, echoing its output and adding up every
 /// `test result:` line.
-fn test_workspace(postgres_url: &str, python: &str) -> Result<Tally, String> {
+fn test_workspace(postgres_url: &str, python: &str, moto_url: &str) -> Result<Tally, String> {
     use std::io::{BufRead, BufReader};
     let args = ["test", "--workspace", "--locked"];
     eprintln!("\n==> cargo {}", args.join(" "));
@@ -99,6 +102,8 @@ fn test_workspace(postgres_url: &str, python: &str) -> Result<Tally, String> {
             ("CI", "true"),
             ("WARDEN_TEST_POSTGRES_URL", postgres_url),
             ("WARDEN_SQLGLOT_PYTHON", python),
+            ("WARDEN_TEST_PYTHON", python),
+            ("WARDEN_TEST_MOTO_URL", moto_url),
         ])
         .current_dir(workspace_root())
         .stdout(std::process::Stdio::piped())

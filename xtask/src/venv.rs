@@ -1,5 +1,6 @@
 //! The project's Python virtualenv (`.venv/` at the workspace root, git-ignored) with the
-//! pinned sqlglot the script oracle uses (`xtask/sqlglot_oracle.py`). Created on first use
+//! pinned sqlglot the script oracle uses (`xtask/sqlglot_oracle.py`) and the pinned moto
+//! (with boto3) the AWS tests run against. Created on first use
 //! from PyPI, reused while it holds the pinned version; Debian's `python3-venv` is installed
 //! from apt when `python3 -m venv` is missing and we run as root.
 
@@ -10,13 +11,17 @@ use crate::{run, succeeds, workspace_root};
 
 /// The sqlglot release the oracle is checked against.
 const SQLGLOT: &str = "30.30.0";
+/// The moto release the AWS tests run against (emulators-and-crates.md).
+const MOTO: &str = "5.2.5";
 
 /// Makes sure the virtualenv exists with sqlglot; returns its Python.
 pub fn ensure() -> Result<PathBuf, String> {
     let root = workspace_root();
     let python = root.join(".venv/bin/python");
     let python_str = python.to_string_lossy().into_owned();
-    let check = format!("import sqlglot, sys; sys.exit(sqlglot.__version__ != '{SQLGLOT}')");
+    let check = format!(
+        "import sqlglot, moto, boto3, sys; sys.exit(sqlglot.__version__ != '{SQLGLOT}' or moto.__version__ != '{MOTO}')"
+    );
     if python.exists() && succeeds(&python_str, &["-c", &check]) {
         return Ok(python);
     }
@@ -24,15 +29,17 @@ pub fn ensure() -> Result<PathBuf, String> {
         install_venv_support()?;
     }
     run("python3", &["-m", "venv", ".venv"], &[])?;
-    run(
-        &python_str,
-        &["-m", "pip", "install", "--quiet", "--disable-pip-version-check", &format!("sqlglot=={SQLGLOT}")],
-        &[],
-    )?;
+    let packages = [format!("sqlglot=={SQLGLOT}"), format!("moto[server]=={MOTO}")];
+    let mut args = vec!["-m", "pip", "install", "--quiet", "--disable-pip-version-check"];
+    args.extend(packages.iter().map(String::as_str));
+    run(&python_str, &args, &[])?;
     if succeeds(&python_str, &["-c", &check]) {
         Ok(python)
     } else {
-        Err(format!("the virtualenv at {} does not hold sqlglot {SQLGLOT}", root.join(".venv").display()))
+        Err(format!(
+            "the virtualenv at {} does not hold sqlglot {SQLGLOT} and moto {MOTO}",
+            root.join(".venv").display()
+        ))
     }
 }
 

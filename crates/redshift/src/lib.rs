@@ -7,6 +7,7 @@
 //! the server is Redshift. Connections are opened per operation and closed after it, so
 //! Warden never holds a session that would keep `DROP DATABASE` from running.
 
+mod aws;
 mod connect;
 
 use async_trait::async_trait;

@@ -63,6 +63,13 @@ pub async fn fresh_database(admin_url: &str) -> String {
     format!("{base}/{name}")
 }
 
+/// An HTTP client. reqwest's rustls is built without a crypto provider (the Redshift
+/// adapter brings ring), so the process installs ring's before the first client.
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("http client")
+}
+
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local addr").port()
@@ -139,7 +146,7 @@ impl Server {
             _temp: temp,
             backend: backend.clone(),
             extra_args: extra_args.iter().map(|s| (*s).to_owned()).collect(),
-            client: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("http client"),
+            client: http(),
             starts: 0,
             binary,
         };

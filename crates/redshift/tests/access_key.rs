@@ -1,0 +1,66 @@
+//! `authenticationType: accessKey` against a local AWS emulator (moto, server mode, which
+//! checks SigV4 signatures once `xtask/moto_setup.py` has made its user and cluster) and the
+//! test PostgreSQL: Warden signs `GetClusterCredentials`, gets the temporary user and
+//! password, and logs in with them. PostgreSQL has no user `IAM:awsuser`, so the login
+//! itself is refused by the server, naming that user: proof that the whole chain ran. A
+//! wrong secret key is refused by the emulator's signature check, and never shown.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)] // a panic is a failed test
+
+use serde_json::{Value, json};
+use warden_model::IntegrationSpec;
+use warden_platform::{CheckOutcome, Phase, Platform as _};
+use warden_redshift::{CONNECTION_TEST, Redshift};
+
+fn environment() -> Option<(String, String, String)> {
+    let vars = ["WARDEN_TEST_MOTO_URL", "WARDEN_TEST_PYTHON", "WARDEN_TEST_POSTGRES_URL"].map(std::env::var);
+    match vars {
+        [Ok(moto), Ok(python), Ok(postgres)] => Some((moto, python, postgres)),
+        _ => {
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "CI=true needs moto, Python and PostgreSQL (cargo xtask ci)"
+            );
+            eprintln!("moto, the test Python or PostgreSQL is not configured: skipped");
+            None
+        }
+    }
+}
+
+fn spec(postgres: &str, moto: &str, key: &str, secret: &str, cluster: &str) -> IntegrationSpec {
+    let url = url::Url::parse(postgres).unwrap();
+    let payload: Value = json!({"type": "Redshift", "autoBootstrap": false, "config": {
+        "host": url.host_str().unwrap(), "port": url.port().unwrap(), "database": "postgres",
+        "authenticationType": "accessKey", "databaseUser": "awsuser", "accessKeyId": key, "secretKey": secret,
+        "connectArgs": format!("cluster_identifier={cluster}&region=us-east-1&aws_endpoint_url={moto}")}});
+    IntegrationSpec::from_value(&payload, None).unwrap()
+}
+
+async fn connection_test(spec: &IntegrationSpec) -> String {
+    match Redshift.check(CONNECTION_TEST, spec, Phase::Installed).await.unwrap() {
+        CheckOutcome::Failed(message) => message,
+        other => panic!("expected the login to fail, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn access_keys_get_temporary_credentials_from_a_signed_get_cluster_credentials() {
+    let Some((moto, python, postgres)) = environment() else { return };
+    let setup = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../xtask/moto_setup.py");
+    let output = std::process::Command::new(python).arg(setup).arg(&moto).output().unwrap();
+    assert!(output.status.success(), "moto setup: {}", String::from_utf8_lossy(&output.stderr));
+    let keys: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (key, secret) = (keys["accessKeyId"].as_str().unwrap(), keys["secretKey"].as_str().unwrap());
+
+    let message = connection_test(&spec(&postgres, &moto, key, secret, "warden-test")).await;
+    assert!(message.contains("password authentication failed for user \"IAM:awsuser\""), "{message}");
+
+    let wrong = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYWRONGKEY";
+    let message = connection_test(&spec(&postgres, &moto, key, wrong, "warden-test")).await;
+    assert!(message.contains("SignatureDoesNotMatch"), "{message}");
+    assert!(!message.contains(wrong) && !message.contains(secret), "a secret reached the message: {message}");
+
+    let message = connection_test(&spec(&postgres, &moto, key, secret, "no-such-cluster")).await;
+    assert!(message.contains("ClusterNotFound"), "{message}");
+}
