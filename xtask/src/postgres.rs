@@ -100,7 +100,38 @@ impl Postgres {
             ],
             true,
         )?;
-        let options = format!("-h 127.0.0.1 -p {port} -k {} -F", server.dir.display());
+        // TLS with a throwaway self-signed certificate, as a Redshift cluster offers it; the
+        // Redshift adapter's tests check that it is used. (openssl comes with the
+        // postgresql packages, through ssl-cert.)
+        let (cert, key) = (server.dir.join("server.crt"), server.dir.join("server.key"));
+        let (cert_path, key_path) = (cert.display().to_string(), key.display().to_string());
+        server.command(
+            "openssl",
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-keyout",
+                &key_path,
+                "-out",
+                &cert_path,
+            ],
+            false,
+        )?;
+        if let Some(user) = run_as {
+            server.command("chown", &[&format!("{user}:"), &cert_path, &key_path], false)?;
+        }
+        server.command("chmod", &["600", &key_path], false)?;
+        let options = format!(
+            "-h 127.0.0.1 -p {port} -k {} -F -c ssl=on -c ssl_cert_file={cert_path} -c ssl_key_file={key_path}",
+            server.dir.display()
+        );
         let log = server.dir.join("server.log").display().to_string();
         server.command("pg_ctl", &["-D", &data, "-l", &log, "-o", &options, "-w", "-t", "60", "start"], true)?;
         eprintln!("==> PostgreSQL started on 127.0.0.1:{port} ({})", server.dir.display());

@@ -146,7 +146,57 @@ pub(crate) fn describe(error: &sqlx::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::cluster_and_region;
+    #![allow(clippy::unwrap_used, clippy::print_stderr)] // a panic is a failed test
+
+    use serde_json::json;
+    use sqlx::Row as _;
+    use warden_model::{IntegrationSpec, PlatformConfig};
+
+    use super::{cluster_and_region, connect};
+
+    /// The test PostgreSQL (which `cargo xtask ci` starts with TLS on) as a Redshift config.
+    fn config(connect_args: Option<&str>) -> Option<warden_model::config::RedshiftConfig> {
+        let Ok(url) = std::env::var("WARDEN_TEST_POSTGRES_URL") else {
+            assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI=true needs WARDEN_TEST_POSTGRES_URL");
+            eprintln!("WARDEN_TEST_POSTGRES_URL is not set: skipped");
+            return None;
+        };
+        let url = url::Url::parse(&url).unwrap();
+        let mut config = json!({"host": url.host_str().unwrap(), "port": url.port().unwrap(), "database": "postgres",
+            "authenticationType": "userPassword", "username": url.username(), "password": url.password().unwrap()});
+        if let Some(args) = connect_args {
+            config["connectArgs"] = json!(args);
+        }
+        let spec =
+            IntegrationSpec::from_value(&json!({"type": "Redshift", "autoBootstrap": false, "config": config}), None);
+        match spec.unwrap().config {
+            PlatformConfig::Redshift(config) => Some(config),
+            _ => unreachable!(),
+        }
+    }
+
+    async fn uses_tls(connect_args: Option<&str>) -> Option<bool> {
+        let mut connection = connect(&config(connect_args)?, "postgres").await.unwrap();
+        let row = sqlx::query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
+        Some(row.get::<bool, _>(0))
+    }
+
+    #[tokio::test]
+    async fn tls_is_used_when_the_server_offers_it_and_connect_args_can_turn_it_off() {
+        if let Some(tls) = uses_tls(None).await {
+            assert!(tls, "the server offers TLS, so the connection uses it");
+        }
+        if let Some(tls) = uses_tls(Some("sslmode=disable&application_name=warden-test")).await {
+            assert!(!tls, "connectArgs sslmode=disable is honoured");
+        }
+        if let Some(config) = config(Some("nosuch=1")) {
+            let error = connect(&config, "postgres").await.unwrap_err().to_string();
+            assert!(error.contains("\"nosuch\" is not supported"), "{error}");
+        }
+    }
 
     #[test]
     fn a_standard_endpoint_names_its_cluster_and_region() {
