@@ -1,5 +1,6 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
+//! - `bench [--quick]`: the benchmarks (`bench/`), see [`bench`].
 //! - `ci`: everything CI checks, in order: formatting, clippy with warnings denied, the
 //!   whole test suite, and `cargo deny` (installing cargo-deny when it is missing). It stops
 //!   at the first failing step and exits non-zero. The tests get a throwaway PostgreSQL
@@ -23,8 +24,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
+        Some("bench") => bench(args.iter().any(|a| a == "--quick")),
         _ => {
-            eprintln!("usage: cargo xtask ci");
+            eprintln!("usage: cargo xtask ci | cargo xtask bench [--quick]");
             return ExitCode::from(2);
         }
     };
@@ -74,7 +76,11 @@ fn ci() -> Result<(), String> {
     let tally = {
         let server = postgres::Postgres::start()?;
         let aws = moto::Moto::start(&python)?;
-        test_workspace(&server.url(), &python.to_string_lossy(), &aws.url())?
+        let tally = test_workspace(&server.url(), &python.to_string_lossy(), &aws.url())?;
+        // The benchmark harness must never rot: its quick mode runs here and only checks
+        // that every measurement produced a number.
+        run_bench(true, &server.url())?;
+        tally
     };
     deny()?;
     eprintln!("\nxtask ci: fmt, clippy, tests and cargo-deny passed in {:.0} s", started.elapsed().as_secs_f64());
@@ -87,6 +93,38 @@ fn ci() -> Result<(), String> {
 struct Tally {
     passed: u64,
     failed: u64,
+}
+
+/// `cargo xtask bench`: installs wrk when missing, starts PostgreSQL, builds the server
+/// (release; debug with `--quick`) and runs `warden-bench`, which writes
+/// `docs/BENCHMARKS.md` (or `target/bench/quick.md`).
+fn bench(quick: bool) -> Result<(), String> {
+    let server = postgres::Postgres::start()?;
+    run_bench(quick, &server.url())
+}
+
+fn run_bench(quick: bool, postgres_url: &str) -> Result<(), String> {
+    if !succeeds("wrk", &["--version"]) && !Command::new("which").arg("wrk").status().is_ok_and(|s| s.success()) {
+        let is_root =
+            Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        if !is_root {
+            return Err("wrk is missing: install it with `sudo apt-get install -y wrk`".into());
+        }
+        run("apt-get", &["install", "-y", "-q", "wrk"], &[("DEBIAN_FRONTEND", "noninteractive")])?;
+    }
+    let (profile_args, dir): (&[&str], &str) = if quick { (&[], "debug") } else { (&["--release"], "release") };
+    let mut build = vec!["build", "--locked", "-p", "warden-server", "-p", "warden-bench"];
+    build.extend_from_slice(profile_args);
+    run("cargo", &build, &[])?;
+    let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| workspace_root().join("target"), PathBuf::from);
+    let server = target.join(dir).join("warden");
+    let bench = target.join(dir).join("warden-bench");
+    let mut args = vec!["--server".to_owned(), server.display().to_string()];
+    if quick {
+        args.push("--quick".into());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&bench.display().to_string(), &args, &[("WARDEN_TEST_POSTGRES_URL", postgres_url)])
 }
 
 /// Runs `cargo test` for the workspace, echoing its output and adding up every

@@ -1,0 +1,641 @@
+//! The measurements and the report. Each returns rows: a value, its unit, and (when the
+//! measurement has one) the floor it is compared with.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sqlx::{AssertSqlSafe, Connection as _, PgConnection, Row as _};
+use warden_model::{IntegrationSpec, Status};
+use warden_scripts::{ScriptKind, build};
+use warden_store::{MasterKey, Store};
+
+const ADMIN_KEY: &str = "wdn_bench_admin_key_0123456789abcdef";
+const MASTER_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+const CONNECTIONS: u32 = 64;
+
+/// What every measurement needs.
+pub struct Setup {
+    pub quick: bool,
+    pub server: PathBuf,
+    pub postgres: String,
+}
+
+/// Whether bigger is better.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Better {
+    Higher,
+    Lower,
+}
+
+/// One number.
+pub struct Row {
+    pub group: &'static str,
+    pub name: String,
+    pub value: f64,
+    pub unit: &'static str,
+    pub floor: Option<(f64, String)>,
+    pub better: Better,
+}
+
+fn row(group: &'static str, name: impl Into<String>, value: f64, unit: &'static str, better: Better) -> Row {
+    Row { group, name: name.into(), value, unit, floor: None, better }
+}
+
+impl Row {
+    fn against(mut self, floor: f64, what: impl Into<String>) -> Self {
+        self.floor = Some((floor, what.into()));
+        self
+    }
+
+    /// The value over its floor, oriented so that 1.0 is the floor and the direction says
+    /// better or worse: throughput as a share of the floor, time as a multiple of it.
+    fn ratio(&self) -> Option<f64> {
+        self.floor.as_ref().map(|(floor, _)| self.value / floor)
+    }
+}
+
+pub async fn all(setup: Setup) -> Vec<Row> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut rows = Vec::new();
+    let sizes: &[usize] = if setup.quick { &[100] } else { &[100, 10_000] };
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        for &n in sizes {
+            rows.extend(api(&setup, backend, n).await);
+        }
+    }
+    rows.extend(validation(&setup).await);
+    rows.extend(automatic_setup(&setup).await);
+    rows.extend(script_generation(&setup));
+    rows.extend(scale_out(&setup).await);
+    rows
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "SQLite",
+            Self::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(120)).build().expect("http client")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+static DATABASES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+async fn fresh_database(admin_url: &str, prefix: &str) -> (String, String) {
+    let name =
+        format!("{prefix}_{}_{}", std::process::id(), DATABASES.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+    let mut admin = PgConnection::connect(admin_url).await.unwrap();
+    sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
+    (format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0), name)
+}
+
+fn redshift_manual(host: &str) -> Value {
+    json!({"type": "Redshift", "autoBootstrap": false, "config": {"host": host, "database": "warden",
+        "authenticationType": "userPassword", "username": "warden_system", "password": "Bench-Passw0rd-1"}})
+}
+
+/// Stores `n` integrations directly (the API would validate each against a platform).
+async fn seed(store: &Store, n: usize) -> u64 {
+    let mut first = 0;
+    for i in 0..n {
+        let spec = IntegrationSpec::from_value(&redshift_manual(&format!("h{i}.bench.example.com")), None).unwrap();
+        let stored = store.insert_integration(&spec, Status::Enabled).await.unwrap();
+        if i == 0 {
+            first = stored.id.get();
+        }
+    }
+    first
+}
+
+/// A running server process.
+struct Server {
+    child: Child,
+    base: String,
+    started: Instant,
+    ready_after: Duration,
+}
+
+impl Server {
+    async fn start(setup: &Setup, data_dir: &Path, database_url: Option<&str>) -> Self {
+        let port = free_port();
+        let log = std::fs::File::create(data_dir.join(format!("server-{port}.log"))).unwrap();
+        let mut command = Command::new(&setup.server);
+        command
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(data_dir)
+            .env("WARDEN_ADMIN_API_KEY", ADMIN_KEY)
+            .env("WARDEN_MASTER_KEY", MASTER_KEY)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        if let Some(url) = database_url {
+            command.arg("--database-url").arg(url);
+        }
+        let started = Instant::now();
+        let child = command.spawn().expect("start the server");
+        let base = format!("http://127.0.0.1:{port}");
+        let client = http();
+        loop {
+            if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(120), "the server did not become ready");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Self { child, base, started, ready_after: started.elapsed() }
+    }
+
+    fn rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        kib / 1024.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = self.started;
+    }
+}
+
+/// What wrk measured.
+struct Load {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn millis(text: &str) -> f64 {
+    let text = text.trim();
+    let (number, factor) = if let Some(v) = text.strip_suffix("us") {
+        (v, 0.001)
+    } else if let Some(v) = text.strip_suffix("ms") {
+        (v, 1.0)
+    } else if let Some(v) = text.strip_suffix('s') {
+        (v, 1000.0)
+    } else {
+        (text, 1.0)
+    };
+    number.parse::<f64>().unwrap_or(f64::NAN) * factor
+}
+
+/// Runs wrk against `url` (64 connections split over `threads`) and reads its report.
+fn wrk(url: &str, seconds: u64, connections: u32, threads: u32) -> Load {
+    let output = Command::new("wrk")
+        .args(["-t", &threads.to_string(), "-c", &connections.to_string(), "-d", &format!("{seconds}s"), "--latency"])
+        .args(["-H", &format!("Authorization: {ADMIN_KEY}"), url])
+        .output()
+        .expect("wrk (cargo xtask bench installs it)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(!text.contains("Non-2xx"), "wrk saw errors for {url}:\n{text}");
+    let find = |prefix: &str| {
+        text.lines().find_map(|l| l.trim_start().strip_prefix(prefix).map(str::to_owned)).unwrap_or_default()
+    };
+    Load {
+        rps: find("Requests/sec:").trim().parse().unwrap_or(f64::NAN),
+        p50_ms: millis(&find("50%")),
+        p99_ms: millis(&find("99%")),
+    }
+}
+
+async fn api(setup: &Setup, backend: Backend, n: usize) -> Vec<Row> {
+    let seconds = if setup.quick { 1 } else { 10 };
+    let temp = tempfile::tempdir().unwrap();
+    let key = MasterKey::from_hex(MASTER_KEY).unwrap();
+    let (url, size) = match backend {
+        Backend::Sqlite => (None, None),
+        Backend::Postgres => {
+            let (url, name) = fresh_database(&setup.postgres, "bench_api").await;
+            (Some(url), Some(name))
+        }
+    };
+    let store = match &url {
+        Some(url) => Store::connect(url, key).await.unwrap(),
+        None => Store::open_sqlite(temp.path(), key).await.unwrap(),
+    };
+    let empty_size = database_bytes(setup, temp.path(), size.as_deref()).await;
+    let id = seed(&store, n).await;
+    drop(store);
+    let server = Server::start(setup, temp.path(), url.as_deref()).await;
+    let label = format!("{}, {n} integrations", backend.name());
+    let idle = server.rss_mib();
+    let floor = wrk(&format!("{}/healthz", server.base), seconds, CONNECTIONS, 2);
+    let one = wrk(&format!("{}/integrations/{id}", server.base), seconds, CONNECTIONS, 2);
+    let loaded = server.rss_mib();
+    let list = wrk(&format!("{}/integrations", server.base), seconds, CONNECTIONS, 2);
+    let loaded = loaded.max(server.rss_mib());
+    let per_integration = (database_bytes(setup, temp.path(), size.as_deref()).await - empty_size) / n as f64;
+    let floor_name = "/healthz, same load";
+    let mut rows = vec![row("API", format!("/healthz req/s ({label})"), floor.rps, "req/s", Better::Higher)];
+    for (what, load) in [("GET /integrations/{id}", &one), ("GET /integrations", &list)] {
+        rows.push(
+            row("API", format!("{what} req/s ({label})"), load.rps, "req/s", Better::Higher)
+                .against(floor.rps, floor_name),
+        );
+        rows.push(
+            row("API", format!("{what} p50 ({label})"), load.p50_ms, "ms", Better::Lower)
+                .against(floor.p50_ms, floor_name),
+        );
+        rows.push(
+            row("API", format!("{what} p99 ({label})"), load.p99_ms, "ms", Better::Lower)
+                .against(floor.p99_ms, floor_name),
+        );
+    }
+    rows.push(row("Footprint", format!("resident memory idle ({label})"), idle, "MiB", Better::Lower));
+    rows.push(row("Footprint", format!("resident memory under load ({label})"), loaded, "MiB", Better::Lower));
+    rows.push(row(
+        "Footprint",
+        format!("cold start to /readyz ({label})"),
+        server.ready_after.as_secs_f64() * 1000.0,
+        "ms",
+        Better::Lower,
+    ));
+    rows.push(row(
+        "Footprint",
+        format!("database size per integration ({label})"),
+        per_integration,
+        "bytes",
+        Better::Lower,
+    ));
+    rows
+}
+
+/// The store's size on disk: the SQLite files, or the PostgreSQL database.
+async fn database_bytes(setup: &Setup, dir: &Path, postgres_name: Option<&str>) -> f64 {
+    match postgres_name {
+        None => ["warden.db", "warden.db-wal"]
+            .iter()
+            .filter_map(|f| std::fs::metadata(dir.join(f)).ok())
+            .map(|m| m.len() as f64)
+            .sum(),
+        Some(name) => {
+            let mut admin = PgConnection::connect(&setup.postgres).await.unwrap();
+            let row =
+                sqlx::query("SELECT pg_database_size($1)::float8").bind(name).fetch_one(&mut admin).await.unwrap();
+            row.get::<f64, _>(0)
+        }
+    }
+}
+
+struct Admin {
+    host: String,
+    port: u16,
+    user: String,
+    password: String,
+}
+
+fn admin(setup: &Setup) -> Admin {
+    let url = url::Url::parse(&setup.postgres).unwrap();
+    Admin {
+        host: url.host_str().unwrap().to_owned(),
+        port: url.port().unwrap_or(5432),
+        user: url.username().to_owned(),
+        password: url.password().unwrap_or_default().to_owned(),
+    }
+}
+
+fn automatic(admin: &Admin, database: &str) -> Value {
+    json!({"type": "Redshift", "autoBootstrap": true, "config": {"host": admin.host, "port": admin.port,
+        "database": database, "initialDatabase": "postgres", "authenticationType": "userPassword",
+        "username": admin.user, "password": admin.password,
+        "impersonation": {"enabled": true, "role": format!("{database}_imp")}}})
+}
+
+fn percentile(samples: &mut [f64], p: f64) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    let index = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples.get(index).copied().unwrap_or(f64::NAN)
+}
+
+async fn validation(setup: &Setup) -> Vec<Row> {
+    let runs = if setup.quick { 10 } else { 200 };
+    let admin = admin(setup);
+    let temp = tempfile::tempdir().unwrap();
+    let server = Server::start(setup, temp.path(), None).await;
+    let client = http();
+    let payload = automatic(&admin, "bench_never_created");
+    let mut warden = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        let answer = client
+            .post(format!("{}/integrations?dryRun=true", server.base))
+            .header("Authorization", ADMIN_KEY)
+            .json(&payload)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["validationResults"]["status"], "passed", "{body}");
+        warden.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let mut floor = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        let mut connection = PgConnection::connect(&setup.postgres).await.unwrap();
+        for sql in [
+            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)",
+            "SELECT EXISTS (SELECT 1 FROM pg_group WHERE groname = $1)",
+        ] {
+            sqlx::query(sql).bind("bench_never_created").fetch_one(&mut connection).await.unwrap();
+        }
+        connection.close().await.unwrap();
+        floor.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let what = "sqlx: one connection, the same two queries";
+    vec![
+        row(
+            "Validation",
+            "POST dryRun p50 (Redshift on PostgreSQL)",
+            percentile(&mut warden, 0.5),
+            "ms",
+            Better::Lower,
+        )
+        .against(percentile(&mut floor, 0.5), what),
+        row(
+            "Validation",
+            "POST dryRun p99 (Redshift on PostgreSQL)",
+            percentile(&mut warden, 0.99),
+            "ms",
+            Better::Lower,
+        )
+        .against(percentile(&mut floor, 0.99), what),
+    ]
+}
+
+fn psql(url: &str, sql: &str) {
+    use std::io::Write as _;
+    let mut child = Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("psql");
+    child.stdin.take().unwrap().write_all(sql.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "psql: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// The SQL of a script part without its Redshift-only statements (PostgreSQL runs the rest).
+fn part_sql(part: &warden_scripts::Part) -> String {
+    part.statements.iter().filter(|s| s.vendor_only.is_none()).map(|s| format!("{};\n", s.sql)).collect()
+}
+
+async fn automatic_setup(setup: &Setup) -> Vec<Row> {
+    let runs = if setup.quick { 1 } else { 10 };
+    let admin = admin(setup);
+    let temp = tempfile::tempdir().unwrap();
+    let server = Server::start(setup, temp.path(), None).await;
+    let client = http();
+    let base_url = setup.postgres.rsplit_once('/').unwrap().0.to_owned();
+    let (mut warden, mut floor) = (Vec::new(), Vec::new());
+    for run in 0..runs {
+        let database = format!("bench_setup_{}_{run}", std::process::id());
+        let started = Instant::now();
+        let created: Value = client
+            .post(format!("{}/integrations", server.base))
+            .header("Authorization", ADMIN_KEY)
+            .json(&automatic(&admin, &database))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = created["id"].as_u64().unwrap_or_else(|| panic!("{created}"));
+        wait_for(&client, &server.base, id, "enabled").await;
+        warden.push(started.elapsed().as_secs_f64() * 1000.0);
+        let credentials = json!({"config": {"authenticationType": "userPassword", "username": admin.user, "password": admin.password}});
+        client
+            .delete(format!("{}/integrations/{id}", server.base))
+            .header("Authorization", ADMIN_KEY)
+            .json(&credentials)
+            .send()
+            .await
+            .unwrap();
+        wait_for(&client, &server.base, id, "deleted").await;
+
+        // The floor: psql runs the same two scripts.
+        let floor_database = format!("bench_floor_{}_{run}", std::process::id());
+        let mut payload = automatic(&admin, &floor_database);
+        payload["autoBootstrap"] = json!(false);
+        payload["config"]["username"] = json!(format!("{floor_database}_system"));
+        payload["config"]["password"] = json!("Bench-Passw0rd-1");
+        let spec = IntegrationSpec::from_value(&payload, None).unwrap();
+        let scripts =
+            [build(ScriptKind::InitialCreate, &spec, None).unwrap(), build(ScriptKind::Create, &spec, None).unwrap()];
+        let started = Instant::now();
+        for script in &scripts {
+            for part in &script.parts {
+                psql(&format!("{base_url}/{}", part.connect_to), &part_sql(part));
+            }
+        }
+        floor.push(started.elapsed().as_secs_f64() * 1000.0);
+        for part in &build(ScriptKind::Delete, &spec, None).unwrap().parts {
+            psql(&format!("{base_url}/{}", part.connect_to), &part_sql(part));
+        }
+    }
+    vec![
+        row(
+            "Automatic setup",
+            "POST create to enabled (Redshift on PostgreSQL), median",
+            percentile(&mut warden, 0.5),
+            "ms",
+            Better::Lower,
+        )
+        .against(percentile(&mut floor, 0.5), "psql running the same initial-create and create scripts"),
+    ]
+}
+
+async fn wait_for(client: &reqwest::Client, base: &str, id: u64, status: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let answer: Value = client
+            .get(format!("{base}/integrations/{id}/status"))
+            .header("Authorization", ADMIN_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if answer["status"] == status {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline && !answer["status"].as_str().unwrap_or_default().ends_with("Error"),
+            "{answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn script_generation(setup: &Setup) -> Vec<Row> {
+    let window = Duration::from_millis(if setup.quick { 100 } else { 2000 });
+    let payloads = [
+        ("Redshift", redshift_manual("rs.example.com")),
+        (
+            "Snowflake",
+            json!({"type": "Snowflake", "autoBootstrap": false, "config": {"host": "acme.snowflakecomputing.com",
+            "warehouse": "WH", "database": "WARDEN_DB", "authenticationType": "userPassword", "username": "U", "password": "P",
+            "audit": {"enabled": true}, "impersonation": {"enabled": true}}}),
+        ),
+        (
+            "Azure Synapse Analytics",
+            json!({"type": "Azure Synapse Analytics", "autoBootstrap": false, "config": {
+            "host": "acme.sql.azuresynapse.net", "database": "analytics", "schema": "warden_views",
+            "authenticationType": "userPassword", "username": "warden_system", "password": "P"}}),
+        ),
+        (
+            "Databricks",
+            json!({"type": "Databricks", "autoBootstrap": false, "config": {"workspaceUrl": "dbc-a1b2.cloud.databricks.com",
+            "httpPath": "/sql/1.0/warehouses/abc", "authenticationType": "token", "token": "t", "audit": {"enabled": true}}}),
+        ),
+    ];
+    payloads
+        .iter()
+        .map(|(name, payload)| {
+            let spec = IntegrationSpec::from_value(payload, None).unwrap();
+            let started = Instant::now();
+            let mut count = 0u64;
+            while started.elapsed() < window {
+                let script = build(ScriptKind::Create, &spec, None).unwrap();
+                std::hint::black_box(script.render());
+                count += 1;
+            }
+            row(
+                "Scripts",
+                format!("create script built and rendered ({name})"),
+                count as f64 / started.elapsed().as_secs_f64(),
+                "scripts/s",
+                Better::Higher,
+            )
+        })
+        .collect()
+}
+
+async fn scale_out(setup: &Setup) -> Vec<Row> {
+    let seconds = if setup.quick { 1 } else { 10 };
+    let counts: &[usize] = if setup.quick { &[1, 2] } else { &[1, 2, 3] };
+    let (url, _) = fresh_database(&setup.postgres, "bench_scale").await;
+    let store = Store::connect(&url, MasterKey::from_hex(MASTER_KEY).unwrap()).await.unwrap();
+    let id = seed(&store, 100).await;
+    drop(store);
+    let mut rows = Vec::new();
+    let mut single = None;
+    for &count in counts {
+        let dirs: Vec<tempfile::TempDir> = (0..count).map(|_| tempfile::tempdir().unwrap()).collect();
+        let mut servers = Vec::new();
+        for dir in &dirs {
+            servers.push(Server::start(setup, dir.path(), Some(&url)).await);
+        }
+        let per = CONNECTIONS / u32::try_from(count).unwrap_or(1);
+        let loads: Vec<_> = servers
+            .iter()
+            .map(|s| {
+                let target = format!("{}/integrations/{id}", s.base);
+                std::thread::spawn(move || wrk(&target, seconds, per, 1))
+            })
+            .collect();
+        let total: f64 = loads.into_iter().map(|h| h.join().unwrap().rps).sum();
+        let mut r = row(
+            "Scale-out",
+            format!("GET /integrations/{{id}} req/s, {count} process(es) on one PostgreSQL"),
+            total,
+            "req/s",
+            Better::Higher,
+        );
+        if let Some(one) = single {
+            r = r.against(one, "1 process");
+        } else {
+            single = Some(total);
+        }
+        rows.push(r);
+    }
+    rows
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:").map(|v| v.trim().to_owned()))
+        .unwrap_or_default();
+    format!("{cores} cores ({cpu}), {memory} memory")
+}
+
+fn today() -> String {
+    let output = Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]).output();
+    output.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default()
+}
+
+fn number(value: f64) -> String {
+    if value >= 100.0 { format!("{value:.0}") } else { format!("{value:.2}") }
+}
+
+/// The report, as Markdown: one table per group.
+pub fn report(rows: &[Row], quick: bool) -> String {
+    let mut out = String::new();
+    let command = if quick { "cargo xtask bench --quick" } else { "cargo xtask bench" };
+    let _ = writeln!(out, "# Benchmarks\n");
+    let _ = writeln!(out, "Generated by `{command}` on {}, machine: {}.", today(), machine());
+    let _ = writeln!(
+        out,
+        "Server: the release `warden` binary (debug in quick mode), SQLite in a temporary directory or a fresh database on a PostgreSQL 15 on the same machine; load from wrk, 64 keep-alive connections. Each ratio is the value over the floor measured in the same run: for requests per second a share of the floor (1.00 = as fast), for times a multiple of it (1.00 = as quick).\n"
+    );
+    let mut groups: Vec<&str> = rows.iter().map(|r| r.group).collect();
+    groups.dedup();
+    for group in groups {
+        let _ = writeln!(out, "## {group}\n");
+        let _ = writeln!(out, "| Measurement | Value | Floor | Ratio |");
+        let _ = writeln!(out, "|---|---|---|---|");
+        for r in rows.iter().filter(|r| r.group == group) {
+            let floor =
+                r.floor.as_ref().map_or("—".to_owned(), |(v, what)| format!("{} {} ({what})", number(*v), r.unit));
+            let ratio = r.ratio().map_or("—".to_owned(), |x| {
+                let note = match r.better {
+                    Better::Higher => "of the floor",
+                    Better::Lower => "× the floor",
+                };
+                format!("{x:.2} {note}")
+            });
+            let _ = writeln!(out, "| {} | {} {} | {floor} | {ratio} |", r.name, number(r.value), r.unit);
+        }
+        let _ = writeln!(out);
+    }
+    if let (false, Ok(notes)) = (quick, std::fs::read_to_string("docs/benchmarks-notes.md")) {
+        out.push_str(&notes);
+    }
+    out
+}
