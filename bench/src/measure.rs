@@ -207,11 +207,12 @@ fn millis(text: &str) -> f64 {
 fn wrk(url: &str, seconds: u64, connections: u32, threads: u32) -> Load {
     let output = Command::new("wrk")
         .args(["-t", &threads.to_string(), "-c", &connections.to_string(), "-d", &format!("{seconds}s"), "--latency"])
+        .args(["--timeout", "60s"])
         .args(["-H", &format!("Authorization: {ADMIN_KEY}"), url])
         .output()
         .expect("wrk (cargo xtask bench installs it)");
     let text = String::from_utf8_lossy(&output.stdout);
-    assert!(!text.contains("Non-2xx"), "wrk saw errors for {url}:\n{text}");
+    assert!(!text.contains("Non-2xx") && !text.contains("Socket errors"), "wrk saw errors for {url}:\n{text}");
     let find = |prefix: &str| {
         text.lines().find_map(|l| l.trim_start().strip_prefix(prefix).map(str::to_owned)).unwrap_or_default()
     };

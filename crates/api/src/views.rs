@@ -6,7 +6,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use warden_engine::Accepted;
 use warden_model::ValidationResults;
-use warden_store::StoredIntegration;
+use warden_store::{IntegrationSummary, StoredIntegration};
 
 /// An integration as GET shows it; every secret is `[REDACTED]`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -34,15 +34,16 @@ pub struct IntegrationView {
     pub updated_at: String,
 }
 
-impl From<&StoredIntegration> for IntegrationView {
-    fn from(integration: &StoredIntegration) -> Self {
+impl From<&IntegrationSummary> for IntegrationView {
+    fn from(integration: &IntegrationSummary) -> Self {
+        let redacted = &integration.redacted;
         Self {
             id: integration.id.get(),
-            integration_type: integration.spec.integration_type().wire_name().to_owned(),
-            auto_bootstrap: integration.spec.auto_bootstrap,
+            integration_type: redacted["type"].as_str().unwrap_or_default().to_owned(),
+            auto_bootstrap: redacted["autoBootstrap"].as_bool().unwrap_or(false),
             status: integration.status.as_str().to_owned(),
             status_message: integration.status_message.clone(),
-            config: integration.spec.redacted().get("config").cloned(),
+            config: redacted.get("config").cloned(),
             created_at: rfc3339(integration.created_at),
             updated_at: rfc3339(integration.updated_at),
         }

@@ -26,7 +26,7 @@ use tokio::sync::{Notify, mpsc};
 use warden_lifecycle::{Decision, Operation, Subject, decide};
 use warden_model::{ErrorCode, IntegrationId, IntegrationSpec, IntegrationType, Problem, Secret, ValidationResults};
 use warden_platform::{Phase, Platform};
-use warden_store::{Job, JobOwner, Store, StoreError, StoredIntegration};
+use warden_store::{IntegrationSummary, Job, JobOwner, Store, StoreError, StoredIntegration};
 use warden_validation::RunOptions;
 
 pub use error::{EngineError, Rejection};
@@ -207,14 +207,15 @@ impl Engine {
         &self.store
     }
 
-    /// Every integration, oldest first; `deleted` ones only when asked for.
-    pub async fn list(&self, include_deleted: bool) -> Result<Vec<StoredIntegration>, EngineError> {
-        Ok(self.store.list_integrations(include_deleted).await?)
+    /// Every integration as shown, oldest first; `deleted` ones only when asked for. Secrets
+    /// are not decrypted to list.
+    pub async fn list(&self, include_deleted: bool) -> Result<Vec<IntegrationSummary>, EngineError> {
+        Ok(self.store.list_summaries(include_deleted).await?)
     }
 
-    /// One integration, whatever its status (GET's 404 wording).
-    pub async fn get(&self, id: IntegrationId) -> Result<StoredIntegration, EngineError> {
-        self.store.get_integration(id).await?.ok_or_else(|| EngineError::code(ErrorCode::IntegrationNotFound { id }))
+    /// One integration as shown, whatever its status (GET's 404 wording).
+    pub async fn get(&self, id: IntegrationId) -> Result<IntegrationSummary, EngineError> {
+        self.store.get_summary(id).await?.ok_or_else(|| EngineError::code(ErrorCode::IntegrationNotFound { id }))
     }
 
     /// One integration, for the routes that change it or read its status (their 404 wording).

@@ -61,6 +61,24 @@ pub struct StoredIntegration {
     pub updated_at: i64,
 }
 
+/// An integration as responses show it: the redacted config as stored, read without
+/// decrypting the secrets (listing does not need them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntegrationSummary {
+    /// Its id.
+    pub id: IntegrationId,
+    /// Its status.
+    pub status: Status,
+    /// What the status means and what to do.
+    pub status_message: Option<String>,
+    /// `{type, autoBootstrap, config}` with every secret `[REDACTED]`.
+    pub redacted: serde_json::Value,
+    /// Creation time, Unix milliseconds.
+    pub created_at: i64,
+    /// Last change, Unix milliseconds.
+    pub updated_at: i64,
+}
+
 /// A job claimed by a worker.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Job {
@@ -167,6 +185,33 @@ struct RawIntegration {
 }
 
 const INTEGRATION_COLUMNS: &str = "id, status, status_message, config, secrets, version, created_at, updated_at";
+
+const SUMMARY_COLUMNS: &str = "id, status, status_message, config, created_at, updated_at";
+
+/// The summary columns: (id, status, status_message, config, created_at, updated_at).
+type RawSummary = (i64, String, Option<String>, String, i64, i64);
+
+macro_rules! raw_summary {
+    ($row:expr) => {
+        (
+            $row.try_get::<i64, _>("id")?,
+            $row.try_get::<String, _>("status")?,
+            $row.try_get::<Option<String>, _>("status_message")?,
+            $row.try_get::<String, _>("config")?,
+            $row.try_get::<i64, _>("created_at")?,
+            $row.try_get::<i64, _>("updated_at")?,
+        )
+    };
+}
+
+fn summary(raw: RawSummary) -> Result<IntegrationSummary, StoreError> {
+    let (id, status, status_message, config, created_at, updated_at) = raw;
+    let id = id_from(id)?;
+    let status =
+        Status::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("integration {id}: status {status}")))?;
+    let redacted = serde_json::from_str(&config).map_err(|e| StoreError::Corrupt(format!("integration {id}: {e}")))?;
+    Ok(IntegrationSummary { id, status, status_message, redacted, created_at, updated_at })
+}
 
 macro_rules! raw_integration {
     ($row:expr) => {
@@ -329,6 +374,34 @@ impl Store {
         let filter = if include_deleted { "" } else { "WHERE status <> 'deleted'" };
         let sql = self.sql(&format!("SELECT {INTEGRATION_COLUMNS} FROM integrations {filter} ORDER BY id"));
         self.fetch_integrations(sql, &[]).await
+    }
+
+    /// Every integration as shown, oldest first; `deleted` ones only when asked for. No
+    /// secret is decrypted.
+    pub async fn list_summaries(&self, include_deleted: bool) -> Result<Vec<IntegrationSummary>, StoreError> {
+        let filter = if include_deleted { "" } else { "WHERE status <> 'deleted'" };
+        let sql = self.sql(&format!("SELECT {SUMMARY_COLUMNS} FROM integrations {filter} ORDER BY id"));
+        let raws = on_pool!(self, pool => {
+            let rows = sqlx::query(sql).fetch_all(pool).await?;
+            let mut raws = Vec::with_capacity(rows.len());
+            for row in rows {
+                raws.push(raw_summary!(row));
+            }
+            raws
+        });
+        raws.into_iter().map(summary).collect()
+    }
+
+    /// One integration as shown, whatever its status. No secret is decrypted.
+    pub async fn get_summary(&self, id: IntegrationId) -> Result<Option<IntegrationSummary>, StoreError> {
+        let sql = self.sql(&format!("SELECT {SUMMARY_COLUMNS} FROM integrations WHERE id = $1"));
+        let raw = on_pool!(self, pool => {
+            match sqlx::query(sql).bind(db_id(id)).fetch_optional(pool).await? {
+                Some(row) => Some(raw_summary!(row)),
+                None => None,
+            }
+        });
+        raw.map(summary).transpose()
     }
 
     /// Runs a query that selects [`INTEGRATION_COLUMNS`] with text parameters, and reads

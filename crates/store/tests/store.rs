@@ -108,6 +108,10 @@ async fn listing_hides_deleted_unless_asked_and_host_lookup_skips_unused() {
         assert_eq!(ids.len(), 2, "{}", b.name);
         assert!(!ids.contains(&d.id));
         assert_eq!(b.store.list_integrations(true).await.unwrap().len(), 3);
+        let summaries = b.store.list_summaries(false).await.unwrap();
+        assert_eq!(summaries.iter().map(|i| i.id).collect::<Vec<_>>(), ids, "{}", b.name);
+        assert_eq!(summaries[0].redacted, spec.redacted(), "{}: a summary is the redacted config", b.name);
+        assert_eq!(b.store.get_summary(d.id).await.unwrap().unwrap().status, Status::Deleted);
         let on_host = b.store.integrations_on_host(spec.integration_type(), &spec.host()).await.unwrap();
         assert_eq!(on_host.iter().map(|i| i.id).collect::<Vec<_>>(), vec![a.id], "{}", b.name);
     }
