@@ -615,8 +615,12 @@ pub fn report(rows: &[Row], quick: bool) -> String {
         out,
         "Server: the release `warden` binary (debug in quick mode), SQLite in a temporary directory or a fresh database on a PostgreSQL 15 on the same machine; load from wrk, 64 keep-alive connections. Each ratio is the value over the floor measured in the same run: for requests per second a share of the floor (1.00 = as fast), for times a multiple of it (1.00 = as quick).\n"
     );
-    let mut groups: Vec<&str> = rows.iter().map(|r| r.group).collect();
-    groups.dedup();
+    let mut groups: Vec<&str> = Vec::new();
+    for r in rows {
+        if !groups.contains(&r.group) {
+            groups.push(r.group);
+        }
+    }
     for group in groups {
         let _ = writeln!(out, "## {group}\n");
         let _ = writeln!(out, "| Measurement | Value | Floor | Ratio |");

@@ -7,22 +7,11 @@
 
 mod common;
 
-use common::{ADMIN_KEY, Answer, Backend, Server, backends};
+use common::{ADMIN_KEY, Answer, Backend, Server, backends, redshift};
 use serde_json::{Value, json};
 
 /// Every secret in these payloads contains this; no response, log line or stored cell may.
 const MARK: &str = "S3CRET";
-
-fn redshift(host: &str, auto: bool) -> Value {
-    let mut config = json!({"host": host, "database": "warden", "authenticationType": "userPassword",
-        "username": "warden_system", "password": "S3CRET-system-pw"});
-    if auto {
-        config["initialDatabase"] = json!("dev");
-        config["username"] = json!("awsuser");
-        config["password"] = json!("S3CRET-privileged-pw");
-    }
-    json!({"type": "Redshift", "autoBootstrap": auto, "config": config})
-}
 
 fn databricks(host: &str) -> Value {
     json!({"type": "Databricks", "autoBootstrap": false, "config": {"workspaceUrl": host,

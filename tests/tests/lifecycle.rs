@@ -10,21 +10,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Backend, Server, backends, fresh_database};
+use common::{Backend, Server, backends, fresh_database, redshift};
 use serde_json::{Value, json};
 
 const TRANSITIONAL: [&str; 4] = ["creating", "editing", "deleting", "migrating"];
-
-fn redshift(host: &str, auto: bool) -> Value {
-    let mut config = json!({"host": host, "database": "warden", "authenticationType": "userPassword",
-        "username": "warden_system", "password": "S3CRET-system-pw"});
-    if auto {
-        config["initialDatabase"] = json!("dev");
-        config["username"] = json!("awsuser");
-        config["password"] = json!("S3CRET-privileged-pw");
-    }
-    json!({"type": "Redshift", "autoBootstrap": auto, "config": config})
-}
 
 async fn post(server: &Server, payload: &Value) -> u64 {
     let answer = server.call("POST", "/integrations", Some(payload)).await;

@@ -43,6 +43,40 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// Where Trino clusters reach this Warden; by default the Host the client used.
     pub public_url: Option<String>,
+    /// Recent lookups of administration keys.
+    pub admin_keys: Arc<AdminKeyCache>,
+}
+
+/// Remembers, for a few seconds, which presented keys are administration keys, so a busy
+/// dashboard does not cost a key lookup per request. Only keys with APPLICATION_ADMIN are
+/// remembered, never a key's value (entries are keyed by its SHA-256): a Trino key, which
+/// `regenerate` and DELETE revoke, is looked up every time and stops working at once. An
+/// administration key removed from the store works for at most [`AdminKeyCache::TTL`].
+#[derive(Debug, Default)]
+pub struct AdminKeyCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (Actor, Instant)>>,
+}
+
+impl AdminKeyCache {
+    /// How long a lookup is remembered.
+    pub const TTL: std::time::Duration = std::time::Duration::from_secs(5);
+    const MAX_ENTRIES: usize = 1024;
+
+    fn get(&self, hash: &str) -> Option<Actor> {
+        let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        entries.get(hash).filter(|(_, at)| at.elapsed() < Self::TTL).map(|(actor, _)| actor.clone())
+    }
+
+    fn put(&self, hash: String, actor: Actor) {
+        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if entries.len() >= Self::MAX_ENTRIES {
+            entries.retain(|_, (_, at)| at.elapsed() < Self::TTL);
+            if entries.len() >= Self::MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(hash, (actor, Instant::now()));
+    }
 }
 
 #[derive(OpenApi)]
@@ -126,11 +160,20 @@ async fn require_admin(State(state): State<AppState>, mut request: Request, next
         })
         .filter(|key| !key.is_empty() && key.len() <= 256)
         .ok_or(ErrorCode::Unauthorized)?;
-    let key = state.engine.store().find_api_key(presented).await?.ok_or(ErrorCode::Unauthorized)?;
-    if !key.permissions.contains(&Permission::ApplicationAdmin) {
-        return Err(ErrorCode::Forbidden { permission: Permission::ApplicationAdmin.as_str() }.into());
-    }
-    request.extensions_mut().insert(Actor::api_key(key.id, &key.name));
+    let hash = warden_store::key_hash(presented);
+    let actor = match state.admin_keys.get(&hash) {
+        Some(actor) => actor,
+        None => {
+            let key = state.engine.store().find_api_key(presented).await?.ok_or(ErrorCode::Unauthorized)?;
+            if !key.permissions.contains(&Permission::ApplicationAdmin) {
+                return Err(ErrorCode::Forbidden { permission: Permission::ApplicationAdmin.as_str() }.into());
+            }
+            let actor = Actor::api_key(key.id, &key.name);
+            state.admin_keys.put(hash, actor.clone());
+            actor
+        }
+    };
+    request.extensions_mut().insert(actor);
     Ok(next.run(request).await)
 }
 

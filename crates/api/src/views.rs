@@ -6,6 +6,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use warden_engine::Accepted;
 use warden_model::ValidationResults;
+use warden_model::time::UtcTime;
 use warden_store::{IntegrationSummary, StoredIntegration};
 
 /// An integration as GET shows it; every secret is `[REDACTED]`.
@@ -145,20 +146,9 @@ pub struct Health {
 
 /// Unix milliseconds as RFC 3339 UTC with milliseconds (`2026-11-26T21:16:24.000Z`).
 pub fn rfc3339(millis: i64) -> String {
-    let (secs, ms) = (millis.div_euclid(1000), millis.rem_euclid(1000));
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let (hour, minute, second) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{ms:03}Z")
+    let ms = millis.rem_euclid(1000);
+    let t = UtcTime::from_unix(millis.div_euclid(1000));
+    format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{ms:03}Z", t.year, t.month, t.day, t.hour, t.minute, t.second)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod payload;
 mod secret;
 mod spec;
 mod status;
+pub mod time;
 mod validation;
 
 pub use config::{Impersonation, PlatformConfig, Toggle};

@@ -192,7 +192,12 @@ async fn serve(args: ServeArgs, platforms: Platforms) -> Result<(), String> {
     };
     let engine = Engine::new(Arc::clone(&store), platforms, options);
     let ready = Arc::new(AtomicBool::new(false));
-    let state = AppState { engine: Arc::clone(&engine), ready: Arc::clone(&ready), public_url: args.public_url };
+    let state = AppState {
+        engine: Arc::clone(&engine),
+        ready: Arc::clone(&ready),
+        public_url: args.public_url,
+        admin_keys: Arc::default(),
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;

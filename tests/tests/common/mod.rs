@@ -70,6 +70,19 @@ pub fn http() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("http client")
 }
 
+/// A Redshift payload for the rehearsal platform: the host's words choose its behaviour;
+/// `auto` gives privileged credentials for an automatic setup. Its secrets contain `S3CRET`.
+pub fn redshift(host: &str, auto: bool) -> Value {
+    let mut config = serde_json::json!({"host": host, "database": "warden", "authenticationType": "userPassword",
+        "username": "warden_system", "password": "S3CRET-system-pw"});
+    if auto {
+        config["initialDatabase"] = serde_json::json!("dev");
+        config["username"] = serde_json::json!("awsuser");
+        config["password"] = serde_json::json!("S3CRET-privileged-pw");
+    }
+    serde_json::json!({"type": "Redshift", "autoBootstrap": auto, "config": config})
+}
+
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local addr").port()
