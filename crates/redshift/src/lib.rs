@@ -4,11 +4,15 @@
 //! the system account an automatic setup creates (`<database>_system`, with a generated
 //! password), and runs the `warden-scripts` Redshift scripts for automatic setup, edit,
 //! removal and cleanup. Statements only Redshift has run only when `SELECT version()` says
-//! the server is Redshift. Connections are opened per operation and closed after it, so
-//! Warden never holds a session that would keep `DROP DATABASE` from running.
+//! the server is Redshift. The checks of one validation run share one connection, closed
+//! a second after its last use and before any change; a script's parts each open and close
+//! their own, so Warden holds no session that would keep `DROP DATABASE` waiting.
 
 mod aws;
 mod connect;
+mod sessions;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection, Row as _};
@@ -18,6 +22,7 @@ use warden_platform::{Change, CheckOutcome, Phase, Platform, PlatformError};
 use warden_scripts::{Script, ScriptKind};
 
 use crate::connect::{connect, describe};
+use crate::sessions::Sessions;
 
 /// The connection test.
 pub const CONNECTION_TEST: &str = "Initial validation: basic connection test";
@@ -30,8 +35,18 @@ pub const IMPERSONATION_TEST: &str = "Validate automatic: impersonation role doe
 const DEFAULT_INITIAL_DATABASE: &str = "dev";
 
 /// The Redshift adapter.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Redshift;
+#[derive(Debug, Default)]
+pub struct Redshift {
+    /// The connection the checks of a validation run share.
+    sessions: Arc<Sessions>,
+}
+
+impl Redshift {
+    /// A new adapter.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
 
 fn config(spec: &IntegrationSpec) -> Result<&RedshiftConfig, PlatformError> {
     match &spec.config {
@@ -163,11 +178,16 @@ impl Platform for Redshift {
     async fn check(&self, test: &str, spec: &IntegrationSpec, phase: Phase) -> Result<CheckOutcome, PlatformError> {
         let config = config(spec)?;
         let database = check_database(spec, config, phase);
-        let mut connection = match connect(config, database).await {
-            Ok(connection) => connection,
-            Err(error) if test == CONNECTION_TEST => return Ok(CheckOutcome::Failed(error.to_string())),
-            Err(error) => return Err(error),
+        let key = sessions::key(config, database);
+        let shared = match self.sessions.take(&key) {
+            Some(shared) => shared,
+            None => match connect(config, database).await {
+                Ok(connection) => self.sessions.keep(key, connection),
+                Err(error) if test == CONNECTION_TEST => return Ok(CheckOutcome::Failed(error.to_string())),
+                Err(error) => return Err(error),
+            },
         };
+        let mut connection = shared.lock().await;
         let outcome = match test {
             CONNECTION_TEST => CheckOutcome::Passed,
             DATABASE_TEST => {
@@ -188,7 +208,6 @@ impl Platform for Redshift {
             }
             other => return Err(PlatformError::UnknownCheck(other.to_owned())),
         };
-        let _ = connection.close().await;
         Ok(outcome)
     }
 
@@ -229,6 +248,8 @@ impl Platform for Redshift {
             | Change::Cleanup { privileged, .. } => privileged,
         };
         let Some(privileged) = privileged else { return Ok(()) };
+        // No check connection may stay open on a database a script is about to drop.
+        self.sessions.close_all().await;
         let admin = config(privileged)?;
         match change {
             Change::Create { spec, .. } => {

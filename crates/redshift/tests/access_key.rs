@@ -38,7 +38,7 @@ fn spec(postgres: &str, moto: &str, key: &str, secret: &str, cluster: &str) -> I
 }
 
 async fn connection_test(spec: &IntegrationSpec) -> String {
-    match Redshift.check(CONNECTION_TEST, spec, Phase::Installed).await.unwrap() {
+    match Redshift::new().check(CONNECTION_TEST, spec, Phase::Installed).await.unwrap() {
         CheckOutcome::Failed(message) => message,
         other => panic!("expected the login to fail, got {other:?}"),
     }

@@ -103,7 +103,7 @@ fn parse_permission(text: &str) -> Result<Permission, String> {
 
 /// The adapters this build of Warden ships: Trino (built in) and Redshift.
 pub fn shipped_platforms() -> Platforms {
-    Platforms::new().with(Arc::new(warden_redshift::Redshift))
+    Platforms::new().with(Arc::new(warden_redshift::Redshift::new()))
 }
 
 /// Runs the command line with these adapters.
