@@ -419,10 +419,7 @@ async fn validation(setup: &Setup) -> Vec<Row> {
 
 /// The catalogue's two Redshift queries, as the adapter issues them.
 async fn two_queries(connection: &mut PgConnection) {
-    for sql in [
-        "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)",
-        "SELECT EXISTS (SELECT 1 FROM pg_group WHERE groname = $1)",
-    ] {
+    for sql in [warden_scripts::redshift_queries::DATABASE_EXISTS, warden_scripts::redshift_queries::GROUP_EXISTS] {
         sqlx::query(sql).bind("bench_never_created").fetch_one(&mut *connection).await.unwrap();
     }
 }

@@ -231,6 +231,13 @@ async fn a_setup_that_fails_ends_in_create_error_and_leaves_nothing_behind() {
         let message = status["message"].as_str().unwrap();
         assert!(message.contains("permission denied"), "{weak}: the server's own reason: {message}");
         assert!(message.contains("Warden removed what it had created"), "{weak}: {message}");
+        // With CREATEDB the failing statement is CREATE USER, which carries the generated
+        // password: the message names the statement but never its literal.
+        if options.contains("CREATEDB") {
+            assert!(message.contains("while running: CREATE USER"), "{weak}: {message}");
+        }
+        assert!(!message.contains("PASSWORD '"), "{weak}: a password literal reached the status message: {message}");
+        assert!(!server.logs().contains("PASSWORD '"), "{weak}: a password literal reached the log");
         assert!(!cluster.database_exists(&database).await, "{weak}: the database was left behind");
         assert!(!cluster.role_exists(&format!("{database}_system")).await, "{weak}: the user was left behind");
         server.call("DELETE", &format!("/integrations/{id}?forceDisable=true"), None).await;

@@ -2,7 +2,7 @@
 //! what the contract refuses, validate, then store the change and queue its job.
 
 use serde_json::Value;
-use warden_lifecycle::{Decision, INITIAL, Operation, decide};
+use warden_lifecycle::{Decision, INITIAL, Operation, decide, withdraw};
 use warden_model::{ErrorCode, IntegrationId, IntegrationSpec, IntegrationType, Secret, Status};
 use warden_platform::Phase;
 use warden_store::{Permission, StoreError, StoredIntegration};
@@ -131,8 +131,14 @@ impl Engine {
         claimed: &StoredIntegration,
         before: &StoredIntegration,
     ) -> Result<(), EngineError> {
+        let Some(status) = withdraw(claimed.status, before.status) else {
+            return Err(EngineError::Internal(format!(
+                "cannot withdraw integration {} from {} to {}",
+                claimed.id, claimed.status, before.status
+            )));
+        };
         let message = before.status_message.as_deref();
-        self.store.update_integration(claimed.id, claimed.version, before.status, message, None).await?;
+        self.store.update_integration(claimed.id, claimed.version, status, message, None).await?;
         Ok(())
     }
 

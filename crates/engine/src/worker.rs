@@ -23,7 +23,7 @@ impl Engine {
     /// whose holder stopped is recovered, and every integration stranded in a transitional
     /// status gets its error status. Queued jobs are left for the worker.
     pub async fn recover_on_start(&self) -> Result<(), EngineError> {
-        if self.store.backend_name() == "sqlite" {
+        if self.store.is_embedded() {
             let expired = self.store.expire_all_leases().await?;
             if expired > 0 {
                 tracing::warn!(jobs = expired, "jobs were running when Warden last stopped");

@@ -187,6 +187,16 @@ pub const fn decide(status: Status, operation: Operation) -> Decision {
     }
 }
 
+/// Withdrawing a claim: a PUT or DELETE moved an integration from `previous` to `claimed`
+/// before validating, and the validation failed. Answers `previous` when that move is one
+/// [`decide`] makes (so the integration goes back where it was), `None` for any other pair.
+pub fn withdraw(claimed: Status, previous: Status) -> Option<Status> {
+    [Operation::Edit, Operation::Delete]
+        .into_iter()
+        .any(|operation| matches!(decide(previous, operation), Decision::MoveTo(s) if s == claimed))
+        .then_some(previous)
+}
+
 /// The status message recovery sets when a restart interrupted integration `id` in
 /// `status`: what happened and what to do next. `None` when nothing was running.
 pub fn recovery_message(status: Status, id: IntegrationId) -> Option<String> {

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use warden_lifecycle::{Decision, INITIAL, Operation, Subject, decide, recovery_message};
+use warden_lifecycle::{Decision, INITIAL, Operation, Subject, decide, recovery_message, withdraw};
 use warden_model::{IntegrationId, IntegrationType, Status};
 
 fn describe(status: Status, op: Operation) -> String {
@@ -109,4 +109,20 @@ fn every_status_is_reachable_from_the_initial_one() {
     for status in Status::ALL {
         assert!(seen.contains(&status), "{status} is unreachable");
     }
+}
+
+#[test]
+fn a_withdrawn_claim_goes_back_only_along_a_move_the_machine_made() {
+    for previous in Status::ALL {
+        for claimed in Status::ALL {
+            if let Some(back) = withdraw(claimed, previous) {
+                assert!(claimed.is_transitional() && !back.is_transitional(), "{previous} -> {claimed} -> {back}");
+            }
+        }
+    }
+    assert_eq!(withdraw(Status::Editing, Status::Enabled), Some(Status::Enabled));
+    assert_eq!(withdraw(Status::Creating, Status::CreateError), Some(Status::CreateError));
+    assert_eq!(withdraw(Status::Deleting, Status::RecurringValidationError), Some(Status::RecurringValidationError));
+    assert_eq!(withdraw(Status::Enabled, Status::Editing), None);
+    assert_eq!(withdraw(Status::Editing, Status::Deleted), None);
 }

@@ -19,7 +19,7 @@ use sqlx::{AssertSqlSafe, Connection as _, PgConnection, Row as _};
 use warden_model::config::RedshiftConfig;
 use warden_model::{IntegrationSpec, IntegrationType, PlatformConfig, Secret};
 use warden_platform::{Change, CheckOutcome, Phase, Platform, PlatformError};
-use warden_scripts::{Script, ScriptKind};
+use warden_scripts::{Script, ScriptKind, redshift_queries};
 
 use crate::connect::{connect, describe};
 use crate::sessions::Sessions;
@@ -73,7 +73,7 @@ async fn exists(connection: &mut PgConnection, sql: &'static str, name: &str) ->
 
 /// Whether the server is Redshift itself (not a PostgreSQL server standing in for it).
 async fn is_redshift(connection: &mut PgConnection) -> Result<bool, PlatformError> {
-    let row = sqlx::query("SELECT version()")
+    let row = sqlx::query(redshift_queries::VERSION)
         .fetch_one(connection)
         .await
         .map_err(|e| PlatformError::Request(describe(&e)))?;
@@ -106,7 +106,7 @@ async fn run(script: &Script, privileged: &RedshiftConfig, on_error: OnError) ->
         let redshift = is_redshift(&mut connection).await?;
         for statement in &part.statements {
             if statement.vendor_only.is_some() && !redshift {
-                tracing::debug!(sql = %statement.sql, "skipping a Redshift-only statement on PostgreSQL");
+                tracing::debug!(statement = %statement.label(), "skipping a Redshift-only statement on PostgreSQL");
                 continue;
             }
             if let Err(error) = sqlx::raw_sql(AssertSqlSafe(statement.sql.clone())).execute(&mut connection).await {
@@ -122,8 +122,10 @@ async fn run(script: &Script, privileged: &RedshiftConfig, on_error: OnError) ->
                     continue;
                 }
                 let _ = connection.close().await;
-                let first_line = statement.sql.lines().next().unwrap_or_default();
-                return Err(PlatformError::Request(format!("{} (while running: {first_line})", describe(&error))));
+                // The label stops before any literal: a failed CREATE USER must not echo
+                // the password into the status message or the log.
+                let label = statement.label();
+                return Err(PlatformError::Request(format!("{} (while running: {label})", describe(&error))));
             }
         }
         connection.close().await.map_err(|e| PlatformError::Request(describe(&e)))?;
@@ -135,9 +137,9 @@ async fn run(script: &Script, privileged: &RedshiftConfig, on_error: OnError) ->
 /// (so the failure, a missing privilege say, does not matter to a removal).
 async fn already_gone(connection: &mut PgConnection, sql: &str) -> bool {
     let catalog = if sql.starts_with("DROP USER") || sql.starts_with("DROP GROUP") {
-        "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)"
+        redshift_queries::ROLE_EXISTS
     } else if sql.starts_with("DROP DATABASE") {
-        "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)"
+        redshift_queries::DATABASE_EXISTS
     } else {
         return false;
     };
@@ -191,16 +193,14 @@ impl Platform for Redshift {
         let outcome = match test {
             CONNECTION_TEST => CheckOutcome::Passed,
             DATABASE_TEST => {
-                let sql = "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)";
-                if exists(&mut connection, sql, &config.database).await? {
+                if exists(&mut connection, redshift_queries::DATABASE_EXISTS, &config.database).await? {
                     CheckOutcome::Failed(format!("(database {} exists)", config.database))
                 } else {
                     CheckOutcome::Passed
                 }
             }
             IMPERSONATION_TEST => {
-                let sql = "SELECT EXISTS (SELECT 1 FROM pg_group WHERE groname = $1)";
-                if exists(&mut connection, sql, &config.impersonation.role).await? {
+                if exists(&mut connection, redshift_queries::GROUP_EXISTS, &config.impersonation.role).await? {
                     CheckOutcome::Failed(format!("(group {} exists)", config.impersonation.role))
                 } else {
                     CheckOutcome::Passed

@@ -21,6 +21,20 @@ use serde::Serialize;
 use warden_model::{IntegrationSpec, IntegrationType};
 
 pub use dialect::{Dialect, Ident};
+
+/// The catalogue queries the Redshift adapter runs besides the scripts: its validation
+/// checks, the server check, and the existence checks of a removal. Each takes the name it
+/// looks for as the bound parameter `$1`; Redshift and PostgreSQL both answer them.
+pub mod redshift_queries {
+    /// Whether a database exists.
+    pub const DATABASE_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)";
+    /// Whether a group (the impersonation role) exists.
+    pub const GROUP_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM pg_group WHERE groname = $1)";
+    /// Whether a user or group exists.
+    pub const ROLE_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)";
+    /// The server's version string (Redshift's contains `Redshift`).
+    pub const VERSION: &str = "SELECT version()";
+}
 pub use password::{generate_password, meets_policy};
 
 /// Why a script could not be built.
@@ -105,6 +119,19 @@ pub struct Statement {
     /// server, such as PostgreSQL for Redshift): the reason.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vendor_only: Option<&'static str>,
+}
+
+impl Statement {
+    /// The statement's opening words for logs and error messages: its first line, cut
+    /// before its first string literal, since a literal may be a password
+    /// (`CREATE USER "u" PASSWORD '...'` shows as `CREATE USER "u" PASSWORD ...`).
+    pub fn label(&self) -> String {
+        let first_line = self.sql.lines().next().unwrap_or_default();
+        match first_line.find('\'') {
+            Some(quote) => format!("{} ...", first_line[..quote].trim_end()),
+            None => first_line.to_owned(),
+        }
+    }
 }
 
 /// Statements run in one connection.

@@ -35,13 +35,15 @@ fn names_a_dialect_cannot_hold_are_refused_naming_the_field() {
         (cases::redshift(false), "/config/database", json!("x".repeat(128)), "config.database", "127 bytes"),
         (cases::redshift(true), "/config/impersonation/role", json!("grp$$; DROP"), "config.impersonation.role", "$$"),
         (cases::snowflake(false), "/config/database", json!("DB$$x"), "config.database", "$$"),
-        (cases::snowflake(false), "/config/warehouse", json!("WH\nDROP"), "config.warehouse", "control"),
+        (cases::snowflake(false), "/config/warehouse", json!("W".repeat(256)), "config.warehouse", "255 characters"),
         (cases::synapse(false), "/config/schema", json!("s".repeat(129)), "config.schema", "128 characters"),
         (cases::databricks(false, true), "/config/catalog", json!("Warden"), "config.catalog", "lower case"),
     ];
+    let mut model_refused = Vec::new();
     for (mut payload, pointer, value, field, words) in cases {
         *payload.pointer_mut(pointer).unwrap() = value;
         let Ok(spec) = warden_model::IntegrationSpec::from_value(&payload, None) else {
+            model_refused.push(field);
             continue; // the payload checker already refuses it, with its own path
         };
         let refusals: Vec<ScriptError> = ScriptKind::ALL
@@ -55,6 +57,9 @@ fn names_a_dialect_cannot_hold_are_refused_naming_the_field() {
         assert_eq!(got, field);
         assert!(reason.contains(words), "{field}: {reason}");
     }
+    // Each case must reach the script builder; one the payload checker takes first proves
+    // nothing about the scripts.
+    assert!(model_refused.is_empty(), "refused before the scripts: {model_refused:?}");
 }
 
 #[test]
@@ -66,4 +71,13 @@ fn hostile_but_legal_names_are_quoted_never_spliced() {
     let script = build(ScriptKind::Create, &spec, None).unwrap().render();
     assert!(script.contains("CREATE DATABASE IF NOT EXISTS \"W\"\"; DROP DATABASE PROD; --\""), "{script}");
     assert!(script.contains("\"WH'x\\\""), "{script}");
+}
+
+#[test]
+fn a_statement_label_never_shows_a_literal() {
+    let spec = cases::spec(&cases::redshift(false));
+    let script = build(ScriptKind::InitialCreate, &spec, None).unwrap();
+    let labels: Vec<String> = script.statements().map(warden_scripts::Statement::label).collect();
+    assert!(labels.contains(&"CREATE USER \"warden_system\" PASSWORD ...".to_owned()), "{labels:?}");
+    assert!(labels.iter().all(|l| !l.contains("Sys-Passw0rd")), "{labels:?}");
 }

@@ -281,6 +281,12 @@ impl Store {
         Ok(())
     }
 
+    /// Whether this is the embedded SQLite store, which one process owns (the server holds
+    /// the data directory's lock), as opposed to PostgreSQL, which several may share.
+    pub fn is_embedded(&self) -> bool {
+        matches!(self.backend, Backend::Sqlite(_))
+    }
+
     /// Which backend this is, for logs: `sqlite` or `postgres`.
     pub fn backend_name(&self) -> &'static str {
         match self.backend {
