@@ -36,7 +36,12 @@ string_newtype!(
 );
 
 impl Hostname {
-    /// Checks a hostname (RFC 1123 labels) or IP address.
+    /// Checks a hostname (RFC 1123 labels, with `_` allowed as the reference allows it) or an
+    /// IP address, and writes it in one canonical form so that two spellings of one host
+    /// compare equal: lower case, no trailing dot, IPv6 in its shortest form, an IPv4-mapped
+    /// IPv6 address as the IPv4 address. Numeric, octal and hexadecimal IPv4 spellings
+    /// (`2130706433`, `0x7f000001`, `0177.0.0.1`, `127.1`) are refused: resolvers disagree on
+    /// what they mean.
     pub fn parse(s: &str) -> Result<Self, String> {
         if s.contains("://") {
             return Err("must be a hostname without a scheme (drop the https:// part)".into());
@@ -44,27 +49,84 @@ impl Hostname {
         if s.contains('/') {
             return Err("must be a hostname without a path".into());
         }
-        if s.parse::<IpAddr>().is_ok() {
-            return Ok(Self(s.to_owned()));
+        let unbracketed = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')).unwrap_or(s);
+        if let Ok(ip) = unbracketed.parse::<IpAddr>() {
+            return Ok(Self(canonical_ip(ip)));
         }
         if s.contains(':') {
             return Err("must be a hostname without a port (the port goes in its own field)".into());
         }
-        let host = s.strip_suffix('.').unwrap_or(s);
+        let host = s.strip_suffix('.').unwrap_or(s).to_ascii_lowercase();
         let label_ok = |l: &str| {
             !l.is_empty()
                 && l.len() <= 63
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
                 && !l.starts_with('-')
                 && !l.ends_with('-')
         };
         if host.len() > 253 || !host.split('.').all(label_ok) {
             return Err(
-                "must be a valid hostname (letters, digits, hyphens and dots, labels of at most 63 characters)".into(),
+                "must be a valid hostname (letters, digits, hyphens, underscores and dots, labels of at most 63 characters)"
+                    .into(),
             );
         }
-        Ok(Self(s.to_ascii_lowercase()))
+        let last = host.rsplit('.').next().unwrap_or_default();
+        if last.bytes().all(|b| b.is_ascii_digit()) || last.starts_with("0x") {
+            return Err("must be a hostname or a dotted-decimal IP address such as 10.0.0.12 (numeric, octal and hexadecimal forms such as 2130706433, 0x7f000001, 0177.0.0.1 or 127.1 are refused)".into());
+        }
+        Ok(Self(host))
     }
+
+    /// A Databricks workspace URL, given as a host or as `https://host/`: the host.
+    pub fn parse_url_host(s: &str) -> Result<Self, String> {
+        let lower = s.to_ascii_lowercase();
+        let without_scheme = if lower.starts_with("https://") { &s["https://".len()..] } else { s };
+        let host = without_scheme.strip_suffix('/').unwrap_or(without_scheme);
+        if host.contains("://") {
+            return Err("must be an https URL or a hostname".into());
+        }
+        Self::parse(host)
+    }
+
+    /// What two integrations on one host compare by: the canonical form, with `localhost`
+    /// read as the IPv4 loopback address it names for every resolver here.
+    pub fn conflict_key(&self) -> &str {
+        if self.0 == "localhost" { "127.0.0.1" } else { &self.0 }
+    }
+}
+
+fn canonical_ip(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or_else(|| v6.to_string(), |v4| v4.to_string()),
+    }
+}
+
+/// The longest name Redshift holds, in bytes.
+pub const REDSHIFT_MAX_NAME_BYTES: usize = 127;
+
+/// Redshift's rule for a name Warden writes into its SQL, the one rule the payload checks
+/// and the script builder share: Redshift folds names to lower case, so a name is written
+/// folded, and it fits in [`REDSHIFT_MAX_NAME_BYTES`]. Answers what is wrong, completing the
+/// sentence after the field's path.
+pub fn check_redshift_name(name: &str) -> Result<(), String> {
+    if name.to_lowercase() != name {
+        return Err(format!(
+            "has upper-case letters; Redshift folds names to lower case, so write it as {:?}",
+            name.to_lowercase()
+        ));
+    }
+    if name.len() > REDSHIFT_MAX_NAME_BYTES {
+        return Err(format!("is longer than the {REDSHIFT_MAX_NAME_BYTES} bytes Redshift allows in a name"));
+    }
+    Ok(())
+}
+
+/// A Redshift name as configured, folded to lower case the way Redshift folds it, and
+/// checked by [`check_redshift_name`].
+pub fn fold_redshift_name(name: &str) -> Result<String, String> {
+    let folded = name.to_lowercase();
+    check_redshift_name(&folded).map(|()| folded)
 }
 
 /// A TCP port, 1 to 65535.
@@ -260,13 +322,12 @@ string_newtype!(
 );
 
 impl HttpPath {
-    /// Checks that the path is absolute and has no spaces.
+    /// Checks that the path has no spaces; a missing leading `/` is added.
     pub fn parse(s: &str) -> Result<Self, String> {
-        if s.starts_with('/') && !s.contains(char::is_whitespace) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err("must be an absolute HTTP path such as /sql/1.0/warehouses/abc123".into())
+        if s.contains(char::is_whitespace) || s.contains("://") || s.trim_start_matches('/').is_empty() {
+            return Err("must be an HTTP path such as /sql/1.0/warehouses/abc123".into());
         }
+        Ok(Self(if s.starts_with('/') { s.to_owned() } else { format!("/{s}") }))
     }
 }
 
@@ -276,8 +337,11 @@ string_newtype!(
 );
 
 impl HttpsUrl {
-    /// Parses the URL and checks its scheme.
+    /// Parses the URL and checks its scheme; a URL given without a scheme is read as https.
     pub fn parse(s: &str) -> Result<Self, String> {
+        if !s.contains("://") {
+            return Self::parse(&format!("https://{s}"));
+        }
         let url = url::Url::parse(s).map_err(|e| format!("must be a URL ({e})"))?;
         let loopback = match url.host() {
             Some(url::Host::Domain(d)) => d == "localhost",
@@ -299,14 +363,18 @@ string_newtype!(
 );
 
 impl Pattern {
-    /// Compiles the pattern once to prove it is valid.
+    /// Compiles the pattern once to prove it is valid. The reference's patterns are Java
+    /// regular expressions, so look-around and back-references are accepted (fancy-regex,
+    /// with a size limit and a backtracking limit against hostile patterns).
     pub fn parse(s: &str) -> Result<Self, String> {
-        match regex::RegexBuilder::new(s).size_limit(1 << 20).build() {
+        let built = fancy_regex::RegexBuilder::new(s).delegate_size_limit(1 << 20).backtrack_limit(100_000).build();
+        match built {
             Ok(_) => Ok(Self(s.to_owned())),
             Err(e) => {
                 let detail = e.to_string();
-                let reason = detail.lines().rev().find(|l| l.starts_with("error:")).unwrap_or("it does not compile");
-                Err(format!("must be a valid regular expression ({})", reason.trim_start_matches("error: ")))
+                let reason = detail.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("it does not compile");
+                let reason: String = reason.trim_start_matches("error: ").chars().take(200).collect();
+                Err(format!("must be a valid regular expression ({reason})"))
             }
         }
     }
@@ -366,8 +434,25 @@ mod tests {
         assert!(Hostname::parse("127.0.0.1").is_ok());
         assert!(Hostname::parse("::1").is_ok());
         assert_eq!(Hostname::parse("ACME.example.COM").unwrap().as_str(), "acme.example.com");
-        for bad in ["https://a.com", "a.com:443", "a.com/x", "-a.com", "a..com", "a b.com", "a_b.com", "x\";drop"] {
+        for bad in ["https://a.com", "a.com:443", "a.com/x", "-a.com", "a..com", "a b.com", "x\";drop"] {
             assert!(Hostname::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            Hostname::parse("my_org-my_account.snowflakecomputing.com").unwrap().as_str(),
+            "my_org-my_account.snowflakecomputing.com"
+        );
+    }
+
+    #[test]
+    fn one_host_has_one_spelling() {
+        let key = |s: &str| Hostname::parse(s).map(|h| h.conflict_key().to_owned());
+        for same in ["127.0.0.1", "localhost", "LOCALHOST.", "::ffff:127.0.0.1", "[::ffff:127.0.0.1]"] {
+            assert_eq!(key(same).as_deref(), Ok("127.0.0.1"), "{same}");
+        }
+        assert_eq!(key("Cluster.Example.com.").as_deref(), Ok("cluster.example.com"));
+        assert_eq!(key("0:0:0:0:0:0:0:1").as_deref(), Ok("::1"));
+        for refused in ["127.1", "2130706433", "0x7f000001", "0177.0.0.1", "10.0.0.0x1", "1.2.3"] {
+            assert!(Hostname::parse(refused).is_err(), "{refused} is refused");
         }
     }
 
@@ -393,6 +478,26 @@ mod tests {
         assert!(AwsRegion::parse("us-gov-west-1").is_ok());
         assert!(AwsRegion::parse("US-EAST-1").is_err());
         assert!(AwsAccountId::parse("12345678901a").is_err());
+    }
+
+    #[test]
+    fn java_style_look_around_is_accepted() {
+        assert!(Pattern::parse("^(?!.*TMP).*$").is_ok());
+        assert!(Pattern::parse("(?<=PROD_)\\w+").is_ok());
+    }
+
+    #[test]
+    fn lenient_urls_and_paths_are_normalised() {
+        assert_eq!(
+            Hostname::parse_url_host("https://dbc-1.cloud.databricks.com/").unwrap().as_str(),
+            "dbc-1.cloud.databricks.com"
+        );
+        assert_eq!(HttpPath::parse("sql/1.0/warehouses/abc").unwrap().as_str(), "/sql/1.0/warehouses/abc");
+        assert_eq!(
+            HttpsUrl::parse("login.microsoftonline.com/tenant").unwrap().as_str(),
+            "https://login.microsoftonline.com/tenant"
+        );
+        assert!(HttpsUrl::parse("http://example.com").is_err());
     }
 
     #[test]

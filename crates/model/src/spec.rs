@@ -36,7 +36,7 @@ impl IntegrationSpec {
         let spec = read(&mut cx, value);
         match spec {
             Some(spec) if cx.problems.is_empty() => Ok(spec),
-            _ if !cx.problems.is_empty() => Err(cx.problems),
+            _ if !cx.problems.is_empty() => Err(cx.into_problems()),
             _ => Err(vec![Problem { path: "(body)".into(), message: "the payload could not be read".into() }]),
         }
     }
@@ -44,8 +44,67 @@ impl IntegrationSpec {
     /// The merge of an update: reads `payload` as the new config of this stored integration.
     /// A secret field that is absent or `[REDACTED]` in `payload` keeps this one's value; a
     /// new value replaces it; `null` removes an optional one.
+    ///
+    /// A stored secret is only ever sent to the target it was stored for: when the update
+    /// changes a field that decides where or how a secret travels (host, port, connection
+    /// arguments, endpoints, proxy), every secret must be given again, and keeping one is a
+    /// problem naming it and the fields that changed.
     pub fn updated_from(&self, payload: &Value) -> Result<Self, Vec<Problem>> {
-        Self::from_value(payload, Some(&self.secrets()))
+        let secrets = self.secrets();
+        let mut cx = Cx::new(Some(&secrets));
+        let updated = read(&mut cx, payload);
+        let updated = match updated {
+            Some(updated) if cx.problems.is_empty() => updated,
+            _ if !cx.problems.is_empty() => return Err(cx.into_problems()),
+            _ => return Err(vec![Problem { path: "(body)".into(), message: "the payload could not be read".into() }]),
+        };
+        let moved = self.secret_destination_changes(&updated);
+        if moved.is_empty() || cx.kept.is_empty() {
+            return Ok(updated);
+        }
+        let because = moved.join(", ");
+        Err(cx
+            .kept
+            .into_iter()
+            .map(|path| Problem {
+                message: format!(
+                    "{path} must be given again: {because} changed, and Warden never sends a stored secret to a target other than the one it was stored for"
+                ),
+                path,
+            })
+            .collect())
+    }
+
+    /// The config fields (by payload path) that `new` changes among those deciding where or
+    /// how this integration's secrets are sent.
+    pub fn secret_destination_changes(&self, new: &Self) -> Vec<String> {
+        if self.integration_type() != new.integration_type() {
+            return Vec::new();
+        }
+        let fields: &[&str] = match self.integration_type() {
+            IntegrationType::Redshift => &["host", "port", "connectArgs", "okta"],
+            IntegrationType::Snowflake => {
+                &["host", "port", "connectArgs", "privilegedConnectArgs", "oAuthClientConfig"]
+            }
+            IntegrationType::AzureSynapseAnalytics => &["host", "port", "connectArgs"],
+            IntegrationType::Databricks => &[
+                "workspaceUrl",
+                "port",
+                "httpPath",
+                "oAuthClientConfig",
+                "proxyOptions",
+                "additionalWorkspaceConnections",
+            ],
+            IntegrationType::GoogleBigQuery => &["port"],
+            IntegrationType::NativeS3 => &["port", "awsRegion", "awsAccountId", "awsRoleToAssume"],
+            IntegrationType::Trino => &[],
+        };
+        let (old, new) = (self.redacted(), new.redacted());
+        fields
+            .iter()
+            .filter(|field| old["config"].get(**field) != new["config"].get(**field))
+            .map(|field| format!("config.{field}"))
+            .collect()
     }
 
     /// The integration type.
@@ -64,15 +123,15 @@ impl IntegrationSpec {
     /// What two integrations of one type must not share (API.md 2.2): the host for
     /// Snowflake, Redshift and Synapse, the workspace URL for Databricks, the key file's
     /// project for BigQuery, the name for S3. Trino has one integration per Warden, so its
-    /// "host" is `warden`.
+    /// "host" is `warden`. Hosts compare in their canonical form ([`crate::names::Hostname::conflict_key`]).
     pub fn host(&self) -> String {
         match &self.config {
             PlatformConfig::NativeS3(c) => c.name.clone(),
-            PlatformConfig::AzureSynapse(c) => c.host.as_str().to_owned(),
-            PlatformConfig::Databricks(c) => c.workspace_url.as_str().to_owned(),
+            PlatformConfig::AzureSynapse(c) => c.host.conflict_key().to_owned(),
+            PlatformConfig::Databricks(c) => c.workspace_url.conflict_key().to_owned(),
             PlatformConfig::BigQuery(c) => c.key_info.project_id.clone(),
-            PlatformConfig::Redshift(c) => c.host.as_str().to_owned(),
-            PlatformConfig::Snowflake(c) => c.host.as_str().to_owned(),
+            PlatformConfig::Redshift(c) => c.host.conflict_key().to_owned(),
+            PlatformConfig::Snowflake(c) => c.host.conflict_key().to_owned(),
             PlatformConfig::Trino => "warden".to_owned(),
         }
     }

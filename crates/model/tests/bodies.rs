@@ -117,3 +117,40 @@ fn odd_bodies_get_clear_errors() {
         }
     }
 }
+
+/// Issue 11, item 10: JSON and YAML decode by one rule.
+#[test]
+fn json_and_yaml_follow_one_rule_for_duplicates_merges_tags_and_bom() {
+    let json_twice = br#"{"type": "Trino", "type": "Trino"}"#;
+    assert!(malformed(json_twice, BodyFormat::Json).contains("given twice"), "duplicate keys in JSON");
+    assert!(malformed(br#"{"a": {"b": 1, "b": 2}}"#, BodyFormat::Unknown).contains("twice"), "nested duplicates");
+    let yaml_twice = b"type: Trino\ntype: Trino\n";
+    assert!(decode(yaml_twice, BodyFormat::Yaml).is_err(), "duplicate keys in YAML");
+
+    let merge = b"base: &b {host: a.example.com}\nconfig:\n  <<: *b\n  port: 5439\n";
+    assert!(decode(merge, BodyFormat::Yaml).is_err(), "a YAML merge key is refused, not applied");
+    let binary = b"type: Trino\nnote: !!binary aGVsbG8=\n";
+    assert!(malformed(binary, BodyFormat::Yaml).contains("tags"), "a !!binary tag is refused");
+    let custom = b"type: !custom Trino\n";
+    assert!(malformed(custom, BodyFormat::Yaml).contains("tags"), "a custom tag is refused");
+
+    let with_bom = |body: &[u8]| [b"\xef\xbb\xbf".as_slice(), body].concat();
+    let expected = serde_json::json!({"type": "Trino"});
+    assert_eq!(decode(&with_bom(br#"{"type": "Trino"}"#), BodyFormat::Json).unwrap(), expected);
+    assert_eq!(decode(&with_bom(b"type: Trino\n"), BodyFormat::Yaml).unwrap(), expected);
+    assert_eq!(decode(&with_bom(br#"{"type": "Trino"}"#), BodyFormat::Unknown).unwrap(), expected);
+}
+
+/// Issue 11, item 8: a body of thousands of unknown keys lists 100 problems and counts the rest.
+#[test]
+fn unknown_keys_are_capped_at_one_hundred_problems() {
+    let mut config = serde_json::Map::new();
+    for i in 0..20_000 {
+        config.insert(format!("unknownField{i}"), serde_json::json!(i));
+    }
+    let payload = serde_json::json!({"type": "Redshift", "autoBootstrap": false, "config": config});
+    let problems = warden_model::IntegrationSpec::from_value(&payload, None).unwrap_err();
+    assert_eq!(problems.len(), 101, "100 listed and one line counting the rest");
+    let last = &problems.last().unwrap().message;
+    assert!(last.contains("more problems") && last.contains("only the first 100"), "{last}");
+}

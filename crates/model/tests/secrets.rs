@@ -126,3 +126,40 @@ fn switching_authentication_type_needs_the_new_types_secret() {
     let problems = IntegrationSpec::from_value(&update, Some(&secrets)).unwrap_err();
     assert_eq!(problems[0].message, "config.token is required when authenticationType is token");
 }
+
+/// Issue 11, item 2: a stored secret is never kept when the update changes where or how it
+/// would be sent; the request must give it again. Other changes keep it as before.
+#[test]
+fn a_stored_secret_is_not_kept_when_its_destination_changes() {
+    let stored = spec_of(&json!({"type": "Redshift", "autoBootstrap": false, "config": {
+        "host": "cluster.example.com", "database": "warden", "authenticationType": "userPassword",
+        "username": "warden_system", "password": "S3CRET-stored"}}));
+    let with = |change: (&str, Value), password: Option<&str>| {
+        let mut payload = stored.redacted();
+        payload["config"][change.0] = change.1;
+        match password {
+            Some(p) => payload["config"]["password"] = json!(p),
+            None => {
+                payload["config"].as_object_mut().unwrap().remove("password");
+            }
+        }
+        stored.updated_from(&payload)
+    };
+    for (field, value) in [
+        ("host", json!("listener.attacker.example")),
+        ("port", json!(15439)),
+        ("connectArgs", json!("sslmode=disable")),
+    ] {
+        for kept in [None, Some("[REDACTED]")] {
+            let problems = with((field, value.clone()), kept).unwrap_err();
+            assert_eq!(problems.len(), 1, "{field}: {problems:?}");
+            assert_eq!(problems[0].path, "config.password");
+            assert!(problems[0].message.contains(&format!("config.{field} changed")), "{}", problems[0].message);
+            assert!(!problems[0].message.contains(MARK));
+        }
+        let given = with((field, value.clone()), Some("S3CRET-new")).unwrap();
+        assert_eq!(given.secrets()["config.password"].expose(), "S3CRET-new", "{field}: a secret given again is used");
+    }
+    let unrelated = with(("impersonation", json!({"enabled": true})), Some("[REDACTED]")).unwrap();
+    assert_eq!(unrelated.secrets()["config.password"].expose(), "S3CRET-stored", "other edits keep the secret");
+}

@@ -62,12 +62,12 @@ impl Dialect {
             ));
         }
         match self {
-            Self::Redshift if name.to_lowercase() != name => {
-                return refuse(format!(
-                    "gives the name {}, which has upper-case letters; Redshift folds names to lower case, so write it as {}",
-                    preview(name),
-                    preview(&name.to_lowercase())
-                ));
+            Self::Redshift => {
+                // The payload checks fold and check names by this same rule, so a payload
+                // they accept never fails here.
+                if let Err(why) = warden_model::names::check_redshift_name(name) {
+                    return refuse(format!("gives the name {}, which {why}", preview(name)));
+                }
             }
             Self::Databricks if name.chars().any(|c| c == '.' || c == ' ' || c == '/') => {
                 return refuse(format!(

@@ -187,7 +187,7 @@ fn read_connections(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<Vec<AdditionalWo
             ok = false;
             continue;
         };
-        let workspace_url = c.parsed(cx, "workspaceUrl", Need::Required, Hostname::parse);
+        let workspace_url = c.parsed(cx, "workspaceUrl", Need::Required, Hostname::parse_url_host);
         let http_path = c.parsed(cx, "httpPath", Need::Required, HttpPath::parse);
         let authentication = read_authentication(cx, &mut c);
         let catalogs = c.text_list(cx, "catalogs", CatalogName::parse);
@@ -218,7 +218,7 @@ fn read_connections(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<Vec<AdditionalWo
 }
 
 pub(crate) fn read(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<DatabricksConfig> {
-    let workspace_url = o.parsed(cx, "workspaceUrl", Need::Required, Hostname::parse);
+    let workspace_url = o.parsed(cx, "workspaceUrl", Need::Required, Hostname::parse_url_host);
     let http_path = o.parsed(cx, "httpPath", Need::Required, HttpPath::parse);
     let authentication = read_authentication(cx, o);
     let port = o.port(cx, 443);

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::Impersonation;
-use crate::names::{Hostname, Port};
+use crate::names::{Hostname, Port, REDSHIFT_MAX_NAME_BYTES, fold_redshift_name};
 use crate::payload::reader::{Cx, Need, Obj};
 use crate::secret::Secret;
 
@@ -89,7 +89,7 @@ fn read_authentication(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<RedshiftAuthe
     let when = Need::RequiredWhen(&because);
     let (used, auth): (&[&str], _) = match kind {
         "userPassword" => {
-            let username = o.text(cx, "username", when);
+            let username = o.parsed(cx, "username", when, fold_redshift_name);
             let password = o.secret(cx, "password", when);
             (
                 &["username", "password"],
@@ -97,7 +97,7 @@ fn read_authentication(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<RedshiftAuthe
             )
         }
         "accessKey" => {
-            let database_user = o.text(cx, "databaseUser", when);
+            let database_user = o.parsed(cx, "databaseUser", when, fold_redshift_name);
             let access_key_id = o.text(cx, "accessKeyId", when);
             let secret_key = o.secret(cx, "secretKey", when);
             let session_token = o.secret(cx, "sessionToken", Need::Optional);
@@ -135,17 +135,48 @@ fn read_authentication(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<RedshiftAuthe
     auth
 }
 
+/// What an automatic setup appends to the database name to name its system account.
+pub const SYSTEM_ACCOUNT_SUFFIX: &str = "_system";
+
 pub(crate) fn read(cx: &mut Cx<'_>, o: &mut Obj<'_>, auto_bootstrap: bool) -> Option<RedshiftConfig> {
     let host = o.parsed(cx, "host", Need::Required, Hostname::parse);
-    let database = o.text(cx, "database", Need::Required);
-    let initial_database = o.text(
+    let database = o.parsed(cx, "database", Need::Required, |name| {
+        let folded = fold_redshift_name(name)?;
+        if auto_bootstrap && folded.len() + SYSTEM_ACCOUNT_SUFFIX.len() > REDSHIFT_MAX_NAME_BYTES {
+            return Err(format!(
+                "is too long for an automatic setup: its system account {folded}{SYSTEM_ACCOUNT_SUFFIX} must fit in the {REDSHIFT_MAX_NAME_BYTES} bytes Redshift allows"
+            ));
+        }
+        Ok(folded)
+    });
+    let initial_database = o.parsed(
         cx,
         "initialDatabase",
         if auto_bootstrap { Need::RequiredWhen("autoBootstrap is true") } else { Need::Optional },
+        fold_redshift_name,
     );
     let authentication = read_authentication(cx, o);
     let port = o.port(cx, 5439);
-    let impersonation = Impersonation::read(cx, o, "warden_impersonation");
+    let impersonation = Impersonation::read(cx, o, "warden_impersonation").and_then(|mut impersonation| {
+        let path = o.path_of("impersonation.role");
+        let checked = fold_redshift_name(&impersonation.role).and_then(|role| {
+            if role.contains("$$") {
+                Err("must not contain \"$$\": the impersonation procedures quote it inside a $$ block".to_owned())
+            } else {
+                Ok(role)
+            }
+        });
+        match checked {
+            Ok(role) => {
+                impersonation.role = role;
+                Some(impersonation)
+            }
+            Err(why) => {
+                cx.report(&path, why);
+                None
+            }
+        }
+    });
     let connect_args = o.text(cx, "connectArgs", Need::Optional);
     Some(RedshiftConfig {
         host: host?,

@@ -31,10 +31,11 @@ pub struct S3Config {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "authenticationType", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum S3Authentication {
-    /// The ambient AWS identity assumes `awsRoleToAssume`.
+    /// Warden's own AWS credential chain, which assumes `awsRoleToAssume` when one is given.
     Auto {
-        /// The role Warden assumes.
-        aws_role_to_assume: IamRoleArn,
+        /// The role Warden assumes, if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        aws_role_to_assume: Option<IamRoleArn>,
     },
     /// An access key pair, optionally followed by assuming a role.
     AccessKey {
@@ -52,7 +53,13 @@ const AUTH_FIELDS: &[&str] = &["awsRoleToAssume", "awsAccessKeyId", "awsSecretAc
 
 pub(crate) fn read(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<S3Config> {
     let name = o.text(cx, "name", Need::Required);
-    let aws_account_id = o.parsed(cx, "awsAccountId", Need::Required, AwsAccountId::parse);
+    let aws_account_id = o.digits(cx, "awsAccountId", 12).and_then(|digits| match AwsAccountId::parse(&digits) {
+        Ok(id) => Some(id),
+        Err(why) => {
+            cx.report(&o.path_of("awsAccountId"), why);
+            None
+        }
+    });
     let aws_region = o.parsed(cx, "awsRegion", Need::Required, AwsRegion::parse);
     let aws_location_role = o.parsed(cx, "awsLocationRole", Need::Required, IamRoleArn::parse);
     let aws_location_path = o.parsed(cx, "awsLocationPath", Need::Required, S3Path::parse);
@@ -60,9 +67,9 @@ pub(crate) fn read(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<S3Config> {
     let authentication = match o.choice(cx, "authenticationType", Need::Required, &["auto", "accessKey"]) {
         Some("auto") => {
             o.unused(cx, &["awsAccessKeyId", "awsSecretAccessKey"], "authenticationType is auto");
-            let role =
-                o.parsed(cx, "awsRoleToAssume", Need::RequiredWhen("authenticationType is auto"), IamRoleArn::parse);
-            role.map(|aws_role_to_assume| S3Authentication::Auto { aws_role_to_assume })
+            let given = o.has("awsRoleToAssume");
+            let role = o.parsed(cx, "awsRoleToAssume", Need::Optional, IamRoleArn::parse);
+            (role.is_some() || !given).then_some(S3Authentication::Auto { aws_role_to_assume: role })
         }
         Some(_) => {
             let when = Need::RequiredWhen("authenticationType is accessKey");

@@ -303,7 +303,9 @@ pub(crate) fn read(cx: &mut Cx<'_>, o: &mut Obj<'_>, auto_bootstrap: bool) -> Op
     let role = if auto_bootstrap {
         o.text(cx, "role", Need::RequiredWhen("autoBootstrap is true"))
     } else {
-        o.unused(cx, &["role", "privilegedConnectArgs"], "autoBootstrap is false");
+        // The reference accepts the privileged role and its connect arguments on a manual
+        // integration and ignores them; so does Warden, and they are never stored.
+        o.skip(&["role", "privilegedConnectArgs"]);
         None
     };
     let privileged_connect_args =

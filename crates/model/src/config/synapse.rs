@@ -57,6 +57,12 @@ pub struct MetadataDelimiters {
 }
 
 impl MetadataDelimiters {
+    /// Whether any two delimiters are the same character (the delimiters test fails).
+    pub fn collide(&self) -> bool {
+        let (h, k, a) = (&self.hash_delimiter, &self.hash_key_delimiter, &self.array_delimiter);
+        h == k || h == a || k == a
+    }
+
     fn read(cx: &mut Cx<'_>, parent: &mut Obj<'_>) -> Option<Self> {
         let defaults = [("hashDelimiter", "|"), ("hashKeyDelimiter", ":"), ("arrayDelimiter", ",")];
         if !parent.has("metadataDelimiters") {
@@ -73,14 +79,10 @@ impl MetadataDelimiters {
                     if o.has(key) { o.parsed(cx, key, Need::Optional, single) } else { Some(default.to_owned()) }
                 },
             );
-        let path = o.path_of("arrayDelimiter");
         o.finish(cx);
-        let (h, k, a) = (h?, k?, a?);
-        if h == k || h == a || k == a {
-            cx.report(&path, "must differ from hashDelimiter and hashKeyDelimiter, which must differ from each other");
-            return None;
-        }
-        Some(Self { hash_delimiter: h, hash_key_delimiter: k, array_delimiter: a })
+        // Equal delimiters are not a payload error: they fail the validation test
+        // `Initial validation: delimiters test`, as the reference has it.
+        Some(Self { hash_delimiter: h?, hash_key_delimiter: k?, array_delimiter: a? })
     }
 }
 

@@ -15,6 +15,9 @@ pub const MAX_TEXT_CHARS: usize = 1024;
 pub const MAX_SECRET_BYTES: usize = 64 * 1024;
 /// Most items accepted in one list.
 pub const MAX_LIST_ITEMS: usize = 1000;
+/// Most problems listed for one payload; the rest are counted. A body of thousands of
+/// unknown keys costs no more than this to check and to answer.
+pub const MAX_PROBLEMS: usize = 100;
 
 /// One thing wrong with a payload: where, and what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -38,15 +41,39 @@ pub(crate) enum Need<'a> {
 /// `[REDACTED]` or absent secret falls back to.
 pub(crate) struct Cx<'s> {
     pub(crate) problems: Vec<Problem>,
+    /// Problems found past [`MAX_PROBLEMS`], counted but not listed.
+    pub(crate) unlisted: usize,
     stored: Option<&'s SecretMap>,
+    /// The paths of the secrets that took the stored value (absent or `[REDACTED]`).
+    pub(crate) kept: Vec<String>,
 }
 
 impl<'s> Cx<'s> {
     pub(crate) fn new(stored: Option<&'s SecretMap>) -> Self {
-        Self { problems: Vec::new(), stored }
+        Self { problems: Vec::new(), unlisted: 0, stored, kept: Vec::new() }
+    }
+
+    /// Whether the list of problems is full (the rest are only counted).
+    fn full(&self) -> bool {
+        self.problems.len() >= MAX_PROBLEMS
+    }
+
+    /// The problems, with a last line counting those past [`MAX_PROBLEMS`].
+    pub(crate) fn into_problems(mut self) -> Vec<Problem> {
+        if self.unlisted > 0 {
+            self.problems.push(Problem {
+                path: "(body)".into(),
+                message: format!("... and {} more problems (only the first {MAX_PROBLEMS} are listed)", self.unlisted),
+            });
+        }
+        self.problems
     }
 
     pub(crate) fn report(&mut self, path: &str, message: impl AsRef<str>) {
+        if self.full() {
+            self.unlisted += 1;
+            return;
+        }
         let message = message.as_ref();
         let path_shown = if path.is_empty() { "(body)" } else { path };
         self.problems.push(Problem {
@@ -154,6 +181,22 @@ impl<'v> Obj<'v> {
                 None
             }
         }
+    }
+
+    /// A required field of `width` digits, given as a string or, as unquoted YAML gives it,
+    /// as a whole number (written back with its leading zeros).
+    pub(crate) fn digits(&mut self, cx: &mut Cx<'_>, key: &'static str, width: usize) -> Option<String> {
+        if let Some(Value::Number(n)) = self.map.get(key) {
+            self.known.push(key);
+            return match n.as_u64() {
+                Some(n) => Some(format!("{n:0width$}")),
+                None => {
+                    cx.report(&self.path_of(key), format!("must be {width} digits, not the number {n}"));
+                    None
+                }
+            };
+        }
+        self.text(cx, key, Need::Required)
     }
 
     /// A text field turned into a validated type by `parse`, whose error completes the
@@ -317,17 +360,19 @@ impl<'v> Obj<'v> {
         match self.map.get(key) {
             Some(Value::Null) if matches!(need, Need::Optional) => None,
             None | Some(Value::Null) => {
-                if stored.is_none() {
-                    cx.missing(&path, need);
+                match stored {
+                    Some(_) => cx.kept.push(path),
+                    None => cx.missing(&path, need),
                 }
                 stored
             }
             Some(Value::String(s)) if s == REDACTED => {
-                if stored.is_none() {
-                    cx.report(
+                match stored {
+                    Some(_) => cx.kept.push(path),
+                    None => cx.report(
                         &path,
                         format!("is {REDACTED}, which keeps a stored value, but none is stored: send the value itself"),
-                    );
+                    ),
                 }
                 stored
             }
@@ -400,6 +445,10 @@ impl<'v> Obj<'v> {
     pub(crate) fn finish(self, cx: &mut Cx<'_>) {
         for key in self.map.keys() {
             if self.known.contains(&key.as_str()) {
+                continue;
+            }
+            if cx.full() {
+                cx.unlisted += 1;
                 continue;
             }
             let shown: String = key.chars().take(64).collect();
