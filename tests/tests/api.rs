@@ -90,12 +90,13 @@ async fn trino_create_returns_its_key_once_and_regenerate_revokes_the_old_one_at
         let all = server.call("GET", "/integrations?includeDeleted=true", None).await;
         assert_eq!(all.body[0]["status"], "deleted", "{}", all.text);
         assert_eq!(server.call("GET", &format!("/integrations/{id}"), None).await.body["status"], "deleted");
+        // A Trino integration has nothing to edit, whatever its status (issue 10, item 15).
         let edit = server.call("PUT", &format!("/integrations/{id}"), Some(&json!({"type": "Trino"}))).await;
         expect_error(
             &edit,
-            409,
+            400,
             &format!(
-                "Unable to edit integration with ID {id} in current state deleted. It is no longer in use: POST /integrations creates it again."
+                "A Trino integration has no configuration to edit. To replace its API key, send POST /integrations/{id}/regenerate."
             ),
         );
         let regenerate_deleted = server.call("POST", &format!("/integrations/{id}/regenerate"), None).await;
@@ -264,7 +265,8 @@ async fn bad_and_hostile_bodies_get_a_400_naming_the_field_and_nothing_stored_is
             assert_eq!(answer.status, 200, "{}", answer.text);
             let id = answer.body["id"].as_u64().unwrap();
             let shown = server.call("GET", &format!("/integrations/{id}"), None).await;
-            assert_eq!(shown.body["config"]["database"], "w'; DROP TABLE integrations; --");
+            // Redshift folds names to lower case; the stored config shows the folded name.
+            assert_eq!(shown.body["config"]["database"], "w'; drop table integrations; --");
             server.settled(id).await;
             server.call("DELETE", &format!("/integrations/{id}?forceDisable=true"), None).await;
         }
@@ -475,7 +477,7 @@ async fn edits_check_non_editable_attributes_and_keep_secrets_unless_replaced() 
         expect_error(
             &server.call("DELETE", &path, None).await,
             409,
-            &format!("Unable to delete integration with ID {id} in current state editing."),
+            &format!("Unable to edit integration with ID {id} in current state editing."),
         );
         assert_eq!(server.settled(id).await["status"], "enabled");
         let shown = server.call("GET", &path, None).await;
@@ -550,7 +552,7 @@ async fn deletes_follow_the_credential_rules_dry_run_and_force_disable() {
             &again,
             409,
             &format!(
-                "Unable to delete integration with ID {manual} in current state disabled. It is no longer in use: POST /integrations creates it again."
+                "Unable to edit integration with ID {manual} in current state disabled. It is no longer in use: POST /integrations creates it again."
             ),
         );
 

@@ -76,7 +76,7 @@ async fn after_kill_9_no_integration_is_left_transitional_and_nothing_is_lost() 
         let after = until_settled(&server, &backend).await;
         assert_eq!(after.len(), 4, "{}: an integration was lost", backend.name());
         let status = |id: u64| after[&id]["status"].as_str().unwrap().to_owned();
-        let message = |id: u64| after[&id]["statusMessage"].as_str().unwrap_or_default().to_owned();
+        let message = |id: u64| after[&id]["message"].as_str().unwrap_or_default().to_owned();
         assert_eq!(status(steady), "enabled");
         assert_eq!(status(creating), "createError", "{}", backend.name());
         assert!(message(creating).contains("cleanup script"), "{}", message(creating));
@@ -117,7 +117,7 @@ async fn graceful_shutdown_finishes_running_jobs_within_the_grace_and_parks_the_
         server.restart().await;
         let after = statuses(&server).await;
         assert_eq!(after[&parked]["status"], "createError", "{}: the parked job's integration", backend.name());
-        assert!(after[&parked]["statusMessage"].as_str().unwrap().contains("cleanup script"));
+        assert!(after[&parked]["message"].as_str().unwrap().contains("cleanup script"));
     }
 }
 

@@ -95,12 +95,19 @@ async fn scripts_answer_text_or_json_and_refuse_what_the_contract_refuses() {
         assert_eq!(answer.status, 400);
         assert_eq!(answer.body["errors"][0]["path"], "autoBootstrap", "{}", answer.text);
 
+        // A name Redshift cannot hold is refused with the field named; an upper-case one is
+        // folded, as Redshift folds it (issue 10, item 5), and quoted, never spliced.
         let mut unsafe_name = redshift("rs.example.com", false);
-        unsafe_name["config"]["database"] = json!("Warden\"; DROP DATABASE prod; --");
+        unsafe_name["config"]["database"] = json!(format!("{}\"; DROP DATABASE prod; --", "x".repeat(120)));
         let answer = server.call("POST", "/integrations/scripts/create", Some(&unsafe_name)).await;
         assert_eq!(answer.status, 400, "{}", answer.text);
         assert_eq!(answer.body["errors"][0]["path"], "config.database", "{}", answer.text);
-        assert!(answer.body["errors"][0]["message"].as_str().unwrap().contains("lower case"));
+        assert!(answer.body["errors"][0]["message"].as_str().unwrap().contains("127 bytes"), "{}", answer.text);
+        let mut upper = redshift("rs.example.com", false);
+        upper["config"]["database"] = json!("REDSHIFT_SAMPLE_DATA\"; DROP DATABASE prod; --");
+        let answer = server.call("POST", "/integrations/scripts/create", Some(&upper)).await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        assert!(answer.text.contains("\"redshift_sample_data\"\"; drop database prod; --\""), "{}", answer.text);
     }
 }
 

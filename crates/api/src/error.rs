@@ -94,6 +94,23 @@ pub struct ErrorBody {
     pub request_id: Option<String>,
 }
 
+impl ErrorBody {
+    /// The body of an error with no details, outside any request (a connection refused
+    /// before a request was read).
+    pub(crate) fn of(code: &ErrorCode) -> Self {
+        let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Self {
+            status_code: status.as_u16(),
+            error: status.canonical_reason().unwrap_or("Error").to_owned(),
+            message: code.message(),
+            errors: Vec::new(),
+            attributes: Vec::new(),
+            validation_results: None,
+            request_id: None,
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let Rejection { code, errors, attributes, validation_results } = *self.0;

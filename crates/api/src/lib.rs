@@ -6,6 +6,7 @@ mod error;
 mod extract;
 mod routes;
 mod scripts;
+mod serve;
 mod views;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use warden_model::ErrorCode;
 use warden_store::Permission;
 
 pub use error::{ApiError, ErrorBody};
+pub use serve::{ServeOptions, serve};
 pub use views::{IntegrationView, rfc3339};
 
 use error::REQUEST_ID;
@@ -119,7 +121,9 @@ fn build(state: Option<AppState>) -> (Router<AppState>, utoipa::openapi::OpenApi
         .routes(routes!(scripts::cleanup_script))
         .routes(routes!(scripts::post_cleanup_script))
         .routes(routes!(scripts::edit_script))
-        .routes(routes!(scripts::delete_script));
+        .routes(routes!(scripts::delete_script))
+        .routes(routes!(scripts::stored_cleanup_script))
+        .routes(routes!(scripts::stored_post_cleanup_script));
     let protected = match state {
         Some(state) => protected.route_layer(middleware::from_fn_with_state(state, require_admin)),
         None => protected,

@@ -140,6 +140,40 @@ pub async fn edit_script(
     Ok(answer(&state.engine.edit_script(id, &payload).await?, &headers))
 }
 
+/// Warden extension: the removal script of a stored integration whose creation failed,
+/// built from what Warden stored, so it removes exactly what Warden created (no body).
+#[utoipa::path(post, path = "/integrations/{id}/scripts/cleanup", tag = "scripts",
+    params(("id" = u64, Path, minimum = 1, description = "Integration id.")),
+    responses((status = 200, content_type = "text/plain", body = String), (status = 200, content_type = "application/json", body = ScriptView),
+              (status = "4XX", body = ErrorBody)),
+    security(("apiKey" = [])))]
+pub async fn stored_cleanup_script(
+    State(state): State<AppState>,
+    query: QueryPairs,
+    headers: HeaderMap,
+    Id(id): Id,
+) -> Result<Response, ApiError> {
+    query.flags(&[])?;
+    Ok(answer(&state.engine.stored_cleanup_script(id, ScriptKind::Cleanup).await?, &headers))
+}
+
+/// Warden extension: the second removal script (Synapse) of a stored integration whose
+/// creation failed (no body).
+#[utoipa::path(post, path = "/integrations/{id}/scripts/post-cleanup", tag = "scripts",
+    params(("id" = u64, Path, minimum = 1, description = "Integration id.")),
+    responses((status = 200, content_type = "text/plain", body = String), (status = 200, content_type = "application/json", body = ScriptView),
+              (status = "4XX", body = ErrorBody)),
+    security(("apiKey" = [])))]
+pub async fn stored_post_cleanup_script(
+    State(state): State<AppState>,
+    query: QueryPairs,
+    headers: HeaderMap,
+    Id(id): Id,
+) -> Result<Response, ApiError> {
+    query.flags(&[])?;
+    Ok(answer(&state.engine.stored_cleanup_script(id, ScriptKind::PostCleanup).await?, &headers))
+}
+
 /// The removal script of a created integration (no body).
 #[utoipa::path(post, path = "/integrations/{id}/scripts/delete", tag = "scripts",
     params(("id" = u64, Path, description = "Integration id.")),

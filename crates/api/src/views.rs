@@ -5,15 +5,17 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 use warden_engine::Accepted;
-use warden_model::ValidationResults;
 use warden_model::time::UtcTime;
+use warden_model::{IntegrationType, REDACTED, Status, ValidationResults};
 use warden_store::{IntegrationSummary, StoredIntegration};
 
-/// An integration as GET shows it; every secret is `[REDACTED]`.
+/// An integration as every response shows it (API.md section 1): GET one, each item of the
+/// list, and the answers of POST, PUT and DELETE. Every secret is `[REDACTED]`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IntegrationView {
     /// Its id.
+    #[schema(minimum = 1)]
     pub id: u64,
     /// The integration type.
     #[serde(rename = "type")]
@@ -22,32 +24,75 @@ pub struct IntegrationView {
     pub auto_bootstrap: bool,
     /// Its status (API.md section 6).
     pub status: String,
-    /// What an error status means and what to do.
+    /// The latest validation run; absent before any.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub status_message: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub validation_results: Option<Value>,
     /// The platform config, secrets redacted (absent for Trino).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub config: Option<Value>,
+    /// A Trino integration's API key: `[REDACTED]` (it is shown once, when created).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
     /// When it was created.
     pub created_at: String,
     /// When it last changed.
     pub updated_at: String,
+    /// What an error status means and what to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl IntegrationView {
+    fn new(
+        id: u64,
+        redacted: &Value,
+        status: Status,
+        message: Option<&String>,
+        validation_results: Option<Value>,
+        times: (i64, i64),
+    ) -> Self {
+        let integration_type = redacted["type"].as_str().unwrap_or_default().to_owned();
+        let trino = integration_type == IntegrationType::Trino.wire_name();
+        Self {
+            id,
+            auto_bootstrap: redacted["autoBootstrap"].as_bool().unwrap_or(false),
+            status: status.as_str().to_owned(),
+            validation_results,
+            config: redacted.get("config").cloned(),
+            api_key: trino.then(|| REDACTED.to_owned()),
+            created_at: rfc3339(times.0),
+            updated_at: rfc3339(times.1),
+            message: message.cloned(),
+            integration_type,
+        }
+    }
 }
 
 impl From<&IntegrationSummary> for IntegrationView {
-    fn from(integration: &IntegrationSummary) -> Self {
-        let redacted = &integration.redacted;
-        Self {
-            id: integration.id.get(),
-            integration_type: redacted["type"].as_str().unwrap_or_default().to_owned(),
-            auto_bootstrap: redacted["autoBootstrap"].as_bool().unwrap_or(false),
-            status: integration.status.as_str().to_owned(),
-            status_message: integration.status_message.clone(),
-            config: redacted.get("config").cloned(),
-            created_at: rfc3339(integration.created_at),
-            updated_at: rfc3339(integration.updated_at),
-        }
+    fn from(i: &IntegrationSummary) -> Self {
+        Self::new(
+            i.id.get(),
+            &i.redacted,
+            i.status,
+            i.status_message.as_ref(),
+            i.validation_results.clone(),
+            (i.created_at, i.updated_at),
+        )
+    }
+}
+
+impl From<&StoredIntegration> for IntegrationView {
+    fn from(i: &StoredIntegration) -> Self {
+        Self::new(
+            i.id.get(),
+            &i.spec.redacted(),
+            i.status,
+            i.status_message.as_ref(),
+            i.validation_results.clone(),
+            (i.created_at, i.updated_at),
+        )
     }
 }
 
@@ -77,44 +122,35 @@ impl From<&StoredIntegration> for StatusView {
     }
 }
 
-/// The answer of an accepted create, update or delete.
+/// The answer of an accepted create, update or delete: the integration as it is now (its
+/// `validationResults` are those the change was accepted on), and for a new Trino
+/// integration its key and config, shown this once.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AcceptedView {
     /// The integration.
-    pub id: u64,
-    /// Its status now (`creating`, `editing`, `deleting`, `disabled`).
-    pub status: String,
-    /// The validation results the change was accepted on.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub validation_results: Option<ValidationResults>,
-    /// A new Trino integration's API key; shown this once.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub api_key: Option<String>,
+    #[serde(flatten)]
+    pub integration: IntegrationView,
     /// The Trino cluster's access-control config, with the key; shown this once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config_snippet: Option<String>,
-    /// What is left to do (after a force-disable).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
 }
 
 impl From<Accepted> for AcceptedView {
     fn from(accepted: Accepted) -> Self {
         let Accepted { integration, validation_results, trino_key, message } = accepted;
-        let (api_key, config_snippet) = match trino_key {
-            Some(key) => (Some(key.api_key.expose().clone()), Some(key.config_snippet.expose().clone())),
-            None => (None, None),
-        };
-        Self {
-            id: integration.id.get(),
-            status: integration.status.as_str().to_owned(),
-            validation_results,
-            api_key,
-            config_snippet,
-            message,
+        let mut view = IntegrationView::from(&integration);
+        if let Some(results) = validation_results.and_then(|r| serde_json::to_value(r).ok()) {
+            view.validation_results = Some(results);
         }
+        if message.is_some() {
+            view.message = message;
+        }
+        let config_snippet = trino_key.map(|key| {
+            view.api_key = Some(key.api_key.expose().clone());
+            key.config_snippet.expose().clone()
+        });
+        Self { integration: view, config_snippet }
     }
 }
 

@@ -4,7 +4,9 @@
 
 use serde_json::{Map, Value};
 use warden_lifecycle::{Decision, Operation, decide};
-use warden_model::{ErrorCode, IntegrationId, IntegrationSpec, IntegrationType, Problem, REDACTED, Status};
+use warden_model::{
+    ErrorCode, IntegrationId, IntegrationSpec, IntegrationType, Problem, REDACTED, Status, ValidationResults,
+};
 use warden_platform::Phase;
 use warden_store::StoreError;
 
@@ -26,7 +28,7 @@ impl Engine {
     ) -> Result<Outcome, EngineError> {
         let current = self.existing(id).await?;
         if force_disable {
-            return self.force_disable(current, actor).await;
+            return self.force_disable(current, dry_run, actor).await;
         }
         let credentials = body_credentials(body)?;
         let spec = &current.spec;
@@ -47,8 +49,15 @@ impl Engine {
         };
         let platform = self.platform(spec.integration_type())?;
         let checked = privileged.as_ref().unwrap_or(spec);
+        // A failed create set up by hand has nothing of Warden's on the platform to remove,
+        // and its stored credentials may never have worked: there is nothing to check.
+        let failed_create = current.status == Status::CreateError;
+        let check = !(failed_create && privileged.is_none());
         if dry_run {
-            return Ok(Outcome::DryRun(self.validate(&platform, checked, Phase::Installed).await));
+            self.audit_dry_run(actor, "delete.dryRun", Some(id), spec).await;
+            let results =
+                if check { self.validate(&platform, checked, Phase::Removal).await } else { nothing_to_check() };
+            return Ok(Outcome::DryRun(results));
         }
         let claimed = match self.store.update_integration(id, current.version, next, None, None).await {
             Ok(claimed) => claimed,
@@ -58,19 +67,28 @@ impl Engine {
             }
             Err(other) => return Err(other.into()),
         };
-        let results = self.validate(&platform, checked, Phase::Installed).await;
-        if results.failed() {
+        let results = if check { Some(self.validate(&platform, checked, Phase::Removal).await) } else { None };
+        if let Some(results) = results.as_ref().filter(|r| r.failed()) {
             self.put_back(&claimed, &current).await?;
-            return Err(EngineError::validation(ErrorCode::DeleteValidationFailed { id }, results));
+            return Err(EngineError::validation(ErrorCode::DeleteValidationFailed { id }, results.clone()));
+        }
+        if let Some(results) = &results {
+            self.record_validation(id, results).await;
         }
         self.audit(actor, "delete", id, Some(&current), Some(&claimed)).await;
-        self.start_job(&claimed, "delete", None, privileged).await?;
-        Ok(Outcome::accepted(claimed, Some(results), None, None))
+        // What a failed create left is removed by its cleanup, which skips what is not there.
+        let kind = if failed_create { "cleanup" } else { "delete" };
+        self.start_job(&claimed, kind, None, privileged).await?;
+        Ok(Outcome::accepted(claimed, results, None, None))
     }
 
+    /// `forceDisable=true`: `disabled` at once, nothing run on the platform. With
+    /// `dryRun=true` nothing changes: the answer is the current status and what the real call
+    /// would do.
     async fn force_disable(
         &self,
         current: warden_store::StoredIntegration,
+        dry_run: bool,
         actor: &Actor,
     ) -> Result<Outcome, EngineError> {
         let id = current.id;
@@ -84,6 +102,14 @@ impl Engine {
         let message = format!(
             "Disabled without any change on the platform: Warden's objects are still there. Generate the delete script (POST /integrations/{id}/scripts/delete) and run it to remove them."
         );
+        if dry_run {
+            self.audit_dry_run(actor, "forceDisable.dryRun", Some(id), &current.spec).await;
+            let would = format!(
+                "dryRun: nothing changed. Without dryRun, integration {id} would move from {} to {status} at once, with nothing run on the platform; Warden's objects would stay there until the delete script (POST /integrations/{id}/scripts/delete) is run.",
+                current.status
+            );
+            return Ok(Outcome::accepted(current, None, None, Some(would)));
+        }
         let disabled = match self.store.update_integration(id, current.version, status, Some(&message), None).await {
             Ok(disabled) => disabled,
             Err(StoreError::VersionConflict { .. }) => {
@@ -156,4 +182,9 @@ fn privileged_spec(
         return Err(problems);
     }
     IntegrationSpec::from_value(&payload, None)
+}
+
+/// The answer of a dry-run DELETE that has nothing to check (a failed manual create).
+fn nothing_to_check() -> ValidationResults {
+    ValidationResults::from_tests(Vec::new())
 }

@@ -284,6 +284,34 @@ impl Engine {
         Ok(())
     }
 
+    /// Records the latest validation run of an integration (shown as `validationResults`);
+    /// a failure to record it is logged, not raised: the run's outcome already took effect.
+    async fn record_validation(&self, id: IntegrationId, results: &ValidationResults) {
+        let value = match serde_json::to_value(results) {
+            Ok(value) => value,
+            Err(error) => {
+                tracing::error!(integration = %id, %error, "could not encode validation results");
+                return;
+            }
+        };
+        if let Err(error) = self.store.record_validation(id, &value).await {
+            tracing::error!(integration = %id, %error, "could not record validation results");
+        }
+    }
+
+    /// Records a `dryRun` request in the audit log: who checked what (redacted), and that
+    /// nothing changed.
+    async fn audit_dry_run(&self, actor: &Actor, action: &str, id: Option<IntegrationId>, spec: &IntegrationSpec) {
+        let mut asked = spec.redacted();
+        if let Value::Object(map) = &mut asked {
+            map.insert("dryRun".into(), Value::Bool(true));
+        }
+        let recorded = self.store.record_audit(actor.as_str(), action, id, None, Some(&asked)).await;
+        if let Err(error) = recorded {
+            tracing::error!(%error, "could not write the audit log");
+        }
+    }
+
     /// Queues a job for `integration`. With privileged credentials the job is this
     /// process's alone (claimed at once, the credentials kept in memory for it).
     async fn start_job(

@@ -26,21 +26,15 @@ impl Engine {
         let platform = self.platform(requested.integration_type())?;
         let results = self.validate(&platform, &requested, Phase::Request).await;
         if dry_run {
+            self.audit_dry_run(actor, "create.dryRun", None, &requested).await;
             return Ok(Outcome::DryRun(results));
         }
         if results.failed() {
             return Err(EngineError::validation(ErrorCode::CreateValidationFailed, results));
         }
         let stored = Self::stored_form(&platform, &requested, None)?;
-        let integration = match self.store.insert_integration(&stored, INITIAL).await {
-            Ok(integration) => integration,
-            Err(StoreError::HostTaken) => {
-                // Another create for this host won the race since the check above.
-                self.host_conflict(&requested, None).await?;
-                return Err(StoreError::HostTaken.into());
-            }
-            Err(other) => return Err(other.into()),
-        };
+        let integration = self.insert_once_per_host(&requested, &stored).await?;
+        self.record_validation(integration.id, &results).await;
         self.audit(actor, "create", integration.id, None, Some(&integration)).await;
         let trino_key = match requested.integration_type() {
             IntegrationType::Trino => Some(self.new_trino_key(integration.id, public_url).await?),
@@ -49,6 +43,25 @@ impl Engine {
         let privileged = requested.auto_bootstrap.then_some(requested);
         self.start_job(&integration, "create", None, privileged).await?;
         Ok(Outcome::accepted(integration, Some(results), trino_key, None))
+    }
+
+    /// Stores a new integration, unless its host is in use. The unique index decides a race
+    /// between two creates; when it refuses the insert but the integration in the way is
+    /// gone by the time it is looked up (force-disabled meanwhile), the insert is tried
+    /// again, and a race that never settles is a 409, never a 500.
+    async fn insert_once_per_host(
+        &self,
+        requested: &IntegrationSpec,
+        stored: &IntegrationSpec,
+    ) -> Result<StoredIntegration, EngineError> {
+        for _ in 0..EDIT_ATTEMPTS {
+            match self.store.insert_integration(stored, INITIAL).await {
+                Ok(integration) => return Ok(integration),
+                Err(StoreError::HostTaken) => self.host_conflict(requested, None).await?,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(host_busy(requested))
     }
 
     /// `PUT /integrations/{id}` (API.md 2.3). Exactly one of several concurrent PUTs starts
@@ -63,6 +76,9 @@ impl Engine {
         actor: &Actor,
     ) -> Result<Outcome, EngineError> {
         let mut current = self.existing(id).await?;
+        if current.spec.integration_type() == IntegrationType::Trino {
+            return Err(EngineError::code(ErrorCode::TrinoNotEditable { id }));
+        }
         let requested = current.spec.updated_from(payload).map_err(EngineError::invalid)?;
         let attributes = current.spec.non_editable_changes(&requested, current.status == Status::CreateError);
         if !attributes.is_empty() {
@@ -82,6 +98,7 @@ impl Engine {
                 self.host_conflict(&requested, Some(id)).await?;
             }
             if dry_run {
+                self.audit_dry_run(actor, "update.dryRun", Some(id), &requested).await;
                 return Ok(Outcome::DryRun(self.validate(&platform, &requested, phase).await));
             }
             let claimed = match self.store.update_integration(id, current.version, next, None, None).await {
@@ -92,7 +109,7 @@ impl Engine {
                 }
                 Err(StoreError::HostTaken) => {
                     self.host_conflict(&requested, Some(id)).await?;
-                    return Err(StoreError::HostTaken.into());
+                    return Err(host_busy(&requested));
                 }
                 Err(other) => return Err(other.into()),
             };
@@ -110,6 +127,7 @@ impl Engine {
                     return Err(error);
                 }
             };
+            self.record_validation(id, &results).await;
             self.audit(actor, "update", id, Some(&current), Some(&claimed)).await;
             let privileged = requested.auto_bootstrap.then_some(requested);
             if recreate {
@@ -166,6 +184,11 @@ impl Engine {
         let config_snippet = Secret::new(config_snippet(public_url, api_key.expose()));
         Ok(TrinoKey { api_key, config_snippet })
     }
+}
+
+/// The 409 for a create or re-create whose host stayed contested.
+fn host_busy(requested: &IntegrationSpec) -> EngineError {
+    EngineError::code(ErrorCode::HostBusy { integration_type: requested.integration_type(), host: requested.host() })
 }
 
 fn trino_key_name(id: IntegrationId) -> String {

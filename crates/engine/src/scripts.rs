@@ -109,6 +109,22 @@ impl Engine {
         Ok(warden_scripts::build(ScriptKind::Edit, &requested, Some(&current.spec))?)
     }
 
+    /// `POST /integrations/{id}/scripts/{cleanup, post-cleanup}` (a Warden extension): the
+    /// removal scripts of an integration whose creation failed, built from what Warden
+    /// stored, so that they remove exactly what Warden creates: for an automatic setup the
+    /// generated system account, never the privileged user whose credentials the request
+    /// carried.
+    pub async fn stored_cleanup_script(&self, id: IntegrationId, kind: ScriptKind) -> Result<Script, EngineError> {
+        let current = self.existing(id).await?;
+        if !kind.accepted().contains(&current.spec.integration_type()) {
+            return Err(EngineError::code(ErrorCode::ScriptTypeNotAccepted { accepted: kind.accepted().to_vec() }));
+        }
+        if current.status != warden_model::Status::CreateError {
+            return Err(EngineError::code(ErrorCode::CleanupNotApplicable { id, status: current.status }));
+        }
+        Ok(warden_scripts::build(kind, &current.spec, None)?)
+    }
+
     /// `POST /integrations/{id}/scripts/delete`: the removal script of the stored config.
     /// Refused while an operation runs; answered for disabled integrations (a force-disable
     /// tells the user to run it).

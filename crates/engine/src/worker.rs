@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use warden_lifecycle::{Operation, recovery_message};
+use warden_lifecycle::{Operation, Setup, recovery_message};
 use warden_model::IntegrationSpec;
 use warden_platform::{Change, Phase, Platform};
 use warden_store::{Job, StoredIntegration};
@@ -48,7 +48,7 @@ impl Engine {
     /// Gives an integration interrupted in a transitional status its error status and the
     /// message saying what happened and what to do.
     async fn recover(&self, integration: &StoredIntegration) -> Result<(), EngineError> {
-        if let Some(message) = recovery_message(integration.status, integration.id) {
+        if let Some(message) = recovery_message(integration.status, integration.id, setup_of(&integration.spec)) {
             tracing::warn!(integration = %integration.id, status = %integration.status, "recovering an interrupted operation");
             self.settle(integration, Operation::RecoverAfterCrash, Some(&message), None).await?;
         }
@@ -207,7 +207,8 @@ impl Engine {
                     self.settle(&integration, Operation::Failed, Some(message), None).await.map(drop)
                 }
             },
-            "delete" => self.run_delete(&platform, &integration, privileged).await,
+            "delete" => self.run_delete(&platform, &integration, privileged, false).await,
+            "cleanup" => self.run_delete(&platform, &integration, privileged, true).await,
             other => {
                 tracing::error!(job = job.id, kind = other, "unknown job kind");
                 self.recover(&integration).await
@@ -222,37 +223,49 @@ impl Engine {
         privileged: Option<&IntegrationSpec>,
     ) -> Result<(), EngineError> {
         let (id, spec) = (integration.id, &integration.spec);
-        let failure = match platform.apply(Change::Create { spec, privileged }).await {
-            Err(error) => Some(format!("The setup on the platform failed: {error}.")),
-            Ok(()) if privileged.is_some() => {
+        // What is left of the failed attempt: `Ok` when nothing is (a failed setup rolls back
+        // what this attempt created itself; only it knows which objects those are), `Err`
+        // with the reason when removing it failed.
+        let (failure, left) = match platform.apply(Change::Create { spec, privileged }).await {
+            Ok(()) if privileged.is_none() => (None, Ok(())),
+            Ok(()) => {
                 let results = self.validate(platform, spec, Phase::Installed).await;
-                results.failed().then(|| {
+                self.record_validation(id, &results).await;
+                if results.failed() {
                     let failed: Vec<&str> = results
                         .validation_tests
                         .iter()
                         .filter(|t| t.status == warden_model::TestStatus::Failed)
                         .map(|t| t.name.as_str())
                         .collect();
-                    format!("The setup ran, but validation failed afterwards ({}).", failed.join(", "))
-                })
+                    let failure = format!("The setup ran, but validation failed afterwards ({}).", failed.join(", "));
+                    // The setup ran to its end, so every object it names is this attempt's.
+                    let left = platform.apply(Change::Cleanup { spec, privileged }).await.map_err(|e| e.to_string());
+                    (Some(failure), left)
+                } else {
+                    (None, Ok(()))
+                }
             }
-            Ok(()) => None,
+            Err(error) => {
+                let left = match error.rollback_failure() {
+                    Some(reason) => Err(reason.to_owned()),
+                    None => Ok(()),
+                };
+                (Some(format!("The setup on the platform failed: {}.", error.cause())), left)
+            }
         };
         let Some(failure) = failure else {
             self.settle(integration, Operation::Succeeded, None, None).await?;
             return Ok(());
         };
-        let message = if privileged.is_some() {
-            match platform.apply(Change::Cleanup { spec, privileged }).await {
-                Ok(()) => format!(
-                    "{failure} Warden removed what it had created. Fix the cause and send PUT /integrations/{id} with the privileged credentials to try again."
-                ),
-                Err(error) => format!(
-                    "{failure} Removing what was created failed as well ({error}): generate the cleanup script (POST /integrations/scripts/cleanup) and run it, then send PUT /integrations/{id} to try again."
-                ),
-            }
-        } else {
-            format!("{failure} Fix the cause and send PUT /integrations/{id} to try again.")
+        let message = match (privileged, left) {
+            (None, _) => format!("{failure} Fix the cause and send PUT /integrations/{id} to try again."),
+            (Some(_), Ok(())) => format!(
+                "{failure} Warden removed what it had created, and nothing else. Fix the cause and send PUT /integrations/{id} with the privileged credentials to try again."
+            ),
+            (Some(_), Err(reason)) => format!(
+                "{failure} Removing what it had created failed as well ({reason}): send DELETE /integrations/{id} with the privileged credentials, or generate the cleanup script (POST /integrations/{id}/scripts/cleanup), which removes only what Warden creates, and run it; then send PUT /integrations/{id} with the privileged credentials to try again."
+            ),
         };
         self.settle(integration, Operation::Failed, Some(&message), None).await?;
         Ok(())
@@ -276,22 +289,37 @@ impl Engine {
         }
     }
 
+    /// Removes an integration from the platform: its delete script, or for one whose create
+    /// failed (`after_failed_create`) the cleanup, which removes whatever part exists.
     async fn run_delete(
         &self,
         platform: &Arc<dyn Platform>,
         integration: &StoredIntegration,
         privileged: Option<&IntegrationSpec>,
+        after_failed_create: bool,
     ) -> Result<(), EngineError> {
-        match platform.apply(Change::Delete { spec: &integration.spec, privileged }).await {
+        let spec = &integration.spec;
+        let change = if after_failed_create {
+            Change::Cleanup { spec, privileged }
+        } else {
+            Change::Delete { spec, privileged }
+        };
+        match platform.apply(change).await {
             Ok(()) => {
                 self.settle(integration, Operation::Succeeded, None, None).await?;
                 self.store.revoke_integration_keys(integration.id, None).await?;
                 Ok(())
             }
             Err(error) => {
+                let id = integration.id;
+                let again = if setup_of(spec) == Setup::WithPrivilegedCredentials {
+                    "send DELETE /integrations/{id} again with the privileged credentials (it skips what is already gone)"
+                } else {
+                    "send DELETE /integrations/{id} again"
+                };
                 let message = format!(
-                    "The removal failed on the platform: {error}. The integration is left as it was; fix the cause and send the DELETE again, or run the delete script (POST /integrations/{}/scripts/delete) by hand.",
-                    integration.id
+                    "The removal failed on the platform: {error}. The integration is left as it was; fix the cause and {}, or run the delete script (POST /integrations/{id}/scripts/delete) by hand.",
+                    again.replace("{id}", &id.to_string())
                 );
                 self.settle(integration, Operation::Failed, Some(&message), None).await.map(drop)
             }
@@ -328,5 +356,15 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// How an integration is set up, as the lifecycle's messages need it.
+fn setup_of(spec: &IntegrationSpec) -> Setup {
+    use warden_model::IntegrationType::{AzureSynapseAnalytics, Redshift, Snowflake};
+    if spec.auto_bootstrap && matches!(spec.integration_type(), Redshift | Snowflake | AzureSynapseAnalytics) {
+        Setup::WithPrivilegedCredentials
+    } else {
+        Setup::Otherwise
     }
 }

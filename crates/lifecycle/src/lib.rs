@@ -197,18 +197,39 @@ pub fn withdraw(claimed: Status, previous: Status) -> Option<Status> {
         .then_some(previous)
 }
 
+/// How an integration is set up, which decides what a person can do after an interruption.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setup {
+    /// Warden runs the setup with privileged credentials it is given for each change and
+    /// never stores (`autoBootstrap: true` on Snowflake, Redshift, Synapse).
+    WithPrivilegedCredentials,
+    /// Anything else: set up by hand with the scripts, or with the identity Warden stores.
+    Otherwise,
+}
+
 /// The status message recovery sets when a restart interrupted integration `id` in
-/// `status`: what happened and what to do next. `None` when nothing was running.
-pub fn recovery_message(status: Status, id: IntegrationId) -> Option<String> {
+/// `status`: what happened and what to do next. Every piece of advice is a request the API
+/// accepts in the status recovery leaves. `None` when nothing was running.
+pub fn recovery_message(status: Status, id: IntegrationId, setup: Setup) -> Option<String> {
+    let privileged = setup == Setup::WithPrivilegedCredentials;
     let text = match status {
+        Status::Creating if privileged => Some(
+            "Warden stopped while creating this integration. Privileged credentials are never stored, so the setup cannot resume: generate the cleanup script (POST /integrations/{id}/scripts/cleanup) and run it to remove anything that was created, or send DELETE /integrations/{id} with the privileged credentials to remove it; then PUT /integrations/{id} with the privileged credentials to create the integration again.",
+        ),
         Status::Creating => Some(
-            "Warden stopped while creating this integration. Privileged credentials are never stored, so the setup cannot resume: generate the cleanup script (POST /integrations/scripts/cleanup) and run it to remove anything that was created, then PUT /integrations/{id} to create the integration again.",
+            "Warden stopped while creating this integration. Send PUT /integrations/{id} to validate it and create it again, or DELETE /integrations/{id} to give up.",
+        ),
+        Status::Editing if privileged => Some(
+            "Warden stopped while editing this integration; the previous configuration is still in force. Send the PUT /integrations/{id} again with the privileged credentials.",
         ),
         Status::Editing => Some(
-            "Warden stopped while editing this integration; the previous configuration is still in force. Check the platform against the edit script (POST /integrations/{id}/scripts/edit) and send the PUT again.",
+            "Warden stopped while editing this integration; the previous configuration is still in force. Check the platform against the edit script (POST /integrations/{id}/scripts/edit) and send the PUT /integrations/{id} again.",
+        ),
+        Status::Deleting if privileged => Some(
+            "Warden stopped while deleting this integration; it is still registered. Send the DELETE /integrations/{id} again with the privileged credentials (it skips what is already gone), or generate the delete script (POST /integrations/{id}/scripts/delete) and run it by hand.",
         ),
         Status::Deleting => Some(
-            "Warden stopped while deleting this integration; it is still registered. Send the DELETE again, or generate the delete script (POST /integrations/{id}/scripts/delete) and run it by hand.",
+            "Warden stopped while deleting this integration; it is still registered. Send the DELETE /integrations/{id} again, or generate the delete script (POST /integrations/{id}/scripts/delete) and run it by hand.",
         ),
         Status::Migrating => Some(
             "Warden stopped while migrating this integration's platform objects; it keeps working with the previous objects. The migration runs again on the next start.",

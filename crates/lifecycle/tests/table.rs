@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use warden_lifecycle::{Decision, INITIAL, Operation, Subject, decide, recovery_message, withdraw};
+use warden_lifecycle::{Decision, INITIAL, Operation, Setup, Subject, decide, recovery_message, withdraw};
 use warden_model::{IntegrationId, IntegrationType, Status};
 
 fn describe(status: Status, op: Operation) -> String {
@@ -68,10 +68,16 @@ fn recovery_leaves_no_integration_in_a_transitional_status_and_explains_each() {
         };
         assert!(!after.is_transitional(), "{status} -> {after}");
         let id = IntegrationId::new(42).unwrap();
-        let message = recovery_message(status, id);
-        assert_eq!(message.is_some(), status.is_transitional(), "{status}");
-        if let Some(text) = message {
-            assert!(!text.contains('{') && text.contains("Warden stopped while"), "{text}");
+        for setup in [Setup::WithPrivilegedCredentials, Setup::Otherwise] {
+            let message = recovery_message(status, id, setup);
+            assert_eq!(message.is_some(), status.is_transitional(), "{status}");
+            if let Some(text) = message {
+                assert!(!text.contains('{') && text.contains("Warden stopped while"), "{text}");
+                // The edit script refuses integrations set up automatically (issue 11, item 7).
+                if setup == Setup::WithPrivilegedCredentials {
+                    assert!(!text.contains("scripts/edit"), "{text}");
+                }
+            }
         }
     }
 }

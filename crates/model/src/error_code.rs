@@ -142,6 +142,35 @@ pub enum ErrorCode {
         /// The id asked for.
         id: u64,
     },
+    /// A stored integration's cleanup script asked for when its create did not fail.
+    CleanupNotApplicable {
+        /// The integration.
+        id: IntegrationId,
+        /// Its status.
+        status: Status,
+    },
+    /// PUT on a Trino integration: there is no config to edit.
+    TrinoNotEditable {
+        /// The integration.
+        id: IntegrationId,
+    },
+    /// POST raced another change of the same host's integrations and could not settle.
+    HostBusy {
+        /// Its type.
+        integration_type: IntegrationType,
+        /// The host in conflict.
+        host: String,
+    },
+    /// The request line's URI is too long (answered before routing).
+    UriTooLong,
+    /// The request's headers are too large (answered before routing).
+    HeadersTooLarge,
+    /// The request is not valid HTTP: a bad header or Content-Length (answered before routing).
+    BadRequest,
+    /// The request took longer than the server's request timeout.
+    RequestTimeout,
+    /// The server holds as many connections as it accepts.
+    TooManyConnections,
     /// No such route.
     RouteNotFound,
     /// The route exists but not with this method.
@@ -172,6 +201,8 @@ impl ErrorCode {
             | Self::DatabricksCredentialsNotRequired
             | Self::PrivilegedCredentialsRequired
             | Self::RegenerateNotTrino { .. }
+            | Self::TrinoNotEditable { .. }
+            | Self::BadRequest
             | Self::ScriptTypeNotAccepted { .. }
             | Self::PrefixOutsideLocation { .. } => 400,
             Self::Unauthorized => 401,
@@ -184,7 +215,12 @@ impl ErrorCode {
             Self::AlreadyExists { .. }
             | Self::EditRefused { .. }
             | Self::DeleteRefused { .. }
+            | Self::HostBusy { .. }
+            | Self::CleanupNotApplicable { .. }
             | Self::DataSourceNameTaken { .. } => 409,
+            Self::RequestTimeout => 408,
+            Self::UriTooLong => 414,
+            Self::HeadersTooLarge => 431,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType { .. } => 415,
             Self::CreateValidationFailed
@@ -193,7 +229,7 @@ impl ErrorCode {
             | Self::DeleteValidationFailed { .. } => 422,
             Self::Internal => 500,
             Self::PlatformNotSupported { .. } => 501,
-            Self::Unavailable => 503,
+            Self::Unavailable | Self::TooManyConnections => 503,
         }
     }
 
@@ -219,6 +255,14 @@ impl ErrorCode {
             Self::NonEditableAttributes => "non_editable_attributes",
             Self::EditValidationFailed { .. } => "edit_validation_failed",
             Self::DeleteRefused { .. } => "delete_refused",
+            Self::TrinoNotEditable { .. } => "trino_not_editable",
+            Self::CleanupNotApplicable { .. } => "cleanup_not_applicable",
+            Self::HostBusy { .. } => "host_busy",
+            Self::UriTooLong => "uri_too_long",
+            Self::HeadersTooLarge => "headers_too_large",
+            Self::BadRequest => "bad_request",
+            Self::RequestTimeout => "request_timeout",
+            Self::TooManyConnections => "too_many_connections",
             Self::CredentialsNotRequired => "credentials_not_required",
             Self::DatabricksCredentialsNotRequired => "databricks_credentials_not_required",
             Self::PrivilegedCredentialsRequired => "privileged_credentials_required",
@@ -275,8 +319,9 @@ impl ErrorCode {
             }
             Self::NonEditableAttributes => "Unable to edit integration due to changes of non-editable attribute(s).".into(),
             Self::EditValidationFailed { id } => format!("Unable to edit integration with ID {id}, validation failed."),
+            // API.md 2.4: DELETE's 409 uses PUT's text.
             Self::DeleteRefused { id, status } => {
-                let base = format!("Unable to delete integration with ID {id} in current state {status}.");
+                let base = format!("Unable to edit integration with ID {id} in current state {status}.");
                 if status.is_not_in_use() { format!("{base} {}", not_in_use_hint()) } else { base }
             }
             Self::CredentialsNotRequired => "Credentials are not required for disable unless the integration was configured automatically. If you need to update your integration credentials, use PUT to update the integration before disabling.".into(),
@@ -295,6 +340,20 @@ impl ErrorCode {
             }
             Self::DataSourceNameTaken { name } => format!("A data source named {name} already exists."),
             Self::DataSourceNotFound { id } => format!("No data source found with ID {id}."),
+            Self::CleanupNotApplicable { id, status } => format!(
+                "The cleanup scripts are for an integration whose creation failed; integration {id} is in state {status}. For one that was created, use POST /integrations/{id}/scripts/delete."
+            ),
+            Self::TrinoNotEditable { id } => format!(
+                "A Trino integration has no configuration to edit. To replace its API key, send POST /integrations/{id}/regenerate."
+            ),
+            Self::HostBusy { integration_type, host } => format!(
+                "Another request is changing the {integration_type} integration on {host} right now. Send the request again."
+            ),
+            Self::UriTooLong => "The request URI is too long.".into(),
+            Self::HeadersTooLarge => "The request headers are too large.".into(),
+            Self::BadRequest => "The request is not valid HTTP (a malformed header or Content-Length).".into(),
+            Self::RequestTimeout => "The request took too long and was stopped. Retry it.".into(),
+            Self::TooManyConnections => "Warden holds as many connections as it accepts. Retry shortly.".into(),
             Self::RouteNotFound => "No such route.".into(),
             Self::MethodNotAllowed => "This route does not accept that method.".into(),
             Self::PlatformNotSupported { integration_type } => format!(

@@ -32,6 +32,34 @@ pub enum PlatformError {
     /// The adapter has no check of that name.
     #[error("this adapter has no check named {0:?}")]
     UnknownCheck(String),
+    /// A setup failed part way, and the adapter removed what that attempt had created (only
+    /// that: objects that existed before are never touched); `rollback` says why removing
+    /// them failed, when it did.
+    #[error("{cause}{}", rollback.as_ref().map(|r| format!(" (and removing what it had created failed: {r})")).unwrap_or_default())]
+    SetupFailed {
+        /// Why the setup failed.
+        cause: Box<PlatformError>,
+        /// Why the rollback failed, if it did.
+        rollback: Option<String>,
+    },
+}
+
+impl PlatformError {
+    /// Why a change failed, without what its rollback did.
+    pub fn cause(&self) -> &Self {
+        match self {
+            Self::SetupFailed { cause, .. } => cause,
+            other => other,
+        }
+    }
+
+    /// When a failed setup could not remove what it had created: why.
+    pub fn rollback_failure(&self) -> Option<&str> {
+        match self {
+            Self::SetupFailed { rollback, .. } => rollback.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// When a validation runs. It decides which checks apply and what a check connects with.
@@ -40,9 +68,14 @@ pub enum Phase {
     /// Checking a request before anything is set up: for an automatic setup the config
     /// carries the privileged credentials and Warden's objects do not exist yet.
     Request,
-    /// Checking an integration that is set up (after its setup, on edit and delete, and in
-    /// recurring validation), with the credentials it runs with.
+    /// Checking an integration that is set up (after its setup, on edit, and in recurring
+    /// validation), with the credentials it runs with.
     Installed,
+    /// Checking before a removal (DELETE), which must also work when the setup is only partly
+    /// there (a failed create, or a delete interrupted after it dropped Warden's database):
+    /// an automatic setup's privileged credentials connect where the setup started (its
+    /// initial database), never to an object the removal may already have taken away.
+    Removal,
 }
 
 /// A change the engine asks an adapter to make on the platform. `privileged` holds the
@@ -116,6 +149,9 @@ pub trait Platform: Send + Sync + 'static {
     ) -> Result<IntegrationSpec, PlatformError>;
 
     /// Makes `change` on the platform. Called for every create, edit and delete; an adapter
-    /// whose manual setup needs nothing on the platform returns `Ok(())` for those.
+    /// whose manual setup needs nothing on the platform returns `Ok(())` for those. A failed
+    /// `Create` removes what it created before it returns (and only that), and reports a
+    /// failed removal as [`PlatformError::SetupFailed`]; `Cleanup` and `Delete` skip what is
+    /// already gone.
     async fn apply(&self, change: Change<'_>) -> Result<(), PlatformError>;
 }

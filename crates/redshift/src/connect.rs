@@ -1,6 +1,7 @@
 //! Connecting to Redshift (or PostgreSQL, which speaks the same protocol): the options a
-//! config gives, `connectArgs` read as `key=value` pairs, TLS when the server offers it, and
-//! a bounded connect time. With `accessKey` the user and password are Redshift's temporary
+//! config gives, `connectArgs` read as the Redshift drivers write them, TLS required unless
+//! the config turns it off by name (so no password is ever sent in clear to a server that
+//! did not offer TLS), and a bounded connect time. With `accessKey` the user and password are Redshift's temporary
 //! credentials ([`crate::aws`]). Credentials come from the config; an error never carries
 //! them.
 
@@ -15,56 +16,110 @@ use warden_platform::PlatformError;
 
 use crate::aws::{ClusterRequest, Keys, cluster_credentials};
 
-/// How long a connection attempt may take unless `connectArgs` says `connect_timeout`.
+/// How long a connection attempt may take unless `connectArgs` says `Timeout`.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// `connectArgs`, read.
+/// `connectArgs`, read (API.md section 3: `key=value` pairs separated by `;` or `&`, keys
+/// case-insensitive, the Redshift ODBC/JDBC drivers' names accepted).
 #[derive(Debug, Default)]
-struct ConnectArgs {
+pub(crate) struct ConnectArgs {
     ssl_mode: Option<PgSslMode>,
     application_name: Option<String>,
     timeout: Option<Duration>,
     region: Option<String>,
     cluster_identifier: Option<String>,
     aws_endpoint_url: Option<String>,
+    /// Keys Warden does not use, as written: the connection test warns about them.
+    pub(crate) ignored: Vec<String>,
+    /// What Warden read differently from how it was written, for the same warning.
+    pub(crate) notes: Vec<String>,
 }
 
-const KNOWN_ARGS: &str = "sslmode, application_name, connect_timeout, region, cluster_identifier, aws_endpoint_url";
+/// What a key means to Warden, by its lower-cased name (libpq's names and the Redshift
+/// drivers' names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Arg {
+    SslMode,
+    Ssl,
+    ApplicationName,
+    Timeout,
+    Region,
+    ClusterIdentifier,
+    EndpointUrl,
+}
 
-fn connect_args(config: &RedshiftConfig) -> Result<ConnectArgs, PlatformError> {
+fn arg(key: &str) -> Option<Arg> {
+    Some(match key.to_ascii_lowercase().as_str() {
+        "sslmode" => Arg::SslMode,
+        "ssl" => Arg::Ssl,
+        "application_name" | "applicationname" => Arg::ApplicationName,
+        "connect_timeout" | "timeout" | "logintimeout" | "connecttimeout" => Arg::Timeout,
+        "region" => Arg::Region,
+        "cluster_identifier" | "clusterid" | "clusteridentifier" => Arg::ClusterIdentifier,
+        "aws_endpoint_url" | "endpointurl" => Arg::EndpointUrl,
+        _ => return None,
+    })
+}
+
+/// Reads `connectArgs`. A key Warden does not use is reported (a warning), never an error;
+/// a value it cannot read for a key it uses is an error naming the key.
+pub(crate) fn connect_args(config: &RedshiftConfig) -> Result<ConnectArgs, PlatformError> {
     let mut args = ConnectArgs::default();
     let Some(text) = &config.connect_args else { return Ok(args) };
-    for pair in text.split(['&', ';', ' ']).filter(|p| !p.trim().is_empty()) {
-        let (key, value) = pair
-            .split_once('=')
-            .ok_or_else(|| PlatformError::Unsupported(format!("connectArgs: {pair:?} is not key=value")))?;
-        let value = value.trim();
-        match key.trim() {
-            "sslmode" => {
-                args.ssl_mode = Some(PgSslMode::from_str(value).map_err(|_| {
-                    PlatformError::Unsupported(format!("connectArgs: sslmode {value:?} is not a libpq sslmode"))
-                })?);
-            }
-            "application_name" => args.application_name = Some(value.to_owned()),
-            "connect_timeout" => {
-                let secs: u64 = value.parse().map_err(|_| {
-                    PlatformError::Unsupported(format!(
-                        "connectArgs: connect_timeout {value:?} is not a number of seconds"
-                    ))
+    let bad = |what: String| PlatformError::Unsupported(format!("connectArgs: {what}"));
+    for pair in text.split(['&', ';']).map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').ok_or_else(|| bad(format!("{pair:?} is not key=value")))?;
+        let (key, value) = (key.trim(), value.trim());
+        let Some(known) = arg(key) else {
+            args.ignored.push(key.to_owned());
+            continue;
+        };
+        match known {
+            Arg::SslMode => {
+                let mode = PgSslMode::from_str(&value.to_ascii_lowercase()).map_err(|_| {
+                    bad(format!("{key} {value:?} is not an SSL mode (disable, require, verify-ca, verify-full)"))
                 })?;
+                // TLS may only be turned off by saying so: "prefer" and "allow" would fall back
+                // to a connection where a password could travel in clear.
+                args.ssl_mode = Some(match mode {
+                    PgSslMode::Prefer | PgSslMode::Allow => {
+                        args.notes.push(format!("{key}={value} is read as require (Warden sends no password without TLS unless {key}=disable)"));
+                        PgSslMode::Require
+                    }
+                    other => other,
+                });
+            }
+            Arg::Ssl => {
+                args.ssl_mode = Some(match value.to_ascii_lowercase().as_str() {
+                    "true" | "1" => PgSslMode::Require,
+                    "false" | "0" => PgSslMode::Disable,
+                    _ => return Err(bad(format!("{key} {value:?} is not true or false"))),
+                });
+            }
+            Arg::ApplicationName => args.application_name = Some(value.to_owned()),
+            Arg::Timeout => {
+                let secs: u64 =
+                    value.parse().map_err(|_| bad(format!("{key} {value:?} is not a number of seconds")))?;
                 args.timeout = Some(Duration::from_secs(secs.clamp(1, 300)));
             }
-            "region" => args.region = Some(value.to_owned()),
-            "cluster_identifier" => args.cluster_identifier = Some(value.to_owned()),
-            "aws_endpoint_url" => args.aws_endpoint_url = Some(value.to_owned()),
-            other => {
-                return Err(PlatformError::Unsupported(format!(
-                    "connectArgs: {other:?} is not supported (use {KNOWN_ARGS})"
-                )));
-            }
+            Arg::Region => args.region = Some(value.to_owned()),
+            Arg::ClusterIdentifier => args.cluster_identifier = Some(value.to_owned()),
+            Arg::EndpointUrl => args.aws_endpoint_url = Some(value.to_owned()),
         }
     }
     Ok(args)
+}
+
+impl ConnectArgs {
+    /// The connection test's warning about keys Warden ignored or read differently.
+    pub(crate) fn warning(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if !self.ignored.is_empty() {
+            parts.push(format!("connectArgs keys Warden does not use were ignored: {}", self.ignored.join(", ")));
+        }
+        parts.extend(self.notes.iter().map(|n| format!("connectArgs {n}")));
+        (!parts.is_empty()).then(|| format!("{}.", parts.join("; ")))
+    }
 }
 
 /// The cluster and region of a standard endpoint, `<cluster>.<id>.<region>.redshift.amazonaws.com`.
@@ -120,7 +175,9 @@ pub(crate) async fn connect(config: &RedshiftConfig, database: &str) -> Result<P
         .database(database)
         .username(&username)
         .password(password.expose())
-        .ssl_mode(args.ssl_mode.unwrap_or(PgSslMode::Prefer))
+        // TLS unless the config turns it off by name: a server that does not offer it is
+        // refused before any password is sent.
+        .ssl_mode(args.ssl_mode.unwrap_or(PgSslMode::Require))
         .application_name(args.application_name.as_deref().unwrap_or("warden"))
         .disable_statement_logging();
     let timeout = args.timeout.unwrap_or(CONNECT_TIMEOUT);
@@ -192,9 +249,41 @@ mod tests {
         if let Some(tls) = uses_tls(Some("sslmode=disable&application_name=warden-test")).await {
             assert!(!tls, "connectArgs sslmode=disable is honoured");
         }
-        if let Some(config) = config(Some("nosuch=1")) {
-            let error = connect(&config, "postgres").await.unwrap_err().to_string();
-            assert!(error.contains("\"nosuch\" is not supported"), "{error}");
+        if let Some(tls) = uses_tls(Some("SSLMode=DISABLE;ApplicationName=warden-test")).await {
+            assert!(!tls, "the drivers' spelling, separated by ;, is honoured");
+        }
+    }
+
+    /// Issue 10, item 6: the reference's ODBC/JDBC style, with keys Warden ignores reported.
+    #[test]
+    fn driver_style_connect_args_are_read_and_unknown_keys_reported() {
+        let mut config = offline_config();
+        config.connect_args = Some(
+            "SSLMode=require;Timeout=30&ApplicationName=bi;ClusterID=acme;Region=eu-west-1;TCPKeepAlive=true".into(),
+        );
+        let args = super::connect_args(&config).unwrap();
+        assert_eq!(args.timeout, Some(std::time::Duration::from_secs(30)));
+        assert_eq!(args.application_name.as_deref(), Some("bi"));
+        assert_eq!(args.cluster_identifier.as_deref(), Some("acme"));
+        assert_eq!(args.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(args.ignored, ["TCPKeepAlive"]);
+        assert_eq!(args.warning().unwrap(), "connectArgs keys Warden does not use were ignored: TCPKeepAlive.");
+        config.connect_args = Some("sslmode=prefer".into());
+        let args = super::connect_args(&config).unwrap();
+        assert!(args.warning().unwrap().contains("read as require"), "prefer never falls back to clear text");
+        config.connect_args = Some("Timeout=soon".into());
+        assert!(super::connect_args(&config).unwrap_err().to_string().contains("Timeout \"soon\""));
+    }
+
+    fn offline_config() -> warden_model::config::RedshiftConfig {
+        let spec = IntegrationSpec::from_value(
+            &json!({"type": "Redshift", "autoBootstrap": false, "config": {"host": "127.0.0.1", "database": "dev",
+                "authenticationType": "userPassword", "username": "u", "password": "p"}}),
+            None,
+        );
+        match spec.unwrap().config {
+            PlatformConfig::Redshift(config) => config,
+            _ => unreachable!(),
         }
     }
 

@@ -17,11 +17,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection, Row as _};
 use warden_model::config::RedshiftConfig;
+use warden_model::config::SYSTEM_ACCOUNT_SUFFIX;
 use warden_model::{IntegrationSpec, IntegrationType, PlatformConfig, Secret};
 use warden_platform::{Change, CheckOutcome, Phase, Platform, PlatformError};
-use warden_scripts::{Script, ScriptKind, redshift_queries};
+use warden_scripts::{Created, PasswordForm, Script, ScriptKind, redshift_queries};
 
-use crate::connect::{connect, describe};
+use crate::connect::{connect, connect_args, describe};
 use crate::sessions::Sessions;
 
 /// The connection test.
@@ -60,9 +61,10 @@ fn initial_database(config: &RedshiftConfig) -> &str {
 }
 
 /// The database a check connects to: before an automatic setup Warden's database does not
-/// exist yet, so the privileged user connects to the initial one.
+/// exist yet, and before a removal it may already be gone, so the privileged user connects
+/// to the initial one.
 fn check_database<'a>(spec: &IntegrationSpec, config: &'a RedshiftConfig, phase: Phase) -> &'a str {
-    if spec.auto_bootstrap && phase == Phase::Request { initial_database(config) } else { &config.database }
+    if spec.auto_bootstrap && phase != Phase::Installed { initial_database(config) } else { &config.database }
 }
 
 async fn exists(connection: &mut PgConnection, sql: &'static str, name: &str) -> Result<bool, PlatformError> {
@@ -90,20 +92,39 @@ enum OnError {
     TolerateMissing,
 }
 
-/// Runs `script` with the privileged credentials, part by part, each on its own connection.
-async fn run(script: &Script, privileged: &RedshiftConfig, on_error: OnError) -> Result<(), PlatformError> {
-    for part in &script.parts {
-        let mut connection = match connect(privileged, &part.connect_to).await {
+/// Builds a script once the server is known: passwords go pre-hashed, as an MD5 digest to
+/// Redshift and as a SCRAM verifier to a PostgreSQL server standing in for it, so that no
+/// password travels in statement text (servers keep that in logs and system tables).
+type Builder<'a> = dyn Fn(PasswordForm) -> Result<Script, PlatformError> + Send + Sync + 'a;
+
+/// Runs a script with the privileged credentials, part by part, each on its own connection.
+/// Each object a statement creates is pushed to `created` as soon as the statement succeeds.
+async fn run(
+    build: &Builder<'_>,
+    privileged: &RedshiftConfig,
+    on_error: OnError,
+    created: &mut Vec<Created>,
+) -> Result<(), PlatformError> {
+    // The parts and their databases do not depend on the password form.
+    let targets: Vec<String> = build(PasswordForm::Plain)?.parts.into_iter().map(|p| p.connect_to).collect();
+    let mut script: Option<Script> = None;
+    for (index, target) in targets.iter().enumerate() {
+        let mut connection = match connect(privileged, target).await {
             Ok(connection) => connection,
             Err(PlatformError::Connect(message))
                 if on_error == OnError::TolerateMissing && message.contains("does not exist") =>
             {
-                tracing::info!(database = %part.connect_to, "skipping a removal step: its database is already gone");
+                tracing::info!(database = %target, "skipping a removal step: its database is already gone");
                 continue;
             }
             Err(error) => return Err(error),
         };
         let redshift = is_redshift(&mut connection).await?;
+        let script = match &script {
+            Some(script) => script,
+            None => script.insert(build(if redshift { PasswordForm::Md5 } else { PasswordForm::ScramSha256 })?),
+        };
+        let Some(part) = script.parts.get(index) else { break };
         for statement in &part.statements {
             if statement.vendor_only.is_some() && !redshift {
                 tracing::debug!(statement = %statement.label(), "skipping a Redshift-only statement on PostgreSQL");
@@ -127,10 +148,34 @@ async fn run(script: &Script, privileged: &RedshiftConfig, on_error: OnError) ->
                 let label = statement.label();
                 return Err(PlatformError::Request(format!("{} (while running: {label})", describe(&error))));
             }
+            if let Some(object) = &statement.creates {
+                created.push(object.clone());
+            }
         }
         connection.close().await.map_err(|e| PlatformError::Request(describe(&e)))?;
     }
     Ok(())
+}
+
+/// A setup that failed part way: removes what it had created (and only that) and says how
+/// that went.
+async fn roll_back(
+    cause: PlatformError,
+    created: &[Created],
+    privileged: &RedshiftConfig,
+    initial: &str,
+) -> PlatformError {
+    if created.is_empty() {
+        return PlatformError::SetupFailed { cause: Box::new(cause), rollback: None };
+    }
+    tracing::warn!(objects = created.len(), "a setup failed part way; removing what it created");
+    let build = |_: PasswordForm| {
+        warden_scripts::undo(IntegrationType::Redshift, created, initial)
+            .map_err(|e| PlatformError::Unsupported(e.to_string()))
+    };
+    let rollback =
+        run(&build, privileged, OnError::TolerateMissing, &mut Vec::new()).await.err().map(|e| e.to_string());
+    PlatformError::SetupFailed { cause: Box::new(cause), rollback }
 }
 
 /// For a failed `DROP USER|GROUP|DATABASE ... "name"`: whether that object is already gone
@@ -167,8 +212,11 @@ fn first_quoted_name(sql: &str) -> Option<String> {
     None
 }
 
-fn script(kind: ScriptKind, spec: &IntegrationSpec, stored: Option<&IntegrationSpec>) -> Result<Script, PlatformError> {
-    warden_scripts::build(kind, spec, stored).map_err(|e| PlatformError::Unsupported(e.to_string()))
+/// The builder of a script to run.
+fn script<'a>(kind: ScriptKind, spec: &'a IntegrationSpec, stored: Option<&'a IntegrationSpec>) -> Box<Builder<'a>> {
+    Box::new(move |form| {
+        warden_scripts::build_with(kind, spec, stored, form).map_err(|e| PlatformError::Unsupported(e.to_string()))
+    })
 }
 
 #[async_trait]
@@ -191,10 +239,21 @@ impl Platform for Redshift {
         };
         let mut connection = shared.lock().await;
         let outcome = match test {
-            CONNECTION_TEST => CheckOutcome::Passed,
+            CONNECTION_TEST => match connect_args(config)?.warning() {
+                Some(warning) => CheckOutcome::Warning(warning),
+                None => CheckOutcome::Passed,
+            },
             DATABASE_TEST => {
+                // The setup creates the database and its system account; if either exists
+                // already, it is not Warden's to create (or, on a failed setup, to remove).
+                let system = format!("{}{SYSTEM_ACCOUNT_SUFFIX}", config.database);
                 if exists(&mut connection, redshift_queries::DATABASE_EXISTS, &config.database).await? {
                     CheckOutcome::Failed(format!("(database {} exists)", config.database))
+                } else if exists(&mut connection, redshift_queries::ROLE_EXISTS, &system).await? {
+                    CheckOutcome::Failed(format!(
+                        "(user {system}, the system account the setup would create for database {}, exists)",
+                        config.database
+                    ))
                 } else {
                     CheckOutcome::Passed
                 }
@@ -230,7 +289,7 @@ impl Platform for Redshift {
                 let requested_config = config(requested)?;
                 let password =
                     warden_scripts::generate_password().map_err(|e| PlatformError::Unsupported(e.to_string()))?;
-                (format!("{}_system", requested_config.database), Secret::new(password))
+                (format!("{}{SYSTEM_ACCOUNT_SUFFIX}", requested_config.database), Secret::new(password))
             }
         };
         requested.with_user_password(&username, &password).map_err(|problems| {
@@ -251,19 +310,27 @@ impl Platform for Redshift {
         // No check connection may stay open on a database a script is about to drop.
         self.sessions.close_all().await;
         let admin = config(privileged)?;
+        let mut created = Vec::new();
         match change {
             Change::Create { spec, .. } => {
-                run(&script(ScriptKind::InitialCreate, spec, None)?, admin, OnError::Stop).await?;
-                run(&script(ScriptKind::Create, spec, None)?, admin, OnError::Stop).await
+                let mut outcome =
+                    run(&*script(ScriptKind::InitialCreate, spec, None), admin, OnError::Stop, &mut created).await;
+                if outcome.is_ok() {
+                    outcome = run(&*script(ScriptKind::Create, spec, None), admin, OnError::Stop, &mut created).await;
+                }
+                match outcome {
+                    Ok(()) => Ok(()),
+                    Err(cause) => Err(roll_back(cause, &created, admin, initial_database(config(spec)?)).await),
+                }
             }
             Change::Edit { from, to, .. } => {
-                run(&script(ScriptKind::Edit, to, Some(from))?, admin, OnError::Stop).await
+                run(&*script(ScriptKind::Edit, to, Some(from)), admin, OnError::Stop, &mut created).await
             }
             Change::Delete { spec, .. } => {
-                run(&script(ScriptKind::Delete, spec, None)?, admin, OnError::TolerateMissing).await
+                run(&*script(ScriptKind::Delete, spec, None), admin, OnError::TolerateMissing, &mut created).await
             }
             Change::Cleanup { spec, .. } => {
-                run(&script(ScriptKind::Cleanup, spec, None)?, admin, OnError::TolerateMissing).await
+                run(&*script(ScriptKind::Cleanup, spec, None), admin, OnError::TolerateMissing, &mut created).await
             }
         }
     }

@@ -35,7 +35,7 @@ pub mod redshift_queries {
     /// The server's version string (Redshift's contains `Redshift`).
     pub const VERSION: &str = "SELECT version()";
 }
-pub use password::{generate_password, meets_policy};
+pub use password::{PasswordForm, generate_password, meets_policy};
 
 /// Why a script could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -106,6 +106,20 @@ impl ScriptKind {
     }
 }
 
+/// A top-level object a statement creates. A setup records each one as its statement
+/// succeeds, so that when a later statement fails it removes exactly those ([`undo`]) and
+/// never an object that existed before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "kind", content = "name")]
+pub enum Created {
+    /// A database.
+    Database(String),
+    /// A user (login).
+    User(String),
+    /// A group or role.
+    Group(String),
+}
+
 /// One SQL statement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -119,6 +133,9 @@ pub struct Statement {
     /// server, such as PostgreSQL for Redshift): the reason.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vendor_only: Option<&'static str>,
+    /// The object the statement creates, when it creates one that a rollback must remove.
+    #[serde(skip)]
+    pub creates: Option<Created>,
 }
 
 impl Statement {
@@ -257,11 +274,23 @@ impl Script {
 }
 
 /// Builds the `kind` script for `spec`. `stored` is the integration's stored config, which
-/// an edit starts from (for an edit `spec` is the new config).
+/// an edit starts from (for an edit `spec` is the new config). Passwords are written as
+/// themselves: this is the script a person reads and runs.
 pub fn build(
     kind: ScriptKind,
     spec: &IntegrationSpec,
     stored: Option<&IntegrationSpec>,
+) -> Result<Script, ScriptError> {
+    build_with(kind, spec, stored, PasswordForm::Plain)
+}
+
+/// Like [`build`], with the passwords the script sets written in `form` (an adapter running
+/// the script sends them pre-hashed, so no password travels in statement text).
+pub fn build_with(
+    kind: ScriptKind,
+    spec: &IntegrationSpec,
+    stored: Option<&IntegrationSpec>,
+    form: PasswordForm,
 ) -> Result<Script, ScriptError> {
     let integration_type = spec.integration_type();
     if !kind.accepted().contains(&integration_type) {
@@ -270,7 +299,7 @@ pub fn build(
     let from = stored.unwrap_or(spec);
     let mut draft = match (&spec.config, &from.config) {
         (warden_model::PlatformConfig::Redshift(to), warden_model::PlatformConfig::Redshift(from)) => {
-            redshift::build(kind, to, from)?
+            redshift::build(kind, to, from, form)?
         }
         (warden_model::PlatformConfig::Snowflake(to), warden_model::PlatformConfig::Snowflake(from)) => {
             snowflake::build(kind, to, from)?
@@ -293,6 +322,28 @@ pub fn build(
         dialect: draft.dialect,
         run_as: draft.run_as,
         host: spec.host(),
+        summary: draft.summary,
+        notes: draft.notes,
+        parts: draft.parts,
+    })
+}
+
+/// The script that removes `created` (what a failed setup had made when it stopped), and
+/// nothing else: databases first (which takes every grant on them away), then users and
+/// groups. `connect_to` is the database the setup started from.
+pub fn undo(integration_type: IntegrationType, created: &[Created], connect_to: &str) -> Result<Script, ScriptError> {
+    let accepted = [IntegrationType::Redshift];
+    if !accepted.contains(&integration_type) {
+        return Err(ScriptError::TypeNotAccepted { accepted: accepted.to_vec() });
+    }
+    let mut draft = redshift::undo(created, connect_to)?;
+    draft.parts.retain(|p| !p.statements.is_empty());
+    Ok(Script {
+        integration_type,
+        kind: ScriptKind::Cleanup,
+        dialect: draft.dialect,
+        run_as: draft.run_as,
+        host: String::new(),
         summary: draft.summary,
         notes: draft.notes,
         parts: draft.parts,
@@ -324,7 +375,7 @@ impl Draft {
             self.connect("(any)");
         }
         if let Some(part) = self.parts.last_mut() {
-            part.statements.push(Statement { sql, comment: comment.map(str::to_owned), vendor_only });
+            part.statements.push(Statement { sql, comment: comment.map(str::to_owned), vendor_only, creates: None });
         }
         self
     }
@@ -342,6 +393,14 @@ impl Draft {
     /// Adds a statement that only the vendor's platform runs.
     fn vendor_only(&mut self, reason: &'static str, sql: String) -> &mut Self {
         self.push(sql, None, Some(reason))
+    }
+
+    /// Marks the last statement as creating `object`.
+    fn creating(&mut self, object: Created) -> &mut Self {
+        if let Some(statement) = self.parts.last_mut().and_then(|p| p.statements.last_mut()) {
+            statement.creates = Some(object);
+        }
+        self
     }
 
     fn summarise(&mut self, item: impl Into<String>) -> &mut Self {

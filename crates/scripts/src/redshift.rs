@@ -4,7 +4,7 @@
 
 use warden_model::config::{RedshiftAuthentication, RedshiftConfig};
 
-use crate::{Dialect, Draft, Ident, ScriptError, ScriptKind};
+use crate::{Created, Dialect, Draft, Ident, PasswordForm, ScriptError, ScriptKind};
 
 const SCHEMAS: [&str; 3] = ["warden_system", "warden_functions", "warden_procedures"];
 const DEFAULT_INITIAL_DATABASE: &str = "dev";
@@ -35,14 +35,18 @@ fn names(config: &RedshiftConfig) -> Result<Names, ScriptError> {
     })
 }
 
-pub(crate) fn build(kind: ScriptKind, to: &RedshiftConfig, from: &RedshiftConfig) -> Result<Draft, ScriptError> {
+const RUN_AS: &str = "a superuser, or a user with CREATEDB and CREATEUSER who may grant on the database (and create groups, for impersonation)";
+
+pub(crate) fn build(
+    kind: ScriptKind,
+    to: &RedshiftConfig,
+    from: &RedshiftConfig,
+    form: PasswordForm,
+) -> Result<Draft, ScriptError> {
     let n = names(to)?;
-    let mut draft = Draft::new(
-        Dialect::Redshift,
-        "a superuser, or a user with CREATEDB and CREATEUSER who may grant on the database (and create groups, for impersonation)",
-    );
+    let mut draft = Draft::new(Dialect::Redshift, RUN_AS);
     match kind {
-        ScriptKind::InitialCreate => initial_create(&mut draft, to, &n),
+        ScriptKind::InitialCreate => initial_create(&mut draft, to, &n, form)?,
         ScriptKind::Create => create(&mut draft, to, &n),
         ScriptKind::Edit => edit(&mut draft, to, from, &n),
         ScriptKind::Cleanup | ScriptKind::Delete => remove(&mut draft, to, &n),
@@ -51,16 +55,19 @@ pub(crate) fn build(kind: ScriptKind, to: &RedshiftConfig, from: &RedshiftConfig
     Ok(draft)
 }
 
-fn password_clause(config: &RedshiftConfig) -> String {
+fn password_clause(config: &RedshiftConfig, user: &Ident, form: PasswordForm) -> Result<String, ScriptError> {
     match &config.authentication {
         RedshiftAuthentication::UserPassword { password, .. } => {
-            format!("PASSWORD {}", Dialect::Redshift.literal(password.expose()))
+            let written = form.render(user.name(), password.expose())?;
+            Ok(format!("PASSWORD {}", Dialect::Redshift.literal(&written)))
         }
-        RedshiftAuthentication::AccessKey { .. } | RedshiftAuthentication::Okta { .. } => "PASSWORD DISABLE".to_owned(),
+        RedshiftAuthentication::AccessKey { .. } | RedshiftAuthentication::Okta { .. } => {
+            Ok("PASSWORD DISABLE".to_owned())
+        }
     }
 }
 
-fn initial_create(d: &mut Draft, config: &RedshiftConfig, n: &Names) {
+fn initial_create(d: &mut Draft, config: &RedshiftConfig, n: &Names, form: PasswordForm) -> Result<(), ScriptError> {
     d.summarise(format!("database {}", n.database.name()))
         .summarise(format!("user {} (Warden's system account)", n.user.name()))
         .note("Then run the create script connected to the new database.")
@@ -76,12 +83,15 @@ fn initial_create(d: &mut Draft, config: &RedshiftConfig, n: &Names) {
         "Warden's own database; CREATE DATABASE cannot run inside a transaction.",
         format!("CREATE DATABASE {}", n.database),
     )
-    .explain("Warden's system account.", format!("CREATE USER {} {}", n.user, password_clause(config)))
+    .creating(Created::Database(n.database.name().to_owned()))
+    .explain("Warden's system account.", format!("CREATE USER {} {}", n.user, password_clause(config, &n.user, form)?))
+    .creating(Created::User(n.user.name().to_owned()))
     .explain(
         "Only the grants below may use Warden's database.",
         format!("REVOKE ALL ON DATABASE {} FROM PUBLIC", n.database),
     )
     .run(format!("GRANT CREATE, TEMP ON DATABASE {} TO {}", n.database, n.user));
+    Ok(())
 }
 
 fn create(d: &mut Draft, config: &RedshiftConfig, n: &Names) {
@@ -129,7 +139,8 @@ fn impersonation_on(d: &mut Draft, n: &Names) {
     d.explain(
         "Users who may impersonate others (Redshift has no CREATE GROUP IF NOT EXISTS).",
         format!("CREATE GROUP {}", n.group),
-    );
+    )
+    .creating(Created::Group(n.group.name().to_owned()));
     for (procedure, verb) in [("grant_impersonation", "ADD"), ("revoke_impersonation", "DROP")] {
         let group = Dialect::Redshift.literal(&n.group.to_string());
         d.run(format!(
@@ -190,4 +201,29 @@ fn remove(d: &mut Draft, config: &RedshiftConfig, n: &Names) {
             format!("DROP GROUP {}", n.group),
         );
     }
+}
+
+/// The removal of what a failed setup created, databases first.
+pub(crate) fn undo(created: &[Created], connect_to: &str) -> Result<Draft, ScriptError> {
+    let d = Dialect::Redshift;
+    let mut draft = Draft::new(d, RUN_AS);
+    draft.connect(d.ident("config.initialDatabase", connect_to)?.name());
+    draft.summarise("what the failed setup had created, and nothing else");
+    let rank = |c: &Created| match c {
+        Created::Database(_) => 0,
+        Created::User(_) => 1,
+        Created::Group(_) => 2,
+    };
+    let mut ordered: Vec<&Created> = created.iter().collect();
+    ordered.sort_by_key(|c| rank(c));
+    for object in ordered {
+        match object {
+            Created::Database(name) => {
+                draft.run(format!("DROP DATABASE IF EXISTS {}", d.ident("config.database", name)?))
+            }
+            Created::User(name) => draft.run(format!("DROP USER IF EXISTS {}", d.ident("config.username", name)?)),
+            Created::Group(name) => draft.run(format!("DROP GROUP {}", d.ident("config.impersonation.role", name)?)),
+        };
+    }
+    Ok(draft)
 }

@@ -31,9 +31,6 @@ fn a_type_the_script_does_not_exist_for_is_refused_with_the_accepted_types() {
 #[test]
 fn names_a_dialect_cannot_hold_are_refused_naming_the_field() {
     let cases = [
-        (cases::redshift(false), "/config/database", json!("Warden"), "config.database", "lower case"),
-        (cases::redshift(false), "/config/database", json!("x".repeat(128)), "config.database", "127 bytes"),
-        (cases::redshift(true), "/config/impersonation/role", json!("grp$$; DROP"), "config.impersonation.role", "$$"),
         (cases::snowflake(false), "/config/database", json!("DB$$x"), "config.database", "$$"),
         (cases::snowflake(false), "/config/warehouse", json!("W".repeat(256)), "config.warehouse", "255 characters"),
         (cases::synapse(false), "/config/schema", json!("s".repeat(129)), "config.schema", "128 characters"),
@@ -60,6 +57,46 @@ fn names_a_dialect_cannot_hold_are_refused_naming_the_field() {
     // Each case must reach the script builder; one the payload checker takes first proves
     // nothing about the scripts.
     assert!(model_refused.is_empty(), "refused before the scripts: {model_refused:?}");
+}
+
+/// Issue 10, item 4: Redshift's naming rule lives in one place. The payload checks fold and
+/// check names with it, and the dialect refuses by it, so a payload POST accepts never fails
+/// in the script builder (that is, never fails a setup for a reason the checks could know).
+#[test]
+fn redshift_names_follow_one_rule_in_the_payload_checks_and_the_scripts() {
+    let names = [
+        "Warden",
+        "REDSHIFT_SAMPLE_DATA",
+        "x".repeat(120).as_str(),
+        &"x".repeat(121),
+        &"x".repeat(128),
+        "grp$$; DROP",
+        "w\"; DROP DATABASE prod; --",
+        "ünïcödé_DB",
+        "a b",
+    ]
+    .map(str::to_owned);
+    let mut accepted = 0;
+    for name in &names {
+        for (pointer, auto) in
+            [("/config/database", false), ("/config/database", true), ("/config/impersonation/role", true)]
+        {
+            let mut payload = cases::redshift(auto);
+            *payload.pointer_mut(pointer).unwrap() = json!(name);
+            let Ok(spec) = warden_model::IntegrationSpec::from_value(&payload, None) else { continue };
+            accepted += 1;
+            let folded = spec.redacted().pointer(pointer).and_then(|v| v.as_str()).unwrap().to_owned();
+            assert_eq!(folded, name.to_lowercase(), "{pointer}: stored folded");
+            for kind in ScriptKind::ALL.into_iter().filter(|k| k.accepted().contains(&spec.integration_type())) {
+                if let Err(error) = build(kind, &spec, None) {
+                    panic!("{pointer} = {name:?} passed the payload checks but {} refused it: {error}", kind.name());
+                }
+            }
+        }
+    }
+    assert!(accepted >= 12, "most of the names are accepted (folded): {accepted}");
+    let refused = warden_scripts::Dialect::Redshift.ident("config.database", "Warden").unwrap_err().to_string();
+    assert!(refused.contains("upper-case") && refused.contains("\"warden\""), "{refused}");
 }
 
 #[test]

@@ -73,6 +73,17 @@ struct ServeArgs {
     /// How often enabled integrations are validated again, in seconds (jittered by a tenth).
     #[arg(long, env = "WARDEN_RECHECK_INTERVAL_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
     recheck_interval_secs: u64,
+    /// How long a client may take to send a request's headers, in seconds, counted from when
+    /// its connection opens or its previous answer was sent: also the idle keep-alive timeout.
+    #[arg(long, env = "WARDEN_HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_read_timeout_secs: u64,
+    /// How long one request may take, body upload included, in seconds (then 408; the
+    /// operation it started is not cut short).
+    #[arg(long, env = "WARDEN_REQUEST_TIMEOUT_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    request_timeout_secs: u64,
+    /// How many connections may be open at once; past that a new one is answered 503.
+    #[arg(long, env = "WARDEN_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,9 +156,37 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// Creates the data directory readable by this user only (0700), and makes an existing one
+/// so: it holds the store and the master key.
+fn private_data_dir(data_dir: &Path) -> Result<(), String> {
+    let cannot = |e: std::io::Error| format!("cannot create the data directory {}: {e}", data_dir.display());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(data_dir).map_err(cannot)?;
+        let mode = std::fs::metadata(data_dir).map_err(cannot)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700)).map_err(cannot)?;
+            tracing::info!(data_dir = %data_dir.display(), "the data directory was readable by others; it is now 0700");
+        }
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(data_dir).map_err(cannot)?;
+    Ok(())
+}
+
+/// Raises this process's open-file limit to its hard limit: every connection costs one, and
+/// a flood of idle connections must not starve the rest before the header deadline closes
+/// them.
+fn raise_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open-file limit"),
+        Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
+    }
+}
+
 async fn open_store(args: &StoreArgs) -> Result<Store, String> {
-    std::fs::create_dir_all(&args.data_dir)
-        .map_err(|e| format!("cannot create the data directory {}: {e}", args.data_dir.display()))?;
+    private_data_dir(&args.data_dir)?;
     let key = MasterKey::load_or_create(&args.data_dir).map_err(|e| e.to_string())?;
     let store = match &args.database_url {
         Some(url) => Store::connect(url, key).await,
@@ -162,10 +201,13 @@ async fn open_store(args: &StoreArgs) -> Result<Store, String> {
 /// Holds an exclusive lock on the data directory while one process serves from its SQLite
 /// database, so a second `warden serve` on it fails at once instead of sharing its jobs.
 fn lock_data_dir(data_dir: &Path) -> Result<File, String> {
-    std::fs::create_dir_all(data_dir)
-        .map_err(|e| format!("cannot create the data directory {}: {e}", data_dir.display()))?;
+    private_data_dir(data_dir)?;
     let path = data_dir.join("warden.lock");
-    let file = File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(true).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(_) => Err(format!(
@@ -177,6 +219,7 @@ fn lock_data_dir(data_dir: &Path) -> Result<File, String> {
 
 async fn serve(args: ServeArgs, platforms: Platforms) -> Result<(), String> {
     init_logging(args.log_format);
+    raise_file_limit();
     let _lock = match args.store.database_url {
         None => Some(lock_data_dir(&args.store.data_dir)?),
         Some(_) => None,
@@ -211,7 +254,13 @@ async fn serve(args: ServeArgs, platforms: Platforms) -> Result<(), String> {
     ready.store(true, Ordering::Release);
 
     let app = warden_api::router(state);
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
+    let limits = warden_api::ServeOptions {
+        header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
+        request_timeout: Duration::from_secs(args.request_timeout_secs),
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        ..warden_api::ServeOptions::default()
+    };
+    let served = warden_api::serve(listener, app, limits, shutdown_signal()).await;
     ready.store(false, Ordering::Release);
     tracing::info!("no longer accepting requests; stopping the worker");
     let _ = stop_worker.send(true);

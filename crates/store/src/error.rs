@@ -35,6 +35,9 @@ pub enum StoreError {
     /// A stored row does not read back (it was written by something else, or damaged).
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
+    /// A file of the store could not be created or protected.
+    #[error("store file: {0}")]
+    Io(String),
     /// The database URL names no supported backend.
     #[error("unsupported database URL: use sqlite:// or postgres://")]
     UnsupportedUrl,

@@ -59,6 +59,8 @@ pub struct StoredIntegration {
     pub created_at: i64,
     /// Last change, Unix milliseconds.
     pub updated_at: i64,
+    /// The latest validation run (JSON), absent before any.
+    pub validation_results: Option<serde_json::Value>,
 }
 
 /// An integration as responses show it: the redacted config as stored, read without
@@ -77,6 +79,8 @@ pub struct IntegrationSummary {
     pub created_at: i64,
     /// Last change, Unix milliseconds.
     pub updated_at: i64,
+    /// The latest validation run (JSON), absent before any.
+    pub validation_results: Option<serde_json::Value>,
 }
 
 /// A job claimed by a worker.
@@ -158,6 +162,31 @@ fn db_id(id: IntegrationId) -> i64 {
     i64::try_from(id.get()).unwrap_or(i64::MAX)
 }
 
+/// Creates `warden.db` with mode 0600 if it is missing, and takes group and other access away
+/// from it and its WAL and shared-memory files if they have it.
+fn private_files(data_dir: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        let io = |e: std::io::Error| StoreError::Io(e.to_string());
+        let database = data_dir.join("warden.db");
+        if !database.exists() {
+            std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(&database).map_err(io)?;
+        }
+        for name in ["warden.db", "warden.db-wal", "warden.db-shm"] {
+            let path = data_dir.join(name);
+            if let Ok(metadata) = std::fs::metadata(&path)
+                && metadata.permissions().mode() & 0o077 != 0
+            {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = data_dir;
+    Ok(())
+}
+
 /// A unique-index violation on insert means the host is in use; anything else stays a
 /// database error.
 fn host_taken_or(error: sqlx::Error) -> StoreError {
@@ -183,14 +212,17 @@ struct RawIntegration {
     version: i64,
     created_at: i64,
     updated_at: i64,
+    validation_results: Option<String>,
 }
 
-const INTEGRATION_COLUMNS: &str = "id, status, status_message, config, secrets, version, created_at, updated_at";
+const INTEGRATION_COLUMNS: &str =
+    "id, status, status_message, config, secrets, version, created_at, updated_at, validation_results";
 
-const SUMMARY_COLUMNS: &str = "id, status, status_message, config, created_at, updated_at";
+const SUMMARY_COLUMNS: &str = "id, status, status_message, config, created_at, updated_at, validation_results";
 
-/// The summary columns: (id, status, status_message, config, created_at, updated_at).
-type RawSummary = (i64, String, Option<String>, String, i64, i64);
+/// The summary columns: (id, status, status_message, config, created_at, updated_at,
+/// validation_results).
+type RawSummary = (i64, String, Option<String>, String, i64, i64, Option<String>);
 
 macro_rules! raw_summary {
     ($row:expr) => {
@@ -201,17 +233,28 @@ macro_rules! raw_summary {
             $row.try_get::<String, _>("config")?,
             $row.try_get::<i64, _>("created_at")?,
             $row.try_get::<i64, _>("updated_at")?,
+            $row.try_get::<Option<String>, _>("validation_results")?,
         )
     };
 }
 
+/// Reads the stored validation results; a row that does not parse shows none rather than
+/// failing the read (they are a report, not state).
+fn validation_results(id: IntegrationId, text: Option<&str>) -> Option<serde_json::Value> {
+    let text = text?;
+    serde_json::from_str(text)
+        .map_err(|error| tracing::warn!(integration = %id, %error, "stored validation results do not parse"))
+        .ok()
+}
+
 fn summary(raw: RawSummary) -> Result<IntegrationSummary, StoreError> {
-    let (id, status, status_message, config, created_at, updated_at) = raw;
+    let (id, status, status_message, config, created_at, updated_at, results) = raw;
     let id = id_from(id)?;
     let status =
         Status::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("integration {id}: status {status}")))?;
     let redacted = serde_json::from_str(&config).map_err(|e| StoreError::Corrupt(format!("integration {id}: {e}")))?;
-    Ok(IntegrationSummary { id, status, status_message, redacted, created_at, updated_at })
+    let validation_results = validation_results(id, results.as_deref());
+    Ok(IntegrationSummary { id, status, status_message, redacted, created_at, updated_at, validation_results })
 }
 
 macro_rules! raw_integration {
@@ -225,13 +268,17 @@ macro_rules! raw_integration {
             version: $row.try_get("version")?,
             created_at: $row.try_get("created_at")?,
             updated_at: $row.try_get("updated_at")?,
+            validation_results: $row.try_get("validation_results")?,
         }
     };
 }
 
 impl Store {
     /// Opens (creating if needed) the SQLite store `warden.db` in `data_dir`, in WAL mode.
+    /// The database files are created readable by this user only (0600), and existing ones
+    /// are made so; SQLite gives its WAL and shared-memory files the database file's mode.
     pub async fn open_sqlite(data_dir: &Path, key: MasterKey) -> Result<Self, StoreError> {
+        private_files(data_dir)?;
         let options = SqliteConnectOptions::new()
             .filename(data_dir.join("warden.db"))
             .create_if_missing(true)
@@ -329,6 +376,7 @@ impl Store {
             version: raw.version,
             created_at: raw.created_at,
             updated_at: raw.updated_at,
+            validation_results: validation_results(id, raw.validation_results.as_deref()),
         })
     }
 
@@ -491,6 +539,15 @@ impl Store {
             None if self.integration_exists(id).await? => Err(StoreError::VersionConflict { id }),
             None => Err(StoreError::NotFound { id }),
         }
+    }
+
+    /// Records the latest validation run of an integration (shown as `validationResults`).
+    /// It does not bump the version: it is a report on the integration, not a change to it.
+    pub async fn record_validation(&self, id: IntegrationId, results: &serde_json::Value) -> Result<(), StoreError> {
+        let sql = self.sql("UPDATE integrations SET validation_results = $1 WHERE id = $2");
+        let text = results.to_string();
+        on_pool!(self, pool => sqlx::query(sql).bind(&text).bind(db_id(id)).execute(pool).await.map(drop)?);
+        Ok(())
     }
 
     /// Whether a row with this id exists, without reading (or decrypting) it.

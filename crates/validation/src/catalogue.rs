@@ -3,7 +3,7 @@
 //! whether it is the connection test that the others depend on.
 
 use warden_model::{IntegrationSpec, IntegrationType, PlatformConfig};
-use warden_platform::Phase;
+use warden_platform::{CheckOutcome, Phase};
 
 /// When a test runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +63,8 @@ const S3: &[TestDef] = &[
     ),
     t(
         "The provided integration name is unique across Warden S3 integrations",
-        "The integration name is already used by another S3 integration.",
+        // API.md section 4 (the seed's row carries BigQuery's postfix text by mistake).
+        "The integration name [{name}] is already used by S3 integration with ID {id}.",
         Always,
         Nothing,
     ),
@@ -242,11 +243,42 @@ fn impersonation_enabled(spec: &IntegrationSpec) -> bool {
 }
 
 impl TestDef {
+    /// The failure message for `spec`: the reference text with its values filled in
+    /// (`{name}`, the S3 integration's name; `{id}`, what the check reported, the id of the
+    /// integration in the way), followed by the platform's own detail where the text has no
+    /// place for it.
+    pub fn failure_message(&self, spec: &IntegrationSpec, detail: &str) -> String {
+        let detail = detail.trim();
+        let mut message = self.message.to_owned();
+        if let PlatformConfig::NativeS3(c) = &spec.config {
+            message = message.replace("{name}", &c.name);
+        }
+        if message.contains("{id}") {
+            return message.replace("{id}", detail);
+        }
+        if detail.is_empty() { message } else { format!("{message} {detail}") }
+    }
+
+    /// The outcome of a test Warden answers from the config alone, without asking the
+    /// platform (the Synapse delimiters test); `None` for every test the adapter runs.
+    pub fn answered_from_config(&self, spec: &IntegrationSpec) -> Option<CheckOutcome> {
+        match (&spec.config, self.name) {
+            (PlatformConfig::AzureSynapse(c), "Initial validation: delimiters test") => {
+                Some(if c.metadata_delimiters.collide() {
+                    CheckOutcome::Failed(String::new())
+                } else {
+                    CheckOutcome::Passed
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// Why the test does not apply to `spec` in `phase`, or `None` when it runs.
     pub fn not_applicable_because(&self, spec: &IntegrationSpec, phase: Phase) -> Option<&'static str> {
         match self.applies {
             Always => None,
-            AutoBootstrapOnly | AutoBootstrapWithImpersonation if phase == Phase::Installed => {
+            AutoBootstrapOnly | AutoBootstrapWithImpersonation if phase != Phase::Request => {
                 Some("Not run: it checks the platform before an automatic setup, and this integration is set up.")
             }
             AutoBootstrapOnly if !spec.auto_bootstrap => Some("Not run: it applies only when autoBootstrap is true."),

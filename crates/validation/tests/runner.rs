@@ -229,3 +229,64 @@ fn the_catalogue_matches_the_contract() {
         .collect();
     insta::assert_json_snapshot!(table);
 }
+
+/// Issue 10, item 12: equal Synapse delimiters are a failed validation test with the seed's
+/// message, answered from the config without asking the platform.
+#[tokio::test]
+async fn equal_synapse_delimiters_fail_the_delimiters_test() {
+    let synapse = |array: &str| {
+        Arc::new(
+            IntegrationSpec::from_value(
+                &json!({"type": "Azure Synapse Analytics", "autoBootstrap": false, "config": {
+                    "host": "acme.sql.azuresynapse.net", "database": "analytics", "schema": "warden",
+                    "authenticationType": "userPassword", "username": "warden", "password": "pw",
+                    "metadataDelimiters": {"hashDelimiter": "|", "arrayDelimiter": array}}}),
+                None,
+            )
+            .unwrap(),
+        )
+    };
+    const DELIMITERS: &str = "Initial validation: delimiters test";
+    let platform = Scripted::new(&[]);
+    let results = validate(platform.clone(), synapse("|"), Phase::Request, quick()).await;
+    assert_eq!(
+        by_name(&results)[DELIMITERS],
+        (TestStatus::Failed, Some("Hash delimiter and array delimiter must not have the same value."))
+    );
+    assert_eq!(results.status, TestStatus::Failed);
+    let results = validate(platform.clone(), synapse(";"), Phase::Request, quick()).await;
+    assert_eq!(by_name(&results)[DELIMITERS].0, TestStatus::Passed);
+    let asked = platform.calls.load(Ordering::SeqCst);
+    assert_eq!(
+        asked, 4,
+        "the connection and permission checks ran twice; the delimiters test never reached the platform"
+    );
+}
+
+/// Issue 10, item 16: the S3 name test says API.md's message, with the name and the id filled in.
+#[test]
+fn the_s3_name_test_uses_the_contract_message() {
+    let spec = IntegrationSpec::from_value(
+        &json!({"type": "Native S3", "autoBootstrap": false, "config": {"name": "lake", "awsAccountId": "123456789012",
+            "awsRegion": "us-east-1", "awsLocationRole": "arn:aws:iam::123456789012:role/grants",
+            "awsLocationPath": "s3://acme-lake/raw", "authenticationType": "auto"}}),
+        None,
+    )
+    .unwrap();
+    let def = catalogue(IntegrationType::NativeS3)[1];
+    assert_eq!(def.name, "The provided integration name is unique across Warden S3 integrations");
+    assert_eq!(
+        def.failure_message(&spec, "7"),
+        "The integration name [lake] is already used by S3 integration with ID 7."
+    );
+}
+
+/// Before a removal only the connection test runs: the checks made before an automatic
+/// setup do not apply to one that is (partly) there.
+#[tokio::test]
+async fn a_removal_runs_only_the_connection_test() {
+    let platform = Scripted::new(&[(DATABASE, Behaviour::Fail), (ROLE, Behaviour::Fail)]);
+    let results = validate(platform.clone(), redshift(true, true), Phase::Removal, quick()).await;
+    assert_eq!(results.status, TestStatus::Passed);
+    assert_eq!(platform.calls.load(Ordering::SeqCst), 1);
+}

@@ -14,7 +14,7 @@ pub use databricks::{
     AdditionalWorkspaceConnection, DatabricksAuthentication, DatabricksConfig, DatabricksOAuth, GroupPattern,
     ProxyOptions,
 };
-pub use redshift::{OktaConfig, RedshiftAuthentication, RedshiftConfig};
+pub use redshift::{OktaConfig, RedshiftAuthentication, RedshiftConfig, SYSTEM_ACCOUNT_SUFFIX};
 pub use s3::{S3Authentication, S3Config};
 pub use snowflake::{
     Lineage, LineageConfig, SnowflakeAuthentication, SnowflakeConfig, SnowflakeOAuth, SnowflakeOAuthCredential,
