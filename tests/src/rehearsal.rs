@@ -6,7 +6,8 @@
 //! - `failconnect`: the connection test fails; `failcheck`: every other check fails; the
 //!   connection test also fails when any secret of the config contains `wrong` (a wrong
 //!   password in a DELETE body, say);
-//! - `failsetup`, `failcleanup`, `failedit`, `faildelete`: that change fails;
+//! - `failsetup`, `failcleanup`, `failedit`, `faildelete`: that change fails (a failed setup
+//!   rolls back, and `failrollback` fails that rollback);
 //! - `slowsetup`, `slowedit`, `slowdelete`: that change takes 2 s; `hangsetup`: it never ends.
 //!
 //! Every change it makes is appended to the file named by `WARDEN_REHEARSAL_LOG` (one line:
@@ -117,9 +118,17 @@ impl Platform for Rehearsal {
         if has(spec, slow) {
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
-        if has(spec, word) {
-            return Err(PlatformError::Request(format!("the rehearsal was told to fail the {}", change.name())));
+        if !has(spec, word) {
+            return Ok(());
         }
-        Ok(())
+        let cause = PlatformError::Request(format!("the rehearsal was told to fail the {}", change.name()));
+        if !matches!(change, Change::Create { .. }) {
+            return Err(cause);
+        }
+        // A failed setup removes what it created before it returns (the contract); the
+        // rehearsal records that removal, and fails it when told to.
+        record("rollback", spec);
+        let rollback = has(spec, "failrollback").then(|| "the rehearsal was told to fail the cleanup".to_owned());
+        Err(PlatformError::SetupFailed { cause: Box::new(cause), rollback })
     }
 }

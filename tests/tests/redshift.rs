@@ -160,18 +160,20 @@ async fn automatic_setup_edit_and_delete_on_a_real_server() {
     secret_free(&server, &[&created, &shown, &check, &edit, &shown_after, &deleted], &cluster.password);
 }
 
+/// The message of `test` in a create's 422, which must have failed it.
+fn failed(answer: &common::Answer, test: &str) -> String {
+    assert_eq!(answer.status, 422, "{}", answer.text);
+    assert_eq!(answer.body["message"], "Validation of prerequisite setup failed. Unable to create integration.");
+    let tests = answer.body["validationResults"]["validationTests"].as_array().unwrap();
+    let found = tests.iter().find(|t| t["name"] == test).unwrap_or_else(|| panic!("{test} in {}", answer.text));
+    assert_eq!(found["status"], "failed", "{}", answer.text);
+    found["message"].as_str().unwrap().to_owned()
+}
+
 #[tokio::test]
 async fn each_validation_test_fails_for_its_real_reason() {
     let Some(cluster) = cluster() else { return };
     let server = shipped(&[]).await;
-    let failed = |answer: &common::Answer, test: &str| -> String {
-        assert_eq!(answer.status, 422, "{}", answer.text);
-        assert_eq!(answer.body["message"], "Validation of prerequisite setup failed. Unable to create integration.");
-        let tests = answer.body["validationResults"]["validationTests"].as_array().unwrap();
-        let found = tests.iter().find(|t| t["name"] == test).unwrap_or_else(|| panic!("{test} in {}", answer.text));
-        assert_eq!(found["status"], "failed", "{}", answer.text);
-        found["message"].as_str().unwrap().to_owned()
-    };
 
     let mut wrong = cluster.automatic(&unique("wrs_pw"), &unique("g"), false);
     wrong["config"]["password"] = json!("not-the-password");
@@ -400,11 +402,246 @@ async fn kill_9_during_an_automatic_setup_leaves_create_error_and_the_cleanup_sc
         "the interrupted setup left its database (the point of the test)"
     );
 
-    // The administrator takes the stored config, marks it manual, and runs the cleanup script.
-    let stored = server.call("GET", &format!("/integrations/{id}"), None).await.body;
-    let payload = json!({"type": "Redshift", "autoBootstrap": false, "config": stored["config"]});
-    run_script(&cluster, &server, "/integrations/scripts/cleanup", &payload).await;
+    // The administrator follows the message: the stored integration's cleanup script.
+    let path = format!("/integrations/{id}/scripts/cleanup");
+    assert!(message.contains(&format!("POST {path}")), "{message}");
+    run_script(&cluster, &server, &path, &Value::Null).await;
     assert!(!cluster.database_exists(&database).await, "the cleanup script drops the database");
     assert!(!cluster.role_exists(&system).await, "the cleanup script drops the system account if it was made");
     assert!(!server.logs().contains(&cluster.password), "the privileged password reached the log");
+}
+
+/// Issue 11, item 1: a failed setup never drops what it did not create. A system account of
+/// the name the setup would create already exists: validation refuses the setup before
+/// anything runs, and the account is untouched.
+#[tokio::test]
+async fn an_existing_system_account_is_refused_before_anything_runs() {
+    let Some(cluster) = cluster() else { return };
+    let server = shipped(&[]).await;
+    let database = unique("wrs_taken");
+    let system = format!("{database}_system");
+    cluster.execute(&format!("CREATE ROLE {system} LOGIN PASSWORD 'Customer-0wned'")).await;
+    let answer = server.call("POST", "/integrations", Some(&cluster.automatic(&database, &unique("g"), false))).await;
+    assert_eq!(answer.status, 422, "{}", answer.text);
+    let message = failed(&answer, "Validate automatic: database does not exist");
+    assert!(message.contains(&system), "{message}");
+    assert!(cluster.role_exists(&system).await, "the customer's user is untouched");
+    assert!(!cluster.database_exists(&database).await, "nothing ran");
+    cluster.execute(&format!("DROP ROLE {system}")).await;
+}
+
+/// Issue 11, item 1, the race: two Warden servers (two stores) set up the same database at
+/// once. Whichever loses must not drop what the winner created.
+#[tokio::test]
+async fn a_setup_that_loses_a_race_leaves_the_winners_objects() {
+    let Some(cluster) = cluster() else { return };
+    for round in 0..3 {
+        // Fresh servers each round: a server allows one integration per host.
+        let (one, two) = (shipped(&[]).await, shipped(&[]).await);
+        let database = unique(&format!("wrs_race{round}"));
+        let payload = cluster.automatic(&database, &unique("g"), false);
+        let (a, b) = tokio::join!(
+            one.call("POST", "/integrations", Some(&payload)),
+            two.call("POST", "/integrations", Some(&payload))
+        );
+        let mut outcomes = Vec::new();
+        for (server, answer) in [(&one, &a), (&two, &b)] {
+            let outcome = if answer.status == 200 {
+                let id = answer.body["id"].as_u64().unwrap();
+                server.settled(id).await["status"].as_str().unwrap().to_owned()
+            } else {
+                format!("refused {}", answer.status)
+            };
+            outcomes.push(outcome);
+        }
+        let winners = outcomes.iter().filter(|o| *o == "enabled").count();
+        assert_eq!(winners, 1, "round {round}: exactly one setup wins: {outcomes:?}");
+        assert!(
+            cluster.database_exists(&database).await,
+            "round {round}: the winner's database is there: {outcomes:?}"
+        );
+        assert!(
+            cluster.role_exists(&format!("{database}_system")).await,
+            "round {round}: the winner's system account is there: {outcomes:?}"
+        );
+    }
+}
+
+/// Issue 10, items 2 and 3: after a failed automatic create, the stored cleanup script drops
+/// the system account Warden made (never the privileged user), and DELETE removes the rest.
+#[tokio::test]
+async fn a_failed_create_is_cleaned_up_by_its_own_script_or_by_delete() {
+    let Some(cluster) = cluster() else { return };
+    let server = shipped(&[]).await;
+    let weak = unique("wrs_weak");
+    cluster.execute(&format!("CREATE ROLE {weak} LOGIN CREATEDB PASSWORD 'Weak-Passw0rd'")).await;
+    let database = unique("wrs_clean");
+    let mut payload = cluster.automatic(&database, &unique("g"), false);
+    payload["config"]["username"] = json!(weak);
+    payload["config"]["password"] = json!("Weak-Passw0rd");
+    let id = server.call("POST", "/integrations", Some(&payload)).await.body["id"].as_u64().unwrap();
+    assert_eq!(server.settled(id).await["status"], "createError");
+    let script = server.call("POST", &format!("/integrations/{id}/scripts/cleanup"), None).await;
+    assert_eq!(script.status, 200, "{}", script.text);
+    assert!(script.text.contains(&format!("DROP USER IF EXISTS \"{database}_system\"")), "{}", script.text);
+    assert!(!script.text.contains(&weak), "the privileged user is never dropped: {}", script.text);
+    // The payload-based endpoint, as the contract has it, takes the config it is given.
+    let deleted = server.call("DELETE", &format!("/integrations/{id}"), Some(&cluster.privileged())).await;
+    assert_eq!(deleted.status, 200, "a failed create can be deleted: {}", deleted.text);
+    assert_eq!(server.settled(id).await["status"], "deleted", "{}", server.logs());
+    assert!(cluster.role_exists(&weak).await, "the privileged user is untouched");
+    cluster.execute(&format!("DROP ROLE {weak}")).await;
+}
+
+/// Issue 11, item 4: a DELETE that failed after the database was dropped can be sent again
+/// and finishes the removal: its check connects to the initial database, and the removal
+/// skips what is gone.
+#[tokio::test]
+async fn a_repeated_delete_finishes_after_the_database_is_gone() {
+    let Some(cluster) = cluster() else { return };
+    let server = shipped(&[]).await;
+    let database = unique("wrs_redel");
+    let system = format!("{database}_system");
+    let id = server.call("POST", "/integrations", Some(&cluster.automatic(&database, &unique("g"), false))).await.body
+        ["id"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(server.settled(id).await["status"], "enabled", "{}", server.logs());
+    // The system account owns a table elsewhere: DROP USER fails after DROP DATABASE ran.
+    let holder = unique("wrs_holder");
+    cluster.execute(&format!("CREATE TABLE {holder} (x int)")).await;
+    cluster.execute(&format!("ALTER TABLE {holder} OWNER TO {system}")).await;
+    let first = server.call("DELETE", &format!("/integrations/{id}"), Some(&cluster.privileged())).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(server.settled(id).await["status"], "deleteError");
+    assert!(!cluster.database_exists(&database).await, "the database went before the failure");
+    assert!(cluster.role_exists(&system).await);
+    cluster.execute(&format!("DROP TABLE {holder}")).await;
+    let again = server.call("DELETE", &format!("/integrations/{id}"), Some(&cluster.privileged())).await;
+    assert_eq!(again.status, 200, "the repeated DELETE is accepted: {}", again.text);
+    assert_eq!(server.settled(id).await["status"], "deleted", "{}", server.logs());
+    assert!(!cluster.role_exists(&system).await, "the system account is removed");
+}
+
+/// Issue 10, items 4 to 6: upper-case names are folded, and the drivers' connectArgs are
+/// read, with keys Warden ignores reported as a warning of the connection test.
+#[tokio::test]
+async fn upper_case_names_and_driver_style_connect_args_work_end_to_end() {
+    let Some(cluster) = cluster() else { return };
+    let server = shipped(&[]).await;
+    let database = unique("WRS_UPPER");
+    let mut payload = cluster.automatic(&database, &unique("g"), false);
+    payload["config"]["initialDatabase"] = json!("POSTGRES");
+    payload["config"]["connectArgs"] = json!("SSLMode=require;Timeout=30&ApplicationName=warden-e2e;TCPKeepAlive=true");
+    let answer = server.call("POST", "/integrations", Some(&payload)).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let connection = &answer.body["validationResults"]["validationTests"][0];
+    assert_eq!(connection["status"], "warning", "{}", answer.text);
+    assert!(connection["message"].as_str().unwrap().contains("TCPKeepAlive"), "{}", answer.text);
+    let id = answer.body["id"].as_u64().unwrap();
+    assert_eq!(server.settled(id).await["status"], "enabled", "{}", server.logs());
+    let folded = database.to_lowercase();
+    assert_eq!(
+        server.call("GET", &format!("/integrations/{id}"), None).await.body["config"]["database"],
+        folded.as_str()
+    );
+    assert!(cluster.database_exists(&folded).await);
+    let deleted = server.call("DELETE", &format!("/integrations/{id}"), Some(&cluster.privileged())).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+    assert_eq!(server.settled(id).await["status"], "deleted");
+}
+
+/// Issue 11, item 2: a listener that does not offer TLS and asks for the password in clear
+/// never receives it, and a PUT that would send the stored password to it is refused.
+#[tokio::test]
+async fn no_password_goes_to_a_listener_without_tls() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let Some(cluster) = cluster() else { return };
+    let server = shipped(&[]).await;
+    // A listener speaking just enough of the PostgreSQL protocol: no to TLS, then "send me
+    // the password in clear"; it records every byte it is sent.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let received = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::<u8>::new()));
+    let sink = std::sync::Arc::clone(&received);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let sink = std::sync::Arc::clone(&sink);
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 4096];
+                let mut answered_tls = false;
+                loop {
+                    let Ok(n) = socket.read(&mut buffer).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    sink.lock().await.extend_from_slice(&buffer[..n]);
+                    if !answered_tls && n == 8 {
+                        answered_tls = true;
+                        let _ = socket.write_all(b"N").await;
+                    } else {
+                        // AuthenticationCleartextPassword.
+                        let _ = socket.write_all(&[b'R', 0, 0, 0, 8, 0, 0, 0, 3]).await;
+                    }
+                }
+            });
+        }
+    });
+    let secret = "S3CRET-never-in-clear";
+    let payload = json!({"type": "Redshift", "autoBootstrap": false, "config": {"host": "127.0.0.1", "port": port,
+        "database": "dev", "authenticationType": "userPassword", "username": "warden_system", "password": secret}});
+    let answer = server.call("POST", "/integrations?dryRun=true", Some(&payload)).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.body["validationResults"]["status"], "failed", "{}", answer.text);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let bytes = received.lock().await.clone();
+    assert!(!bytes.is_empty(), "Warden did contact the listener");
+    assert!(!String::from_utf8_lossy(&bytes).contains(secret), "the password was sent without TLS");
+
+    // A stored password is never pointed at the listener by a PUT that keeps it.
+    let database = unique("wrs_keep");
+    let id = server.call("POST", "/integrations", Some(&cluster.automatic(&database, &unique("g"), false))).await.body
+        ["id"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(server.settled(id).await["status"], "enabled");
+    let stored = server.call("GET", &format!("/integrations/{id}"), None).await.body;
+    let mut keep = json!({"type": "Redshift", "autoBootstrap": false, "config": stored["config"]});
+    keep["config"]["port"] = json!(port);
+    keep["autoBootstrap"] = json!(true);
+    let answer = server.call("PUT", &format!("/integrations/{id}?dryRun=true"), Some(&keep)).await;
+    assert_eq!(answer.status, 400, "{}", answer.text);
+    assert!(answer.text.contains("config.port changed"), "{}", answer.text);
+    let deleted = server.call("DELETE", &format!("/integrations/{id}"), Some(&cluster.privileged())).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+    server.settled(id).await;
+}
+
+/// Issue 11 ("outside Warden"): the passwords Warden sets reach the server pre-hashed, so a
+/// statement the server logs never holds one. A failed CREATE USER is logged with its text.
+#[tokio::test]
+async fn passwords_reach_the_server_pre_hashed() {
+    let Some(cluster) = cluster() else { return };
+    let Ok(log_path) = std::env::var("WARDEN_TEST_POSTGRES_LOG") else {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI=true needs WARDEN_TEST_POSTGRES_LOG");
+        return;
+    };
+    let server = shipped(&[]).await;
+    let weak = unique("wrs_nohash");
+    cluster.execute(&format!("CREATE ROLE {weak} LOGIN CREATEDB PASSWORD 'Weak-Passw0rd'")).await;
+    let database = unique("wrs_hash");
+    let mut payload = cluster.automatic(&database, &unique("g"), false);
+    payload["config"]["username"] = json!(weak);
+    payload["config"]["password"] = json!("Weak-Passw0rd");
+    let id = server.call("POST", "/integrations", Some(&payload)).await.body["id"].as_u64().unwrap();
+    assert_eq!(server.settled(id).await["status"], "createError");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let create_user = format!("CREATE USER \"{database}_system\" PASSWORD '");
+    let logged: Vec<&str> = log.lines().filter(|l| l.contains(&create_user)).collect();
+    assert!(!logged.is_empty(), "the failed CREATE USER is in the server log");
+    for line in logged {
+        let literal = line.split(&create_user).nth(1).unwrap();
+        assert!(literal.starts_with("SCRAM-SHA-256$") || literal.starts_with("md5"), "a password in clear: {line}");
+    }
+    cluster.execute(&format!("DROP ROLE {weak}")).await;
 }

@@ -7,12 +7,14 @@
 //!   server (see [`postgres`]) through `WARDEN_TEST_POSTGRES_URL`; it is stopped at the end.
 //!   The script oracle gets the project virtualenv's Python, with sqlglot, through
 //!   `WARDEN_SQLGLOT_PYTHON` (see [`venv`]), and the AWS tests a moto server through
-//!   `WARDEN_TEST_MOTO_URL` (see [`moto`]).
+//!   `WARDEN_TEST_MOTO_URL` (see [`moto`]). Then schemathesis checks every operation of the
+//!   served OpenAPI document against the running server (see [`schemathesis`]).
 
 #![allow(clippy::print_stdout)] // a command-line tool: stdout is its output
 
 mod moto;
 mod postgres;
+mod schemathesis;
 mod venv;
 
 use std::env;
@@ -76,12 +78,14 @@ fn ci() -> Result<(), String> {
     let tally = {
         let server = postgres::Postgres::start()?;
         let aws = moto::Moto::start(&python)?;
-        let tally = test_workspace(&server.url(), &python.to_string_lossy(), &aws.url())?;
+        let tally = test_workspace(&server.url(), &python.to_string_lossy(), &aws.url(), &server.log_path())?;
         // The benchmark harness must never rot: its quick mode runs here and only checks
         // that every measurement produced a number.
         run_bench(true, &server.url())?;
         tally
     };
+    // The served OpenAPI document and the server agree on every operation.
+    schemathesis::check(&venv::ensure_schemathesis()?)?;
     deny()?;
     eprintln!("\nxtask ci: fmt, clippy, tests and cargo-deny passed in {:.0} s", started.elapsed().as_secs_f64());
     // The closing line: the whole suite's count, not the last test binary's.
@@ -129,7 +133,7 @@ fn run_bench(quick: bool, postgres_url: &str) -> Result<(), String> {
 
 /// Runs `cargo test` for the workspace, echoing its output and adding up every
 /// `test result:` line.
-fn test_workspace(postgres_url: &str, python: &str, moto_url: &str) -> Result<Tally, String> {
+fn test_workspace(postgres_url: &str, python: &str, moto_url: &str, postgres_log: &Path) -> Result<Tally, String> {
     use std::io::{BufRead, BufReader};
     let args = ["test", "--workspace", "--locked"];
     eprintln!("\n==> cargo {}", args.join(" "));
@@ -142,6 +146,7 @@ fn test_workspace(postgres_url: &str, python: &str, moto_url: &str) -> Result<Ta
             ("WARDEN_SQLGLOT_PYTHON", python),
             ("WARDEN_TEST_PYTHON", python),
             ("WARDEN_TEST_MOTO_URL", moto_url),
+            ("WARDEN_TEST_POSTGRES_LOG", &postgres_log.display().to_string()),
         ])
         .current_dir(workspace_root())
         .stdout(std::process::Stdio::piped())

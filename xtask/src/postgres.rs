@@ -138,6 +138,11 @@ impl Postgres {
         Ok(server)
     }
 
+    /// Its server log (the tests read it: no password may appear in a statement it logs).
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("server.log")
+    }
+
     /// The URL of its `postgres` database as the `warden` superuser.
     pub fn url(&self) -> String {
         format!("postgres://warden:{SUPERUSER_PASSWORD}@127.0.0.1:{}/postgres", self.port)

@@ -14,32 +14,44 @@ const SQLGLOT: &str = "30.30.0";
 /// The moto release the AWS tests run against (emulators-and-crates.md).
 const MOTO: &str = "5.2.5";
 
+/// The schemathesis release `cargo xtask ci` checks the OpenAPI document with.
+pub const SCHEMATHESIS: &str = "4.32.5";
+
 /// Makes sure the virtualenv exists with sqlglot; returns its Python.
 pub fn ensure() -> Result<PathBuf, String> {
-    let root = workspace_root();
-    let python = root.join(".venv/bin/python");
-    let python_str = python.to_string_lossy().into_owned();
     let check = format!(
         "import sqlglot, moto, boto3, sys; sys.exit(sqlglot.__version__ != '{SQLGLOT}' or moto.__version__ != '{MOTO}')"
     );
-    if python.exists() && succeeds(&python_str, &["-c", &check]) {
+    ensure_named(".venv", &[format!("sqlglot=={SQLGLOT}"), format!("moto[server]=={MOTO}")], &check)
+}
+
+/// The virtualenv of schemathesis (its own: its pins conflict with the others'); returns its
+/// Python.
+pub fn ensure_schemathesis() -> Result<PathBuf, String> {
+    let check = format!("import importlib.metadata as m, sys; sys.exit(m.version('schemathesis') != '{SCHEMATHESIS}')");
+    ensure_named(".venv-schemathesis", &[format!("schemathesis=={SCHEMATHESIS}")], &check)
+}
+
+/// Makes sure the virtualenv `dir` (under the workspace root) exists and `check` passes in
+/// it, installing `packages` from PyPI when it does not; returns its Python.
+fn ensure_named(dir: &str, packages: &[String], check: &str) -> Result<PathBuf, String> {
+    let root = workspace_root();
+    let python = root.join(dir).join("bin/python");
+    let python_str = python.to_string_lossy().into_owned();
+    if python.exists() && succeeds(&python_str, &["-c", check]) {
         return Ok(python);
     }
     if !succeeds("python3", &["-m", "venv", "--help"]) || !succeeds("python3", &["-c", "import ensurepip"]) {
         install_venv_support()?;
     }
-    run("python3", &["-m", "venv", ".venv"], &[])?;
-    let packages = [format!("sqlglot=={SQLGLOT}"), format!("moto[server]=={MOTO}")];
+    run("python3", &["-m", "venv", dir], &[])?;
     let mut args = vec!["-m", "pip", "install", "--quiet", "--disable-pip-version-check"];
     args.extend(packages.iter().map(String::as_str));
     run(&python_str, &args, &[])?;
-    if succeeds(&python_str, &["-c", &check]) {
+    if succeeds(&python_str, &["-c", check]) {
         Ok(python)
     } else {
-        Err(format!(
-            "the virtualenv at {} does not hold sqlglot {SQLGLOT} and moto {MOTO}",
-            root.join(".venv").display()
-        ))
+        Err(format!("the virtualenv at {} does not hold {}", root.join(dir).display(), packages.join(", ")))
     }
 }
 

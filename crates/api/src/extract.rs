@@ -128,7 +128,7 @@ impl Flags {
                 return Err(ErrorCode::UnknownQuery { parameter: name, accepted: accepted.join(", ") }.into());
             }
             let flag = match value.to_ascii_lowercase().as_str() {
-                "true" | "" => true,
+                "true" => true,
                 "false" => false,
                 _ => return Err(ErrorCode::InvalidQuery { parameter: name.clone() }.into()),
             };

@@ -17,7 +17,10 @@ use warden_model::ErrorCode;
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Flags, Id, OptionalPayload, Payload};
-use crate::views::{AcceptedView, DryRunView, Health, IntegrationView, RegeneratedKey, StatusView};
+use crate::views::{
+    AcceptedView, ChangeAnswer, DeleteBody, DryRunView, Health, IntegrationPayload, IntegrationView, RegeneratedKey,
+    StatusView,
+};
 
 /// The query string as name/value pairs; a query that does not decode is a 400.
 pub struct QueryPairs(HashMap<String, String>);
@@ -54,16 +57,17 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestHost {
 }
 
 fn answer(outcome: Outcome) -> Response {
-    match outcome {
-        Outcome::DryRun(validation_results) => Json(DryRunView { validation_results }).into_response(),
-        Outcome::Accepted(accepted) => Json(AcceptedView::from(*accepted)).into_response(),
-    }
+    let answer = match outcome {
+        Outcome::DryRun(validation_results) => ChangeAnswer::DryRun(DryRunView { validation_results }),
+        Outcome::Accepted(accepted) => ChangeAnswer::Accepted(Box::new(AcceptedView::from(*accepted))),
+    };
+    Json(answer).into_response()
 }
 
 /// List integrations.
 #[utoipa::path(get, path = "/integrations", tag = "integrations",
     params(("includeDeleted" = Option<bool>, Query, description = "Also list deleted integrations.")),
-    responses((status = 200, body = [IntegrationView]), (status = "4XX", body = ErrorBody)),
+    responses((status = 200, body = [IntegrationView]), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     security(("apiKey" = [])))]
 pub async fn list_integrations(
     State(state): State<AppState>,
@@ -77,8 +81,8 @@ pub async fn list_integrations(
 /// Create an integration (validates first; with `dryRun=true` only validates).
 #[utoipa::path(post, path = "/integrations", tag = "integrations",
     params(("dryRun" = Option<bool>, Query, description = "Validate only; store nothing.")),
-    request_body(content = Object, description = "`{type, autoBootstrap, config}` (API.md 2.1), JSON or YAML."),
-    responses((status = 200, body = AcceptedView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    request_body(content = IntegrationPayload, description = "`{type, autoBootstrap, config}` (API.md 2.1), JSON or YAML."),
+    responses((status = 200, body = ChangeAnswer), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     security(("apiKey" = [])))]
 pub async fn create_integration(
     State(state): State<AppState>,
@@ -99,8 +103,8 @@ pub async fn create_integration(
 
 /// One integration, in any status.
 #[utoipa::path(get, path = "/integrations/{id}", tag = "integrations",
-    params(("id" = u64, Path, description = "Integration id.")),
-    responses((status = 200, body = IntegrationView), (status = "4XX", body = ErrorBody)),
+    params(("id" = u64, Path, minimum = 1, description = "Integration id.")),
+    responses((status = 200, body = IntegrationView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     security(("apiKey" = [])))]
 pub async fn get_integration(
     State(state): State<AppState>,
@@ -113,10 +117,10 @@ pub async fn get_integration(
 
 /// Update an integration (validates first; with `dryRun=true` only validates).
 #[utoipa::path(put, path = "/integrations/{id}", tag = "integrations",
-    params(("id" = u64, Path, description = "Integration id."),
+    params(("id" = u64, Path, minimum = 1, description = "Integration id."),
            ("dryRun" = Option<bool>, Query, description = "Validate only; change nothing.")),
-    request_body(content = Object, description = "The whole payload; secrets absent or `[REDACTED]` keep their stored value."),
-    responses((status = 200, body = AcceptedView), (status = "4XX", body = ErrorBody)),
+    request_body(content = IntegrationPayload, description = "The whole payload; secrets absent or `[REDACTED]` keep their stored value."),
+    responses((status = 200, body = ChangeAnswer), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     security(("apiKey" = [])))]
 pub async fn update_integration(
     State(state): State<AppState>,
@@ -131,11 +135,11 @@ pub async fn update_integration(
 
 /// Delete (or, with `forceDisable=true`, disable) an integration.
 #[utoipa::path(delete, path = "/integrations/{id}", tag = "integrations",
-    params(("id" = u64, Path, description = "Integration id."),
+    params(("id" = u64, Path, minimum = 1, description = "Integration id."),
            ("dryRun" = Option<bool>, Query, description = "Validate only; change nothing."),
            ("forceDisable" = Option<bool>, Query, description = "Mark disabled at once; nothing runs on the platform.")),
-    request_body(content = Option<Object>, description = "`{config: {...}}` with the privileged credentials, only for integrations set up automatically."),
-    responses((status = 200, body = AcceptedView), (status = "4XX", body = ErrorBody)),
+    request_body(content = Option<DeleteBody>, description = "`{config: {...}}` with the privileged credentials, only for integrations set up automatically."),
+    responses((status = 200, body = ChangeAnswer), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     security(("apiKey" = [])))]
 pub async fn delete_integration(
     State(state): State<AppState>,
@@ -152,8 +156,8 @@ pub async fn delete_integration(
 
 /// An integration's status and what to do about an error status.
 #[utoipa::path(get, path = "/integrations/{id}/status", tag = "integrations",
-    params(("id" = u64, Path, description = "Integration id.")),
-    responses((status = 200, body = StatusView), (status = "4XX", body = ErrorBody)),
+    params(("id" = u64, Path, minimum = 1, description = "Integration id.")),
+    responses((status = 200, body = StatusView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     security(("apiKey" = [])))]
 pub async fn integration_status(
     State(state): State<AppState>,
@@ -166,8 +170,8 @@ pub async fn integration_status(
 
 /// A new API key for a Trino integration; the old one stops working at once.
 #[utoipa::path(post, path = "/integrations/{id}/regenerate", tag = "integrations",
-    params(("id" = u64, Path, description = "Integration id.")),
-    responses((status = 200, body = RegeneratedKey), (status = "4XX", body = ErrorBody)),
+    params(("id" = u64, Path, minimum = 1, description = "Integration id.")),
+    responses((status = 200, body = RegeneratedKey), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     security(("apiKey" = [])))]
 pub async fn regenerate_key(
     State(state): State<AppState>,

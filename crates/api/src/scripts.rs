@@ -15,6 +15,7 @@ use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Id, Payload};
 use crate::routes::QueryPairs;
+use crate::views::IntegrationPayload;
 
 /// A script as JSON.
 #[derive(Debug, Serialize, ToSchema)]
@@ -64,9 +65,9 @@ async fn by_payload(
 
 /// The manual-setup script (Synapse, Databricks, Redshift, Snowflake).
 #[utoipa::path(post, path = "/integrations/scripts/create", tag = "scripts",
-    request_body(content = Object, description = "The integration payload, `autoBootstrap: false`."),
+    request_body(content = IntegrationPayload, description = "The integration payload, `autoBootstrap: false`."),
     responses((status = 200, content_type = "text/plain", body = String), (status = 200, content_type = "application/json", body = ScriptView),
-              (status = "4XX", body = ErrorBody)),
+              (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     security(("apiKey" = [])))]
 pub async fn create_script(
     State(state): State<AppState>,
@@ -79,9 +80,9 @@ pub async fn create_script(
 
 /// The first setup script, connected to an existing database (Synapse, Redshift).
 #[utoipa::path(post, path = "/integrations/scripts/initial-create", tag = "scripts",
-    request_body(content = Object, description = "The integration payload, `autoBootstrap: false`."),
+    request_body(content = IntegrationPayload, description = "The integration payload, `autoBootstrap: false`."),
     responses((status = 200, content_type = "text/plain", body = String), (status = 200, content_type = "application/json", body = ScriptView),
-              (status = "4XX", body = ErrorBody)),
+              (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     security(("apiKey" = [])))]
 pub async fn initial_create_script(
     State(state): State<AppState>,
@@ -94,9 +95,9 @@ pub async fn initial_create_script(
 
 /// The removal script for an integration that failed to create (Synapse, Redshift, Snowflake).
 #[utoipa::path(post, path = "/integrations/scripts/cleanup", tag = "scripts",
-    request_body(content = Object, description = "The integration payload, `autoBootstrap: false`."),
+    request_body(content = IntegrationPayload, description = "The integration payload, `autoBootstrap: false`."),
     responses((status = 200, content_type = "text/plain", body = String), (status = 200, content_type = "application/json", body = ScriptView),
-              (status = "4XX", body = ErrorBody)),
+              (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     security(("apiKey" = [])))]
 pub async fn cleanup_script(
     State(state): State<AppState>,
@@ -109,9 +110,9 @@ pub async fn cleanup_script(
 
 /// The second removal script, connected to `master` (Synapse).
 #[utoipa::path(post, path = "/integrations/scripts/post-cleanup", tag = "scripts",
-    request_body(content = Object, description = "The integration payload, `autoBootstrap: false`."),
+    request_body(content = IntegrationPayload, description = "The integration payload, `autoBootstrap: false`."),
     responses((status = 200, content_type = "text/plain", body = String), (status = 200, content_type = "application/json", body = ScriptView),
-              (status = "4XX", body = ErrorBody)),
+              (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     security(("apiKey" = [])))]
 pub async fn post_cleanup_script(
     State(state): State<AppState>,
@@ -124,10 +125,10 @@ pub async fn post_cleanup_script(
 
 /// The script that moves the platform from the stored config to the body's.
 #[utoipa::path(post, path = "/integrations/{id}/scripts/edit", tag = "scripts",
-    params(("id" = u64, Path, description = "Integration id.")),
-    request_body(content = Object, description = "The new payload; secrets absent or `[REDACTED]` keep their stored value."),
+    params(("id" = u64, Path, minimum = 1, description = "Integration id.")),
+    request_body(content = IntegrationPayload, description = "The new payload; secrets absent or `[REDACTED]` keep their stored value."),
     responses((status = 200, content_type = "text/plain", body = String), (status = 200, content_type = "application/json", body = ScriptView),
-              (status = "4XX", body = ErrorBody)),
+              (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     security(("apiKey" = [])))]
 pub async fn edit_script(
     State(state): State<AppState>,
@@ -145,7 +146,7 @@ pub async fn edit_script(
 #[utoipa::path(post, path = "/integrations/{id}/scripts/cleanup", tag = "scripts",
     params(("id" = u64, Path, minimum = 1, description = "Integration id.")),
     responses((status = 200, content_type = "text/plain", body = String), (status = 200, content_type = "application/json", body = ScriptView),
-              (status = "4XX", body = ErrorBody)),
+              (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     security(("apiKey" = [])))]
 pub async fn stored_cleanup_script(
     State(state): State<AppState>,
@@ -162,7 +163,7 @@ pub async fn stored_cleanup_script(
 #[utoipa::path(post, path = "/integrations/{id}/scripts/post-cleanup", tag = "scripts",
     params(("id" = u64, Path, minimum = 1, description = "Integration id.")),
     responses((status = 200, content_type = "text/plain", body = String), (status = 200, content_type = "application/json", body = ScriptView),
-              (status = "4XX", body = ErrorBody)),
+              (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     security(("apiKey" = [])))]
 pub async fn stored_post_cleanup_script(
     State(state): State<AppState>,
@@ -176,9 +177,9 @@ pub async fn stored_post_cleanup_script(
 
 /// The removal script of a created integration (no body).
 #[utoipa::path(post, path = "/integrations/{id}/scripts/delete", tag = "scripts",
-    params(("id" = u64, Path, description = "Integration id.")),
+    params(("id" = u64, Path, minimum = 1, description = "Integration id.")),
     responses((status = 200, content_type = "text/plain", body = String), (status = 200, content_type = "application/json", body = ScriptView),
-              (status = "4XX", body = ErrorBody)),
+              (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     security(("apiKey" = [])))]
 pub async fn delete_script(
     State(state): State<AppState>,

@@ -156,7 +156,7 @@ impl From<Accepted> for AcceptedView {
 
 /// The answer of a `dryRun=true` request.
 #[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)] // additionalProperties: false
 pub struct DryRunView {
     /// What validation found; nothing was stored or changed.
     #[schema(value_type = Object)]
@@ -198,4 +198,65 @@ mod tests {
         assert_eq!(rfc3339(1_795_727_784_000), "2026-11-26T21:16:24.000Z");
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999Z");
     }
+}
+
+/// What POST, PUT and DELETE of an integration answer: the accepted change, or with
+/// `dryRun=true` only the validation results.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ChangeAnswer {
+    /// The change was accepted.
+    Accepted(Box<AcceptedView>),
+    /// `dryRun=true`: nothing changed.
+    DryRun(DryRunView),
+}
+
+/// An integration type's wire name (API.md 2.1).
+#[derive(Debug, Serialize, ToSchema)]
+#[expect(dead_code, reason = "a schema for the OpenAPI document; bodies are read by the model's payload checker")]
+pub enum IntegrationTypeName {
+    /// Azure Synapse Analytics.
+    #[serde(rename = "Azure Synapse Analytics")]
+    AzureSynapseAnalytics,
+    /// Databricks Unity Catalog.
+    Databricks,
+    /// Google BigQuery.
+    #[serde(rename = "Google BigQuery")]
+    GoogleBigQuery,
+    /// Amazon S3 Access Grants.
+    #[serde(rename = "Native S3")]
+    NativeS3,
+    /// Amazon Redshift.
+    Redshift,
+    /// Snowflake.
+    Snowflake,
+    /// Starburst / Trino.
+    Trino,
+}
+
+/// An integration payload (API.md 2.1), JSON or YAML. The server checks the `config` of each
+/// type field by field and lists every problem with its path (API.md section 3 has the
+/// fields of each platform).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegrationPayload {
+    /// The integration type.
+    #[serde(rename = "type")]
+    pub integration_type: IntegrationTypeName,
+    /// Whether Warden sets the platform up itself (required for all but Trino).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_bootstrap: Option<bool>,
+    /// The platform config (required for all but Trino).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Value>,
+}
+
+/// A DELETE body: the privileged credentials of an integration set up automatically.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeleteBody {
+    /// `authenticationType` and that type's credential fields (Snowflake: and `role`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Value>,
 }

@@ -226,6 +226,11 @@ impl Server {
         }
     }
 
+    /// The running process's id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Kills the process with SIGKILL (no chance to clean up) and waits for it.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
