@@ -285,14 +285,20 @@ async fn api(setup: &Setup, backend: Backend, n: usize) -> Vec<Row> {
     rows
 }
 
-/// The store's size on disk: the SQLite files, or the PostgreSQL database.
+/// The store's size: the SQLite database once its write-ahead log is folded in (the log's
+/// own size depends on when SQLite last checkpointed it), or the PostgreSQL database.
 async fn database_bytes(setup: &Setup, dir: &Path, postgres_name: Option<&str>) -> f64 {
     match postgres_name {
-        None => ["warden.db", "warden.db-wal"]
-            .iter()
-            .filter_map(|f| std::fs::metadata(dir.join(f)).ok())
-            .map(|m| m.len() as f64)
-            .sum(),
+        None => {
+            let url = format!("sqlite://{}", dir.join("warden.db").display());
+            let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut db).await.unwrap();
+            let row = sqlx::query("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")
+                .fetch_one(&mut db)
+                .await
+                .unwrap();
+            row.get::<i64, _>(0) as f64
+        }
         Some(name) => {
             let mut admin = PgConnection::connect(&setup.postgres).await.unwrap();
             let row =
