@@ -199,3 +199,20 @@ async fn two_processes_on_one_postgresql_run_each_queued_job_exactly_once() {
     let pids: std::collections::HashSet<&String> = runs.values().flatten().collect();
     assert_eq!(pids.len(), 2, "both processes took jobs: {runs:?}");
 }
+
+/// Issue 12: a platform that hangs does not keep an integration in a transitional status
+/// while its lease is renewed forever: every change has a deadline, after which the
+/// integration gets its error status and a message saying what is left to do.
+#[tokio::test]
+async fn a_hung_change_ends_in_its_error_status_at_the_deadline() {
+    let server = Server::start_with(&Backend::Sqlite, &["--change-timeout-secs", "2"]).await;
+    let id = post(&server, &redshift("hangsetup.example.com", true)).await;
+    let status = server.settled(id).await;
+    assert_eq!(status["status"], "createError", "{status}");
+    let message = status["message"].as_str().unwrap();
+    assert!(message.contains("did not finish within 2 s"), "{message}");
+    assert!(
+        message.contains(&format!("POST /integrations/{id}/scripts/cleanup")),
+        "what it made may be left: {message}"
+    );
+}

@@ -55,6 +55,18 @@ impl Cluster {
             "impersonation": {"enabled": impersonation, "role": group}}})
     }
 
+    /// A new privileged user with only `options` (`LOGIN`, `LOGIN CREATEDB`), and an automatic
+    /// setup of a new database with it: the setup fails where those privileges end. Answers
+    /// (user, database, payload).
+    async fn weak_setup(&self, options: &str) -> (String, String, Value) {
+        let (weak, database) = (unique("wrs_weak"), unique("wrs_db"));
+        self.execute(&format!("CREATE ROLE {weak} {options} PASSWORD 'Weak-Passw0rd'")).await;
+        let mut payload = self.automatic(&database, &unique("g"), false);
+        payload["config"]["username"] = json!(weak);
+        payload["config"]["password"] = json!("Weak-Passw0rd");
+        (weak, database, payload)
+    }
+
     fn privileged(&self) -> Value {
         json!({"config": {"authenticationType": "userPassword", "username": self.user, "password": self.password}})
     }
@@ -219,12 +231,8 @@ async fn a_setup_that_fails_ends_in_create_error_and_leaves_nothing_behind() {
     let server = shipped(&[]).await;
     // Without CREATEDB the first statement fails; with CREATEDB but without CREATEROLE the
     // database is made and the user is not, so the cleanup has something to remove.
-    for (weak, options) in [(unique("wrs_nocreatedb"), "LOGIN"), (unique("wrs_nocreaterole"), "LOGIN CREATEDB")] {
-        cluster.execute(&format!("CREATE ROLE {weak} {options} PASSWORD 'Weak-Passw0rd'")).await;
-        let database = unique("wrs_fail");
-        let mut payload = cluster.automatic(&database, &unique("g"), false);
-        payload["config"]["username"] = json!(weak);
-        payload["config"]["password"] = json!("Weak-Passw0rd");
+    for options in ["LOGIN", "LOGIN CREATEDB"] {
+        let (weak, database, payload) = cluster.weak_setup(options).await;
         let created = server.call("POST", "/integrations", Some(&payload)).await;
         assert_eq!(created.status, 200, "{}", created.text);
         let id = created.body["id"].as_u64().unwrap();
@@ -473,12 +481,7 @@ async fn a_setup_that_loses_a_race_leaves_the_winners_objects() {
 async fn a_failed_create_is_cleaned_up_by_its_own_script_or_by_delete() {
     let Some(cluster) = cluster() else { return };
     let server = shipped(&[]).await;
-    let weak = unique("wrs_weak");
-    cluster.execute(&format!("CREATE ROLE {weak} LOGIN CREATEDB PASSWORD 'Weak-Passw0rd'")).await;
-    let database = unique("wrs_clean");
-    let mut payload = cluster.automatic(&database, &unique("g"), false);
-    payload["config"]["username"] = json!(weak);
-    payload["config"]["password"] = json!("Weak-Passw0rd");
+    let (weak, database, payload) = cluster.weak_setup("LOGIN CREATEDB").await;
     let id = server.call("POST", "/integrations", Some(&payload)).await.body["id"].as_u64().unwrap();
     assert_eq!(server.settled(id).await["status"], "createError");
     let script = server.call("POST", &format!("/integrations/{id}/scripts/cleanup"), None).await;
@@ -627,12 +630,7 @@ async fn passwords_reach_the_server_pre_hashed() {
         return;
     };
     let server = shipped(&[]).await;
-    let weak = unique("wrs_nohash");
-    cluster.execute(&format!("CREATE ROLE {weak} LOGIN CREATEDB PASSWORD 'Weak-Passw0rd'")).await;
-    let database = unique("wrs_hash");
-    let mut payload = cluster.automatic(&database, &unique("g"), false);
-    payload["config"]["username"] = json!(weak);
-    payload["config"]["password"] = json!("Weak-Passw0rd");
+    let (weak, database, payload) = cluster.weak_setup("LOGIN CREATEDB").await;
     let id = server.call("POST", "/integrations", Some(&payload)).await.body["id"].as_u64().unwrap();
     assert_eq!(server.settled(id).await["status"], "createError");
     let log = std::fs::read_to_string(&log_path).unwrap();

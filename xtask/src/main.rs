@@ -5,9 +5,9 @@
 //!   whole test suite, and `cargo deny` (installing cargo-deny when it is missing). It stops
 //!   at the first failing step and exits non-zero. The tests get a throwaway PostgreSQL
 //!   server (see [`postgres`]) through `WARDEN_TEST_POSTGRES_URL`; it is stopped at the end.
-//!   The script oracle gets the project virtualenv's Python, with sqlglot, through
+//!   The script oracle gets the Python of the sqlglot virtualenv through
 //!   `WARDEN_SQLGLOT_PYTHON` (see [`venv`]), and the AWS tests a moto server through
-//!   `WARDEN_TEST_MOTO_URL` (see [`moto`]). Then schemathesis checks every operation of the
+//!   `WARDEN_TEST_MOTO_URL` and moto's virtualenv Python through `WARDEN_TEST_PYTHON` (see [`moto`]). Then schemathesis checks every operation of the
 //!   served OpenAPI document against the running server (see [`schemathesis`]).
 
 #![allow(clippy::print_stdout)] // a command-line tool: stdout is its output
@@ -74,11 +74,13 @@ fn ci() -> Result<(), String> {
     run("cargo", &["fmt", "--all", "--", "--check"], &[])?;
     run("cargo", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"], &[])?;
     // Snapshots are never written in CI: a changed snapshot is a failure to review.
-    let python = venv::ensure()?;
+    let sqlglot = venv::ensure_sqlglot()?;
+    let moto_python = venv::ensure_moto()?;
     let tally = {
         let server = postgres::Postgres::start()?;
-        let aws = moto::Moto::start(&python)?;
-        let tally = test_workspace(&server.url(), &python.to_string_lossy(), &aws.url(), &server.log_path())?;
+        let aws = moto::Moto::start(&moto_python)?;
+        let pythons = Pythons { sqlglot: &sqlglot, moto: &moto_python };
+        let tally = test_workspace(&server.url(), &pythons, &aws.url(), &server.log_path())?;
         // The benchmark harness must never rot: its quick mode runs here and only checks
         // that every measurement produced a number.
         run_bench(true, &server.url())?;
@@ -133,7 +135,18 @@ fn run_bench(quick: bool, postgres_url: &str) -> Result<(), String> {
 
 /// Runs `cargo test` for the workspace, echoing its output and adding up every
 /// `test result:` line.
-fn test_workspace(postgres_url: &str, python: &str, moto_url: &str, postgres_log: &Path) -> Result<Tally, String> {
+/// The virtualenvs' Pythons the tests run tools with.
+struct Pythons<'a> {
+    sqlglot: &'a Path,
+    moto: &'a Path,
+}
+
+fn test_workspace(
+    postgres_url: &str,
+    pythons: &Pythons<'_>,
+    moto_url: &str,
+    postgres_log: &Path,
+) -> Result<Tally, String> {
     use std::io::{BufRead, BufReader};
     let args = ["test", "--workspace", "--locked"];
     eprintln!("\n==> cargo {}", args.join(" "));
@@ -143,8 +156,8 @@ fn test_workspace(postgres_url: &str, python: &str, moto_url: &str, postgres_log
             ("INSTA_UPDATE", "no"),
             ("CI", "true"),
             ("WARDEN_TEST_POSTGRES_URL", postgres_url),
-            ("WARDEN_SQLGLOT_PYTHON", python),
-            ("WARDEN_TEST_PYTHON", python),
+            ("WARDEN_SQLGLOT_PYTHON", &pythons.sqlglot.display().to_string()),
+            ("WARDEN_TEST_PYTHON", &pythons.moto.display().to_string()),
             ("WARDEN_TEST_MOTO_URL", moto_url),
             ("WARDEN_TEST_POSTGRES_LOG", &postgres_log.display().to_string()),
         ])

@@ -1,6 +1,7 @@
-//! The project's Python virtualenv (`.venv/` at the workspace root, git-ignored) with the
-//! pinned sqlglot the script oracle uses (`xtask/sqlglot_oracle.py`) and the pinned moto
-//! (with boto3) the AWS tests run against. Created on first use
+//! The project's Python virtualenvs, one per tool because their pins conflict (each
+//! `.venv-<tool>/` at the workspace root, git-ignored): the pinned sqlglot the script oracle
+//! uses (`xtask/sqlglot_oracle.py`), the pinned moto (with boto3) the AWS tests run against,
+//! and the pinned schemathesis that checks the OpenAPI document. Each is created on first use
 //! from PyPI, reused while it holds the pinned version; Debian's `python3-venv` is installed
 //! from apt when `python3 -m venv` is missing and we run as root.
 
@@ -17,12 +18,16 @@ const MOTO: &str = "5.2.5";
 /// The schemathesis release `cargo xtask ci` checks the OpenAPI document with.
 pub const SCHEMATHESIS: &str = "4.32.5";
 
-/// Makes sure the virtualenv exists with sqlglot; returns its Python.
-pub fn ensure() -> Result<PathBuf, String> {
-    let check = format!(
-        "import sqlglot, moto, boto3, sys; sys.exit(sqlglot.__version__ != '{SQLGLOT}' or moto.__version__ != '{MOTO}')"
-    );
-    ensure_named(".venv", &[format!("sqlglot=={SQLGLOT}"), format!("moto[server]=={MOTO}")], &check)
+/// The virtualenv of sqlglot, the script oracle's parser; returns its Python.
+pub fn ensure_sqlglot() -> Result<PathBuf, String> {
+    let check = format!("import sqlglot, sys; sys.exit(sqlglot.__version__ != '{SQLGLOT}')");
+    ensure_named(".venv-sqlglot", &[format!("sqlglot=={SQLGLOT}")], &check)
+}
+
+/// The virtualenv of moto (with boto3), the AWS emulator; returns its Python.
+pub fn ensure_moto() -> Result<PathBuf, String> {
+    let check = format!("import moto, boto3, sys; sys.exit(moto.__version__ != '{MOTO}')");
+    ensure_named(".venv-moto", &[format!("moto[server]=={MOTO}")], &check)
 }
 
 /// The virtualenv of schemathesis (its own: its pins conflict with the others'); returns its

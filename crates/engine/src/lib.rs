@@ -84,6 +84,9 @@ pub struct EngineOptions {
     pub recheck_interval: Duration,
     /// How many of them are validated at once.
     pub recheck_concurrency: usize,
+    /// How long one change on a platform (a setup, an edit, a removal) may take before Warden
+    /// stops waiting and gives the integration its error status.
+    pub change_timeout: Duration,
 }
 
 impl Default for EngineOptions {
@@ -97,6 +100,7 @@ impl Default for EngineOptions {
             worker_id: format!("warden-{}-{}", std::process::id(), random_suffix()),
             recheck_interval: Duration::from_secs(3600),
             recheck_concurrency: 4,
+            change_timeout: Duration::from_secs(900),
         }
     }
 }

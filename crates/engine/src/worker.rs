@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use warden_lifecycle::{Operation, Setup, recovery_message};
 use warden_model::IntegrationSpec;
-use warden_platform::{Change, Phase, Platform};
+use warden_platform::{Change, Phase, Platform, PlatformError};
 use warden_store::{Job, StoredIntegration};
 
 use crate::{Engine, EngineError};
@@ -216,6 +216,19 @@ impl Engine {
         }
     }
 
+    /// Makes a change on the platform under the change deadline: a platform that hangs
+    /// leaves the integration in its error status, never in a transitional one.
+    async fn apply(&self, platform: &Arc<dyn Platform>, change: Change<'_>) -> Result<(), PlatformError> {
+        let limit = self.options.change_timeout;
+        match tokio::time::timeout(limit, platform.apply(change)).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                tracing::warn!(change = change.name(), limit_secs = limit.as_secs(), "a change passed its deadline");
+                Err(PlatformError::Timeout(limit))
+            }
+        }
+    }
+
     async fn run_create(
         &self,
         platform: &Arc<dyn Platform>,
@@ -226,7 +239,7 @@ impl Engine {
         // What is left of the failed attempt: `Ok` when nothing is (a failed setup rolls back
         // what this attempt created itself; only it knows which objects those are), `Err`
         // with the reason when removing it failed.
-        let (failure, left) = match platform.apply(Change::Create { spec, privileged }).await {
+        let (failure, left) = match self.apply(platform, Change::Create { spec, privileged }).await {
             Ok(()) if privileged.is_none() => (None, Ok(())),
             Ok(()) => {
                 let results = self.validate(platform, spec, Phase::Installed).await;
@@ -240,7 +253,8 @@ impl Engine {
                         .collect();
                     let failure = format!("The setup ran, but validation failed afterwards ({}).", failed.join(", "));
                     // The setup ran to its end, so every object it names is this attempt's.
-                    let left = platform.apply(Change::Cleanup { spec, privileged }).await.map_err(|e| e.to_string());
+                    let left =
+                        self.apply(platform, Change::Cleanup { spec, privileged }).await.map_err(|e| e.to_string());
                     (Some(failure), left)
                 } else {
                     (None, Ok(()))
@@ -278,7 +292,7 @@ impl Engine {
         to: &IntegrationSpec,
         privileged: Option<&IntegrationSpec>,
     ) -> Result<(), EngineError> {
-        match platform.apply(Change::Edit { from: &integration.spec, to, privileged }).await {
+        match self.apply(platform, Change::Edit { from: &integration.spec, to, privileged }).await {
             Ok(()) => self.settle(integration, Operation::Succeeded, None, Some(to)).await.map(drop),
             Err(error) => {
                 let message = format!(
@@ -304,7 +318,7 @@ impl Engine {
         } else {
             Change::Delete { spec, privileged }
         };
-        match platform.apply(change).await {
+        match self.apply(platform, change).await {
             Ok(()) => {
                 self.settle(integration, Operation::Succeeded, None, None).await?;
                 self.store.revoke_integration_keys(integration.id, None).await?;

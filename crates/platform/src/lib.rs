@@ -32,6 +32,10 @@ pub enum PlatformError {
     /// The adapter has no check of that name.
     #[error("this adapter has no check named {0:?}")]
     UnknownCheck(String),
+    /// The change did not finish within the deadline Warden gives every change; Warden
+    /// stopped waiting for it, so whatever it had done is still there.
+    #[error("the platform did not finish within {} s, so Warden stopped waiting", .0.as_secs())]
+    Timeout(std::time::Duration),
     /// A setup failed part way, and the adapter removed what that attempt had created (only
     /// that: objects that existed before are never touched); `rollback` says why removing
     /// them failed, when it did.
@@ -57,6 +61,7 @@ impl PlatformError {
     pub fn rollback_failure(&self) -> Option<&str> {
         match self {
             Self::SetupFailed { rollback, .. } => rollback.as_deref(),
+            Self::Timeout(_) => Some("the setup was stopped part way, so what it created is still there"),
             _ => None,
         }
     }

@@ -73,6 +73,10 @@ struct ServeArgs {
     /// How often enabled integrations are validated again, in seconds (jittered by a tenth).
     #[arg(long, env = "WARDEN_RECHECK_INTERVAL_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
     recheck_interval_secs: u64,
+    /// How long one change on a platform (setup, edit, removal) may take, in seconds, before
+    /// Warden stops waiting and gives the integration its error status.
+    #[arg(long, env = "WARDEN_CHANGE_TIMEOUT_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    change_timeout_secs: u64,
     /// How long a client may take to send a request's headers, in seconds, counted from when
     /// its connection opens or its previous answer was sent: also the idle keep-alive timeout.
     #[arg(long, env = "WARDEN_HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -231,6 +235,7 @@ async fn serve(args: ServeArgs, platforms: Platforms) -> Result<(), String> {
         shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
         lease: Duration::from_secs(args.job_lease_secs),
         recheck_interval: Duration::from_secs(args.recheck_interval_secs),
+        change_timeout: Duration::from_secs(args.change_timeout_secs),
         ..EngineOptions::default()
     };
     let engine = Engine::new(Arc::clone(&store), platforms, options);

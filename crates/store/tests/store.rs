@@ -92,8 +92,12 @@ async fn integrations_round_trip_and_no_secret_is_readable_in_the_database() {
         let cells = raw_rows(&b.raw_url, "SELECT * FROM integrations").await;
         assert!(cells.iter().any(|c| c.contains("WARDEN_DB_SYSTEM_ACCOUNT")), "{}: config is readable", b.name);
         assert!(!cells.iter().any(|c| c.contains(MARK)), "{}: a secret is readable in the database", b.name);
+        // The audit log keeps the redacted states it is given: never a secret.
+        let state = stored.spec.redacted();
+        b.store.record_audit("key:1 admin", "create", Some(stored.id), None, Some(&state)).await.unwrap();
         let audit_cells = raw_rows(&b.raw_url, "SELECT * FROM audit_log").await;
-        assert!(!audit_cells.iter().any(|c| c.contains(MARK)));
+        assert!(audit_cells.iter().any(|c| c.contains("WARDEN_DB_SYSTEM_ACCOUNT")), "{}: the entry is there", b.name);
+        assert!(!audit_cells.iter().any(|c| c.contains(MARK)), "{}: a secret is in the audit log", b.name);
     }
 }
 
@@ -335,8 +339,8 @@ async fn another_master_key_cannot_read_stored_secrets() {
     assert!(matches!(stale, Err(StoreError::VersionConflict { .. })), "{stale:?}");
 }
 
-#[test]
-fn the_key_file_is_created_private_once_and_reused() {
+#[tokio::test]
+async fn the_key_file_is_created_private_once_and_reused() {
     let dir = tempfile::tempdir().unwrap();
     let first = MasterKey::load_or_create(dir.path()).unwrap();
     let path = dir.path().join(warden_store::MASTER_KEY_FILE);
@@ -345,9 +349,20 @@ fn the_key_file_is_created_private_once_and_reused() {
         use std::os::unix::fs::PermissionsExt as _;
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     }
-    let second = MasterKey::load_or_create(dir.path()).unwrap();
     assert_eq!(format!("{first:?}"), "MasterKey([REDACTED])");
+    // What the first key sealed, the key loaded again (and the key file's text) opens.
+    let data = tempfile::tempdir().unwrap();
+    let stored = {
+        let store = Store::open_sqlite(data.path(), first).await.unwrap();
+        store.insert_integration(&snowflake(), Status::Enabled).await.unwrap()
+    };
+    let second = MasterKey::load_or_create(dir.path()).unwrap();
+    let again = Store::open_sqlite(data.path(), second).await.unwrap();
+    assert_eq!(again.get_integration(stored.id).await.unwrap().unwrap().spec, stored.spec, "the key was reused");
     let text = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(MasterKey::from_hex(&text).map(|k| format!("{k:?}")).unwrap(), format!("{second:?}"));
+    let from_text = Store::open_sqlite(data.path(), MasterKey::from_hex(&text).unwrap()).await.unwrap();
+    assert!(from_text.get_integration(stored.id).await.is_ok(), "the file holds the key");
+    let fresh = Store::open_sqlite(data.path(), MasterKey::generate().unwrap()).await.unwrap();
+    assert!(matches!(fresh.get_integration(stored.id).await, Err(StoreError::WrongMasterKey)), "a new key differs");
     assert!(MasterKey::from_hex("zz").is_err());
 }

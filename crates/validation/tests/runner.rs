@@ -215,8 +215,27 @@ async fn no_more_checks_run_at_once_than_the_concurrency_allows() {
     assert!(platform.max_in_flight.load(Ordering::SeqCst) <= 2, "more than 2 checks ran at once");
 }
 
+/// The catalogue has exactly the contract's tests, in its order (the list is copied from
+/// API.md section 4 into `fixtures/contract_tests.txt`), with the rules and messages pinned
+/// by a snapshot.
 #[test]
 fn the_catalogue_matches_the_contract() {
+    let text = include_str!("fixtures/contract_tests.txt");
+    let mut contract: HashMap<&str, Vec<&str>> = HashMap::new();
+    let mut current = None;
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("# ")) {
+        if let Some(name) = line.strip_prefix("## ") {
+            current = Some(name);
+            contract.entry(name).or_default();
+        } else {
+            contract.get_mut(current.unwrap()).unwrap().push(line);
+        }
+    }
+    assert_eq!(contract.len(), IntegrationType::ALL.len(), "every type has a block");
+    for t in IntegrationType::ALL {
+        let names: Vec<&str> = catalogue(t).iter().map(|d| d.name).collect();
+        assert_eq!(names, contract[t.wire_name()], "{t}: the catalogue differs from the contract");
+    }
     let table: serde_json::Map<String, serde_json::Value> = IntegrationType::ALL
         .iter()
         .map(|t| {
