@@ -20,7 +20,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use warden_engine::Platforms;
 use warden_model::{IntegrationSpec, IntegrationType, PlatformConfig, Secret};
-use warden_platform::{Change, CheckOutcome, Phase, Platform, PlatformError};
+use warden_platform::{Change, CheckOutcome, Descriptor, Phase, Platform, PlatformError, SetupModel};
 use warden_validation::{Needs, catalogue};
 
 /// The environment variable naming the change log file.
@@ -32,6 +32,23 @@ pub fn platforms() -> Platforms {
         .into_iter()
         .fold(Platforms::new(), |platforms, integration_type| platforms.with(Arc::new(Rehearsal { integration_type })))
 }
+
+/// The rehearsal's descriptors: each type's real setup model.
+static REDSHIFT: Descriptor = Descriptor {
+    integration_type: IntegrationType::Redshift,
+    setup: SetupModel::PrivilegedOnce,
+    delete_credential_fields: &["authenticationType", "username", "databaseUser", "accessKeyId", "okta"],
+};
+static SNOWFLAKE: Descriptor = Descriptor {
+    integration_type: IntegrationType::Snowflake,
+    setup: SetupModel::PrivilegedOnce,
+    delete_credential_fields: &["authenticationType", "username", "role"],
+};
+static DATABRICKS: Descriptor = Descriptor {
+    integration_type: IntegrationType::Databricks,
+    setup: SetupModel::OwnIdentity,
+    delete_credential_fields: &[],
+};
 
 /// The stand-in adapter for one type.
 #[derive(Debug)]
@@ -66,8 +83,12 @@ fn generated_password() -> Result<String, PlatformError> {
 
 #[async_trait]
 impl Platform for Rehearsal {
-    fn integration_type(&self) -> IntegrationType {
-        self.integration_type
+    fn descriptor(&self) -> &'static Descriptor {
+        match self.integration_type {
+            IntegrationType::Databricks => &DATABRICKS,
+            IntegrationType::Snowflake => &SNOWFLAKE,
+            _ => &REDSHIFT,
+        }
     }
 
     async fn check(&self, test: &str, spec: &IntegrationSpec, _phase: Phase) -> Result<CheckOutcome, PlatformError> {

@@ -222,3 +222,36 @@ async fn redshift_names_are_folded_to_lower_case() {
     assert_eq!(script.status, 200, "{}", script.text);
     assert!(script.text.contains("\"warden_db\""), "{}", script.text);
 }
+
+/// API.md 2.4 (found by the review behind issue 12): a Databricks integration set up
+/// automatically is set up with Warden's own service principal, so deleting it takes no
+/// credentials, and credentials are refused with the Databricks text.
+#[tokio::test]
+async fn deleting_an_automatic_databricks_integration_takes_no_credentials() {
+    let server = Server::start(&common::Backend::Sqlite).await;
+    let payload = json!({"type": "Databricks", "autoBootstrap": true, "config": {
+        "workspaceUrl": "dbc-auto.cloud.databricks.com", "httpPath": "/sql/1.0/warehouses/abc",
+        "authenticationType": "token", "token": "S3CRET-dapi"}});
+    let id = created(&server, &payload).await;
+    assert_eq!(server.settled(id).await["status"], "enabled");
+    let with = server.call("DELETE", &format!("/integrations/{id}"), Some(&json!({"config": {"token": "x"}}))).await;
+    assert_eq!(with.status, 400, "{}", with.text);
+    assert!(with.text.contains("Credentials are not required to disable a Databricks"), "{}", with.text);
+    let without = server.call("DELETE", &format!("/integrations/{id}"), None).await;
+    assert_eq!(without.status, 200, "{}", without.text);
+    assert_eq!(server.settled(id).await["status"], "deleted");
+}
+
+/// A DELETE of an automatic Redshift integration set up with an access key carries that
+/// key's fields: they are the privileged credentials, not config changes.
+#[tokio::test]
+async fn an_access_key_is_a_privileged_credential_in_a_delete_body() {
+    let server = Server::start(&common::Backend::Sqlite).await;
+    let id = created(&server, &redshift("accesskey.example.com", true)).await;
+    assert_eq!(server.settled(id).await["status"], "enabled");
+    let body = json!({"config": {"authenticationType": "accessKey", "databaseUser": "admin",
+        "accessKeyId": "AKIAEXAMPLE", "secretKey": "S3CRET-aws"}});
+    let answer = server.call("DELETE", &format!("/integrations/{id}"), Some(&body)).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(server.settled(id).await["status"], "deleted");
+}

@@ -4,17 +4,11 @@
 
 use serde_json::{Map, Value};
 use warden_lifecycle::{Decision, Operation, decide};
-use warden_model::{
-    ErrorCode, IntegrationId, IntegrationSpec, IntegrationType, Problem, REDACTED, Status, ValidationResults,
-};
-use warden_platform::Phase;
+use warden_model::{ErrorCode, IntegrationId, IntegrationSpec, Problem, REDACTED, Status, ValidationResults};
+use warden_platform::{Phase, SetupModel};
 use warden_store::StoreError;
 
 use crate::{Actor, Engine, EngineError, Outcome};
-
-/// The config fields a DELETE body may carry: the privileged account's credentials
-/// (API.md 2.4), besides any secret field.
-const CREDENTIAL_FIELDS: &[&str] = &["authenticationType", "username", "password", "role"];
 
 impl Engine {
     /// `DELETE /integrations/{id}`. `body` is the decoded body, `None` when there is none.
@@ -32,14 +26,18 @@ impl Engine {
         }
         let credentials = body_credentials(body)?;
         let spec = &current.spec;
-        let privileged = match (credentials, spec.auto_bootstrap) {
-            (Some(_), _) if spec.integration_type() == IntegrationType::Databricks => {
+        let platform = self.platform(spec.integration_type())?;
+        let descriptor = platform.descriptor();
+        let privileged = match (credentials, descriptor.needs_privileged(spec)) {
+            (Some(_), false) if descriptor.setup == SetupModel::OwnIdentity => {
                 return Err(EngineError::code(ErrorCode::DatabricksCredentialsNotRequired));
             }
             (Some(_), false) => return Err(EngineError::code(ErrorCode::CredentialsNotRequired)),
             (None, true) => return Err(EngineError::code(ErrorCode::PrivilegedCredentialsRequired)),
             (None, false) => None,
-            (Some(config), true) => Some(privileged_spec(spec, config).map_err(EngineError::invalid)?),
+            (Some(config), true) => {
+                Some(privileged_spec(spec, config, descriptor.delete_credential_fields).map_err(EngineError::invalid)?)
+            }
         };
         let next = match decide(current.status, Operation::Delete) {
             Decision::MoveTo(next) => next,
@@ -47,7 +45,6 @@ impl Engine {
                 return Err(EngineError::code(ErrorCode::DeleteRefused { id, status: current.status }));
             }
         };
-        let platform = self.platform(spec.integration_type())?;
         let checked = privileged.as_ref().unwrap_or(spec);
         // A failed create set up by hand has nothing of Warden's on the platform to remove,
         // and its stored credentials may never have worked: there is nothing to check.
@@ -154,17 +151,19 @@ fn body_credentials(body: Option<&Value>) -> Result<Option<&Map<String, Value>>,
 }
 
 /// The stored config with its credentials replaced by the body's: what an automatic
-/// integration's removal connects with. Only credential fields may come from the body.
+/// integration's removal connects with. Only credential fields (the adapter's
+/// `credential_fields`, and any secret field) may come from the body.
 fn privileged_spec(
     stored: &IntegrationSpec,
     credentials: &Map<String, Value>,
+    credential_fields: &[&str],
 ) -> Result<IntegrationSpec, Vec<Problem>> {
     let mut payload = stored.redacted();
     let Some(config) = payload.get_mut("config").and_then(Value::as_object_mut) else {
         return Err(vec![Problem { path: "config".into(), message: "this integration takes no credentials".into() }]);
     };
     let is_credential = |key: &str, value: Option<&Value>| {
-        CREDENTIAL_FIELDS.contains(&key) || value.and_then(Value::as_str) == Some(REDACTED)
+        credential_fields.contains(&key) || value.and_then(Value::as_str) == Some(REDACTED)
     };
     config.retain(|key, value| !is_credential(key, Some(value)));
     let mut problems = Vec::new();

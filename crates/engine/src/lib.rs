@@ -258,7 +258,7 @@ impl Engine {
         requested: &IntegrationSpec,
         current: Option<&IntegrationSpec>,
     ) -> Result<IntegrationSpec, EngineError> {
-        if !requested.auto_bootstrap {
+        if !platform.descriptor().needs_privileged(requested) {
             return Ok(requested.clone());
         }
         platform
@@ -313,6 +313,16 @@ impl Engine {
         let recorded = self.store.record_audit(actor.as_str(), action, id, None, Some(&asked)).await;
         if let Err(error) = recorded {
             tracing::error!(%error, "could not write the audit log");
+        }
+    }
+
+    /// How an integration is set up, as the lifecycle's messages need it.
+    fn setup_of(&self, spec: &IntegrationSpec) -> warden_lifecycle::Setup {
+        match self.platforms.get(spec.integration_type()) {
+            Some(platform) if platform.descriptor().needs_privileged(spec) => {
+                warden_lifecycle::Setup::WithPrivilegedCredentials
+            }
+            _ => warden_lifecycle::Setup::Otherwise,
         }
     }
 

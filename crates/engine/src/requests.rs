@@ -40,7 +40,7 @@ impl Engine {
             IntegrationType::Trino => Some(self.new_trino_key(integration.id, public_url).await?),
             _ => None,
         };
-        let privileged = requested.auto_bootstrap.then_some(requested);
+        let privileged = platform.descriptor().needs_privileged(&requested).then_some(requested);
         self.start_job(&integration, "create", None, privileged).await?;
         Ok(Outcome::accepted(integration, Some(results), trino_key, None))
     }
@@ -129,7 +129,7 @@ impl Engine {
             };
             self.record_validation(id, &results).await;
             self.audit(actor, "update", id, Some(&current), Some(&claimed)).await;
-            let privileged = requested.auto_bootstrap.then_some(requested);
+            let privileged = platform.descriptor().needs_privileged(&requested).then_some(requested);
             if recreate {
                 // The failed create's config is replaced now; the create runs again.
                 let claimed = self.store.update_integration(id, claimed.version, next, None, Some(&stored)).await?;

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use warden_model::{IntegrationSpec, IntegrationType};
-use warden_platform::{Change, CheckOutcome, Phase, Platform, PlatformError};
+use warden_platform::{Change, CheckOutcome, Descriptor, Phase, Platform, PlatformError, SetupModel};
 
 /// The Trino "adapter".
 #[derive(Debug, Default, Clone, Copy)]
@@ -12,8 +12,13 @@ pub struct Trino;
 
 #[async_trait]
 impl Platform for Trino {
-    fn integration_type(&self) -> IntegrationType {
-        IntegrationType::Trino
+    fn descriptor(&self) -> &'static Descriptor {
+        static TRINO: Descriptor = Descriptor {
+            integration_type: IntegrationType::Trino,
+            setup: SetupModel::Nothing,
+            delete_credential_fields: &[],
+        };
+        &TRINO
     }
 
     async fn check(&self, test: &str, _spec: &IntegrationSpec, _phase: Phase) -> Result<CheckOutcome, PlatformError> {

@@ -48,7 +48,7 @@ impl Engine {
     /// Gives an integration interrupted in a transitional status its error status and the
     /// message saying what happened and what to do.
     async fn recover(&self, integration: &StoredIntegration) -> Result<(), EngineError> {
-        if let Some(message) = recovery_message(integration.status, integration.id, setup_of(&integration.spec)) {
+        if let Some(message) = recovery_message(integration.status, integration.id, self.setup_of(&integration.spec)) {
             tracing::warn!(integration = %integration.id, status = %integration.status, "recovering an interrupted operation");
             self.settle(integration, Operation::RecoverAfterCrash, Some(&message), None).await?;
         }
@@ -182,8 +182,12 @@ impl Engine {
         let Some(integration) = self.store.get_integration(job.integration_id).await? else {
             return Ok(());
         };
-        let needs_privileged =
-            integration.spec.auto_bootstrap && integration.spec.integration_type().supports_auto_bootstrap();
+        let Some(platform) = self.platforms.get(integration.spec.integration_type()) else {
+            let message = "This version of Warden has no adapter for this platform.";
+            self.settle(&integration, Operation::Failed, Some(message), None).await?;
+            return Ok(());
+        };
+        let needs_privileged = platform.descriptor().needs_privileged(&integration.spec);
         if job.attempts > 1 || (needs_privileged && privileged.is_none()) {
             // The process that held this job stopped (or its credentials are gone with it).
             return self.recover(&integration).await;
@@ -192,11 +196,6 @@ impl Engine {
             tracing::info!(job = job.id, status = %integration.status, "skipping a job whose integration moved on");
             return Ok(());
         }
-        let Some(platform) = self.platforms.get(integration.spec.integration_type()) else {
-            let message = "This version of Warden has no adapter for this platform.";
-            self.settle(&integration, Operation::Failed, Some(message), None).await?;
-            return Ok(());
-        };
         tracing::info!(job = job.id, integration = %integration.id, kind = %job.kind, "running a job");
         match job.kind.as_str() {
             "create" => self.run_create(&platform, &integration, privileged).await,
@@ -326,7 +325,7 @@ impl Engine {
             }
             Err(error) => {
                 let id = integration.id;
-                let again = if setup_of(spec) == Setup::WithPrivilegedCredentials {
+                let again = if self.setup_of(spec) == Setup::WithPrivilegedCredentials {
                     "send DELETE /integrations/{id} again with the privileged credentials (it skips what is already gone)"
                 } else {
                     "send DELETE /integrations/{id} again"
@@ -370,15 +369,5 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-/// How an integration is set up, as the lifecycle's messages need it.
-fn setup_of(spec: &IntegrationSpec) -> Setup {
-    use warden_model::IntegrationType::{AzureSynapseAnalytics, Redshift, Snowflake};
-    if spec.auto_bootstrap && matches!(spec.integration_type(), Redshift | Snowflake | AzureSynapseAnalytics) {
-        Setup::WithPrivilegedCredentials
-    } else {
-        Setup::Otherwise
     }
 }

@@ -132,11 +132,52 @@ impl Change<'_> {
     }
 }
 
+/// How a platform is set up with `autoBootstrap: true`, which decides whose credentials a
+/// change runs with and what a DELETE body may carry (API.md 2.1 and 2.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetupModel {
+    /// Privileged credentials come with each request that changes the platform, are used
+    /// for that one change and never stored (Snowflake, Redshift, Synapse). Warden stores
+    /// the system account the setup creates.
+    PrivilegedOnce,
+    /// Warden's own stored identity makes the changes, so no request carries credentials
+    /// (Databricks: the service principal).
+    OwnIdentity,
+    /// Only manual setup exists (BigQuery, Native S3).
+    ManualOnly,
+    /// There is nothing to set up on the platform (Trino).
+    Nothing,
+}
+
+/// What the engine needs to know about a platform, as data.
+#[derive(Debug)]
+pub struct Descriptor {
+    /// The integration type the adapter serves.
+    pub integration_type: IntegrationType,
+    /// How an automatic setup is made.
+    pub setup: SetupModel,
+    /// The config fields a DELETE body of an automatic integration may carry, besides its
+    /// secret fields: the privileged account's non-secret credentials.
+    pub delete_credential_fields: &'static [&'static str],
+}
+
+impl Descriptor {
+    /// Whether changes to `spec` run with privileged credentials from the request.
+    pub fn needs_privileged(&self, spec: &IntegrationSpec) -> bool {
+        spec.auto_bootstrap && self.setup == SetupModel::PrivilegedOnce
+    }
+}
+
 /// A data platform as the validation runner and the engine see it.
 #[async_trait]
 pub trait Platform: Send + Sync + 'static {
+    /// What the engine needs to know about this platform.
+    fn descriptor(&self) -> &'static Descriptor;
+
     /// Which integration type this adapter serves.
-    fn integration_type(&self) -> IntegrationType;
+    fn integration_type(&self) -> IntegrationType {
+        self.descriptor().integration_type
+    }
 
     /// Runs the check named `test` (a name from the validation catalogue) for `spec` in
     /// `phase`. `Err` means the check could not run; the runner reports it as failed with

@@ -19,7 +19,7 @@ use sqlx::{AssertSqlSafe, Connection as _, PgConnection, Row as _};
 use warden_model::config::RedshiftConfig;
 use warden_model::config::SYSTEM_ACCOUNT_SUFFIX;
 use warden_model::{IntegrationSpec, IntegrationType, PlatformConfig, Secret};
-use warden_platform::{Change, CheckOutcome, Phase, Platform, PlatformError};
+use warden_platform::{Change, CheckOutcome, Descriptor, Phase, Platform, PlatformError, SetupModel};
 use warden_scripts::{Created, PasswordForm, Script, ScriptKind, redshift_queries};
 
 use crate::connect::{connect, connect_args, describe};
@@ -31,6 +31,13 @@ pub const CONNECTION_TEST: &str = "Initial validation: basic connection test";
 pub const DATABASE_TEST: &str = "Validate automatic: database does not exist";
 /// Before an automatic setup with impersonation: the group must not exist yet.
 pub const IMPERSONATION_TEST: &str = "Validate automatic: impersonation role does not exist";
+
+/// Redshift as the engine sees it.
+pub static DESCRIPTOR: Descriptor = Descriptor {
+    integration_type: IntegrationType::Redshift,
+    setup: SetupModel::PrivilegedOnce,
+    delete_credential_fields: &["authenticationType", "username", "databaseUser", "accessKeyId", "okta"],
+};
 
 /// The database an automatic setup connects to first when the config names none.
 const DEFAULT_INITIAL_DATABASE: &str = "dev";
@@ -221,8 +228,8 @@ fn script<'a>(kind: ScriptKind, spec: &'a IntegrationSpec, stored: Option<&'a In
 
 #[async_trait]
 impl Platform for Redshift {
-    fn integration_type(&self) -> IntegrationType {
-        IntegrationType::Redshift
+    fn descriptor(&self) -> &'static Descriptor {
+        &DESCRIPTOR
     }
 
     async fn check(&self, test: &str, spec: &IntegrationSpec, phase: Phase) -> Result<CheckOutcome, PlatformError> {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::json;
 use warden_model::{IntegrationSpec, IntegrationType, TestStatus, ValidationResults};
-use warden_platform::{Change, CheckOutcome, Phase, Platform, PlatformError};
+use warden_platform::{Change, CheckOutcome, Descriptor, Phase, Platform, PlatformError, SetupModel};
 use warden_validation::{RunOptions, catalogue, validate};
 
 #[derive(Clone, Copy)]
@@ -46,8 +46,13 @@ impl Scripted {
 
 #[async_trait]
 impl Platform for Scripted {
-    fn integration_type(&self) -> IntegrationType {
-        IntegrationType::Redshift
+    fn descriptor(&self) -> &'static Descriptor {
+        static SCRIPTED: Descriptor = Descriptor {
+            integration_type: IntegrationType::Redshift,
+            setup: SetupModel::PrivilegedOnce,
+            delete_credential_fields: &[],
+        };
+        &SCRIPTED
     }
 
     async fn check(&self, test: &str, _spec: &IntegrationSpec, _phase: Phase) -> Result<CheckOutcome, PlatformError> {
