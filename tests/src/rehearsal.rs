@@ -77,7 +77,7 @@ fn record(change: &str, spec: &IntegrationSpec) {
 /// A password for the system account: 32 hex characters from the OS CSPRNG.
 fn generated_password() -> Result<String, PlatformError> {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| PlatformError::Unsupported(format!("no randomness: {e}")))?;
+    getrandom::fill(&mut bytes).map_err(|e| PlatformError::unsupported(format!("no randomness: {e}")))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
@@ -116,12 +116,12 @@ impl Platform for Rehearsal {
             Some(current) => {
                 let username = current.redacted()["config"]["username"].as_str().unwrap_or("warden_system").to_owned();
                 let password = current.secrets().get("config.password").cloned();
-                (username, password.ok_or_else(|| PlatformError::Unsupported("no stored password".into()))?)
+                (username, password.ok_or_else(|| PlatformError::unsupported("no stored password"))?)
             }
             None => ("warden_system".to_owned(), Secret::new(generated_password()?)),
         };
         requested.with_user_password(&username, &password).map_err(|problems| {
-            PlatformError::Unsupported(format!("the system-account config does not read back: {problems:?}"))
+            PlatformError::unsupported(format!("the system-account config does not read back: {problems:?}"))
         })
     }
 
@@ -142,7 +142,7 @@ impl Platform for Rehearsal {
         if !has(spec, word) {
             return Ok(());
         }
-        let cause = PlatformError::Request(format!("the rehearsal was told to fail the {}", change.name()));
+        let cause = PlatformError::other(format!("the rehearsal was told to fail the {}", change.name()));
         if !matches!(change, Change::Create { .. }) {
             return Err(cause);
         }

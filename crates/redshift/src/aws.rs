@@ -133,12 +133,12 @@ pub(crate) async fn cluster_credentials(
     keys: &Keys<'_>,
 ) -> Result<Temporary, PlatformError> {
     let url = reqwest::Url::parse(&request.endpoint)
-        .map_err(|e| PlatformError::Unsupported(format!("the AWS endpoint {} is not a URL: {e}", request.endpoint)))?;
+        .map_err(|e| PlatformError::unsupported(format!("the AWS endpoint {} is not a URL: {e}", request.endpoint)))?;
     let host = match (url.host_str(), url.port()) {
         (Some(host), Some(port)) => format!("{host}:{port}"),
         (Some(host), None) => host.to_owned(),
         (None, _) => {
-            return Err(PlatformError::Unsupported(format!("the AWS endpoint {} has no host", request.endpoint)));
+            return Err(PlatformError::unsupported(format!("the AWS endpoint {} has no host", request.endpoint)));
         }
     };
     let body = format!(
@@ -165,20 +165,20 @@ pub(crate) async fn cluster_credentials(
             call = call.header(*name, *value);
         }
     }
-    let response =
-        call.send().await.map_err(|e| PlatformError::Connect(format!("GetClusterCredentials: {}", e.without_url())))?;
+    let response = call
+        .send()
+        .await
+        .map_err(|e| PlatformError::unreachable(format!("GetClusterCredentials: {}", e.without_url())))?;
     let status = response.status();
-    let text = response.text().await.map_err(|e| PlatformError::Connect(format!("GetClusterCredentials: {e}")))?;
+    let text = response.text().await.map_err(|e| PlatformError::unreachable(format!("GetClusterCredentials: {e}")))?;
     if !status.is_success() {
         let code = xml_text(&text, "Code").unwrap_or_else(|| status.to_string());
         let message = xml_text(&text, "Message").unwrap_or_default();
-        return Err(PlatformError::Request(
-            format!("GetClusterCredentials refused: {code} {message}").trim().to_owned(),
-        ));
+        return Err(PlatformError::other(format!("GetClusterCredentials refused: {code} {message}").trim().to_owned()));
     }
     match (xml_text(&text, "DbUser"), xml_text(&text, "DbPassword")) {
         (Some(db_user), Some(password)) => Ok(Temporary { db_user, db_password: Secret::new(password) }),
-        _ => Err(PlatformError::Request("GetClusterCredentials answered without DbUser and DbPassword".into())),
+        _ => Err(PlatformError::other("GetClusterCredentials answered without DbUser and DbPassword")),
     }
 }
 
@@ -188,7 +188,7 @@ fn http_client() -> Result<reqwest::Client, PlatformError> {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
         .build()
-        .map_err(|e| PlatformError::Connect(format!("no HTTPS client: {e}")))
+        .map_err(|e| PlatformError::unreachable(format!("no HTTPS client: {e}")))
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use sqlx::{ConnectOptions as _, PgConnection};
 use warden_model::Secret;
 use warden_model::config::{RedshiftAuthentication, RedshiftConfig};
-use warden_platform::PlatformError;
+use warden_platform::{ErrorKind, PlatformError};
 
 use crate::aws::{ClusterRequest, Keys, cluster_credentials};
 
@@ -66,7 +66,7 @@ fn arg(key: &str) -> Option<Arg> {
 pub(crate) fn connect_args(config: &RedshiftConfig) -> Result<ConnectArgs, PlatformError> {
     let mut args = ConnectArgs::default();
     let Some(text) = &config.connect_args else { return Ok(args) };
-    let bad = |what: String| PlatformError::Unsupported(format!("connectArgs: {what}"));
+    let bad = |what: String| PlatformError::unsupported(format!("connectArgs: {what}"));
     for pair in text.split(['&', ';']).map(str::trim).filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').ok_or_else(|| bad(format!("{pair:?} is not key=value")))?;
         let (key, value) = (key.trim(), value.trim());
@@ -144,8 +144,8 @@ async fn login(
             let cluster = args.cluster_identifier.clone().or_else(|| derived.as_ref().map(|d| d.0.clone()));
             let region = args.region.clone().or_else(|| derived.as_ref().map(|d| d.1.clone()));
             let (Some(cluster), Some(region)) = (cluster, region) else {
-                return Err(PlatformError::Unsupported(
-                    "accessKey needs the cluster and region: use the cluster's standard endpoint as host, or set cluster_identifier and region in connectArgs".into(),
+                return Err(PlatformError::unsupported(
+                    "accessKey needs the cluster and region: use the cluster's standard endpoint as host, or set cluster_identifier and region in connectArgs",
                 ));
             };
             let endpoint = args
@@ -159,8 +159,8 @@ async fn login(
             let temporary = cluster_credentials(&request, &keys).await?;
             Ok((temporary.db_user, temporary.db_password))
         }
-        RedshiftAuthentication::Okta { .. } => Err(PlatformError::Unsupported(
-            "authenticationType okta is accepted in the config but not supported by this version of Warden yet; use userPassword or accessKey".into(),
+        RedshiftAuthentication::Okta { .. } => Err(PlatformError::unsupported(
+            "authenticationType okta is accepted in the config but not supported by this version of Warden yet; use userPassword or accessKey",
         )),
     }
 }
@@ -183,14 +183,32 @@ pub(crate) async fn connect(config: &RedshiftConfig, database: &str) -> Result<P
     let timeout = args.timeout.unwrap_or(CONNECT_TIMEOUT);
     match tokio::time::timeout(timeout, options.connect()).await {
         Ok(Ok(connection)) => Ok(connection),
-        Ok(Err(error)) => Err(PlatformError::Connect(describe(&error))),
-        Err(_) => Err(PlatformError::Connect(format!(
+        Ok(Err(error)) => Err(classify(&error)),
+        Err(_) => Err(PlatformError::unreachable(format!(
             "no answer from {}:{} within {} s",
             config.host.as_str(),
             config.port.get(),
             timeout.as_secs()
         ))),
     }
+}
+
+/// A sqlx error as a typed platform error: its kind from the SQLSTATE (or the failure to
+/// connect), its detail the server's or the network's own words.
+pub(crate) fn classify(error: &sqlx::Error) -> PlatformError {
+    let kind = match error {
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some("28P01" | "28000") => ErrorKind::Unauthenticated,
+            Some("42501") => ErrorKind::Forbidden,
+            Some("3D000" | "42704" | "3F000" | "42P01") => ErrorKind::NotFound,
+            Some("42P04" | "42710" | "42P06" | "42P07") => ErrorKind::AlreadyExists,
+            Some("53300") => ErrorKind::Throttled { retry_after: None },
+            _ => ErrorKind::Other,
+        },
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut => ErrorKind::Unreachable,
+        _ => ErrorKind::Other,
+    };
+    PlatformError::new(kind, describe(error))
 }
 
 /// The server's or the network's own words for an error (sqlx never includes the password).

@@ -19,10 +19,10 @@ use sqlx::{AssertSqlSafe, Connection as _, PgConnection, Row as _};
 use warden_model::config::RedshiftConfig;
 use warden_model::config::SYSTEM_ACCOUNT_SUFFIX;
 use warden_model::{IntegrationSpec, IntegrationType, PlatformConfig, Secret};
-use warden_platform::{Change, CheckOutcome, Descriptor, Phase, Platform, PlatformError, SetupModel};
+use warden_platform::{Change, CheckOutcome, Descriptor, ErrorKind, Phase, Platform, PlatformError, SetupModel};
 use warden_scripts::{Created, PasswordForm, Script, ScriptKind, redshift_queries};
 
-use crate::connect::{connect, connect_args, describe};
+use crate::connect::{classify, connect, connect_args, describe};
 use crate::sessions::Sessions;
 
 /// The connection test.
@@ -59,7 +59,7 @@ impl Redshift {
 fn config(spec: &IntegrationSpec) -> Result<&RedshiftConfig, PlatformError> {
     match &spec.config {
         PlatformConfig::Redshift(config) => Ok(config),
-        _ => Err(PlatformError::Unsupported("the Redshift adapter was given another platform's config".into())),
+        _ => Err(PlatformError::unsupported("the Redshift adapter was given another platform's config")),
     }
 }
 
@@ -76,7 +76,7 @@ fn check_database<'a>(spec: &IntegrationSpec, config: &'a RedshiftConfig, phase:
 
 async fn exists(connection: &mut PgConnection, sql: &'static str, name: &str) -> Result<bool, PlatformError> {
     let row =
-        sqlx::query(sql).bind(name).fetch_one(connection).await.map_err(|e| PlatformError::Request(describe(&e)))?;
+        sqlx::query(sql).bind(name).fetch_one(connection).await.map_err(|e| PlatformError::other(describe(&e)))?;
     Ok(row.try_get::<bool, _>(0).unwrap_or(false))
 }
 
@@ -85,7 +85,7 @@ async fn is_redshift(connection: &mut PgConnection) -> Result<bool, PlatformErro
     let row = sqlx::query(redshift_queries::VERSION)
         .fetch_one(connection)
         .await
-        .map_err(|e| PlatformError::Request(describe(&e)))?;
+        .map_err(|e| PlatformError::other(describe(&e)))?;
     Ok(row.try_get::<String, _>(0).unwrap_or_default().contains("Redshift"))
 }
 
@@ -118,9 +118,7 @@ async fn run(
     for (index, target) in targets.iter().enumerate() {
         let mut connection = match connect(privileged, target).await {
             Ok(connection) => connection,
-            Err(PlatformError::Connect(message))
-                if on_error == OnError::TolerateMissing && message.contains("does not exist") =>
-            {
+            Err(error) if on_error == OnError::TolerateMissing && error.kind() == Some(ErrorKind::NotFound) => {
                 tracing::info!(database = %target, "skipping a removal step: its database is already gone");
                 continue;
             }
@@ -138,28 +136,30 @@ async fn run(
                 continue;
             }
             if let Err(error) = sqlx::raw_sql(AssertSqlSafe(statement.sql.clone())).execute(&mut connection).await {
-                let missing = error
-                    .as_database_error()
-                    .and_then(|e| e.code())
-                    .is_some_and(|code| code == "42704" || code == "3D000");
+                let error = classify(&error);
+                let missing = error.kind() == Some(ErrorKind::NotFound);
                 // PostgreSQL checks the privilege to drop a role before whether it exists.
                 let tolerant = on_error == OnError::TolerateMissing;
                 let gone = tolerant && !missing && already_gone(&mut connection, &statement.sql).await;
                 if tolerant && (missing || gone) {
-                    tracing::info!(error = %describe(&error), "skipping: already gone");
+                    tracing::info!(%error, "skipping: already gone");
                     continue;
                 }
                 let _ = connection.close().await;
                 // The label stops before any literal: a failed CREATE USER must not echo
                 // the password into the status message or the log.
                 let label = statement.label();
-                return Err(PlatformError::Request(format!("{} (while running: {label})", describe(&error))));
+                let (kind, detail) = match error {
+                    PlatformError::Failed { kind, detail } => (kind, detail),
+                    other => (ErrorKind::Other, other.to_string()),
+                };
+                return Err(PlatformError::new(kind, format!("{detail} (while running: {label})")));
             }
             if let Some(object) = &statement.creates {
                 created.push(object.clone());
             }
         }
-        connection.close().await.map_err(|e| PlatformError::Request(describe(&e)))?;
+        connection.close().await.map_err(|e| PlatformError::other(describe(&e)))?;
     }
     Ok(())
 }
@@ -178,7 +178,7 @@ async fn roll_back(
     tracing::warn!(objects = created.len(), "a setup failed part way; removing what it created");
     let build = |_: PasswordForm| {
         warden_scripts::undo(IntegrationType::Redshift, created, initial)
-            .map_err(|e| PlatformError::Unsupported(e.to_string()))
+            .map_err(|e| PlatformError::unsupported(e.to_string()))
     };
     let rollback =
         run(&build, privileged, OnError::TolerateMissing, &mut Vec::new()).await.err().map(|e| e.to_string());
@@ -222,7 +222,7 @@ fn first_quoted_name(sql: &str) -> Option<String> {
 /// The builder of a script to run.
 fn script<'a>(kind: ScriptKind, spec: &'a IntegrationSpec, stored: Option<&'a IntegrationSpec>) -> Box<Builder<'a>> {
     Box::new(move |form| {
-        warden_scripts::build_with(kind, spec, stored, form).map_err(|e| PlatformError::Unsupported(e.to_string()))
+        warden_scripts::build_with(kind, spec, stored, form).map_err(|e| PlatformError::unsupported(e.to_string()))
     })
 }
 
@@ -289,19 +289,19 @@ impl Platform for Redshift {
                     warden_model::config::RedshiftAuthentication::UserPassword { username, password } => {
                         (username.clone(), password.clone())
                     }
-                    _ => return Err(PlatformError::Unsupported("the stored system account has no password".into())),
+                    _ => return Err(PlatformError::unsupported("the stored system account has no password")),
                 }
             }
             None => {
                 let requested_config = config(requested)?;
                 let password =
-                    warden_scripts::generate_password().map_err(|e| PlatformError::Unsupported(e.to_string()))?;
+                    warden_scripts::generate_password().map_err(|e| PlatformError::unsupported(e.to_string()))?;
                 (format!("{}{SYSTEM_ACCOUNT_SUFFIX}", requested_config.database), Secret::new(password))
             }
         };
         requested.with_user_password(&username, &password).map_err(|problems| {
             let first = problems.first().map(|p| format!("{}: {}", p.path, p.message)).unwrap_or_default();
-            PlatformError::Unsupported(format!("the system account's config does not read back ({first})"))
+            PlatformError::unsupported(format!("the system account's config does not read back ({first})"))
         })
     }
 

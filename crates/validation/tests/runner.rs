@@ -70,7 +70,7 @@ impl Platform for Scripted {
             Behaviour::Fail => {
                 Ok(CheckOutcome::Failed("FATAL: password authentication failed for user \"warden\"".into()))
             }
-            Behaviour::Error => Err(PlatformError::Request("permission denied".into())),
+            Behaviour::Error => Err(PlatformError::other("permission denied")),
             Behaviour::Hang => std::future::pending().await,
             Behaviour::Panic => panic!("the check fell over"),
         };
@@ -87,7 +87,7 @@ impl Platform for Scripted {
     }
 
     async fn apply(&self, _change: Change<'_>) -> Result<(), PlatformError> {
-        Err(PlatformError::Unsupported("the runner's tests make no changes".into()))
+        Err(PlatformError::unsupported("the runner's tests make no changes"))
     }
 }
 
