@@ -130,14 +130,22 @@ fn error_response(code: &ErrorCode) -> Vec<u8> {
     out
 }
 
-/// The request deadline: the handler runs in a task of its own, so a client that goes away
-/// or a request past its deadline never cancels an engine operation half way; the client is
-/// answered 408 and the operation finishes (or is recovered) as it would otherwise.
+/// The request deadline. A request that changes something runs in a task of its own, so a
+/// client that goes away or a request past its deadline never cancels an engine operation
+/// half way: the client is answered 408 and the operation finishes (or is recovered) as it
+/// would otherwise. A read (GET) has nothing to leave half done and runs in place.
 async fn deadline(
     axum::extract::State(limit): axum::extract::State<Duration>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    let timed_out = || {
+        tracing::warn!(limit_secs = limit.as_secs(), "a request passed its deadline");
+        axum::response::IntoResponse::into_response(crate::error::ApiError::from(ErrorCode::RequestTimeout))
+    };
+    if request.method() == axum::http::Method::GET {
+        return tokio::time::timeout(limit, next.run(request)).await.unwrap_or_else(|_| timed_out());
+    }
     let handler = tokio::spawn(next.run(request));
     match tokio::time::timeout(limit, handler).await {
         Ok(Ok(response)) => response,
@@ -145,10 +153,7 @@ async fn deadline(
             tracing::error!("a request handler panicked");
             axum::response::IntoResponse::into_response(crate::error::ApiError::from(ErrorCode::Internal))
         }
-        Err(_) => {
-            tracing::warn!(limit_secs = limit.as_secs(), "a request passed its deadline");
-            axum::response::IntoResponse::into_response(crate::error::ApiError::from(ErrorCode::RequestTimeout))
-        }
+        Err(_) => timed_out(),
     }
 }
 
