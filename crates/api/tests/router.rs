@@ -65,6 +65,10 @@ impl App {
     }
 }
 
+/// A request (method, uri, key, body with its content type) and the answer expected (status,
+/// words of the message).
+type Case<'a> = (&'a str, &'a str, Option<&'a str>, Option<(&'a str, &'a str)>, u16, &'a str);
+
 #[tokio::test]
 async fn every_error_the_router_answers_has_the_error_body() {
     let app = app().await;
@@ -72,7 +76,7 @@ async fn every_error_the_router_answers_has_the_error_body() {
     let json = "application/json";
     let big = "x".repeat(1024 * 1024 + 1);
     let redshift = r#"{"type":"Redshift","autoBootstrap":false,"config":{"host":"a.example.com","database":"d","authenticationType":"userPassword","username":"u","password":"p"}}"#;
-    let cases: Vec<(&str, &str, Option<&str>, Option<(&str, &str)>, u16, &str)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         ("GET", "/integrations", None, None, 401, "A valid API key is required"),
         ("GET", "/integrations", Some("wrong-key"), None, 401, "A valid API key is required"),
         ("GET", "/integrations", Some(app.s3_only_key.as_str()), None, 403, "APPLICATION_ADMIN"),
