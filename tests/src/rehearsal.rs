@@ -8,7 +8,8 @@
 //!   password in a DELETE body, say);
 //! - `failsetup`, `failcleanup`, `failedit`, `faildelete`: that change fails (a failed setup
 //!   rolls back, and `failrollback` fails that rollback);
-//! - `slowsetup`, `slowedit`, `slowdelete`: that change takes 2 s; `hangsetup`: it never ends.
+//! - `slowsetup`, `slowedit`, `slowdelete`: that change takes 2 s; `hangsetup`, `hangedit`,
+//!   `hangdelete`: it never ends (until the change deadline or a kill).
 //!
 //! Every change it makes is appended to the file named by `WARDEN_REHEARSAL_LOG` (one line:
 //! change, integration host, process id), so tests can count how often a job ran.
@@ -126,14 +127,14 @@ impl Platform for Rehearsal {
     }
 
     async fn apply(&self, change: Change<'_>) -> Result<(), PlatformError> {
-        let (spec, word, slow) = match change {
-            Change::Create { spec, .. } => (spec, "failsetup", "slowsetup"),
-            Change::Edit { to, .. } => (to, "failedit", "slowedit"),
-            Change::Delete { spec, .. } => (spec, "faildelete", "slowdelete"),
-            Change::Cleanup { spec, .. } => (spec, "failcleanup", "slowcleanup"),
+        let (spec, word, slow, hang) = match change {
+            Change::Create { spec, .. } => (spec, "failsetup", "slowsetup", "hangsetup"),
+            Change::Edit { to, .. } => (to, "failedit", "slowedit", "hangedit"),
+            Change::Delete { spec, .. } => (spec, "faildelete", "slowdelete", "hangdelete"),
+            Change::Cleanup { spec, .. } => (spec, "failcleanup", "slowcleanup", "hangcleanup"),
         };
         record(change.name(), spec);
-        if matches!(change, Change::Create { .. }) && has(spec, "hangsetup") {
+        if has(spec, hang) {
             std::future::pending::<()>().await;
         }
         if has(spec, slow) {

@@ -260,7 +260,7 @@ async fn every_status_messages_advice_is_a_request_that_works() {
 
     // Interrupted create, edit and delete (kill -9, then recovery), automatic and manual.
     let mut interrupted = Vec::new();
-    for (host, auto_setup) in [("slowsetup.d.example.com", true), ("slowsetup.e.example.com", false)] {
+    for (host, auto_setup) in [("hangsetup.d.example.com", true), ("hangsetup.e.example.com", false)] {
         let payload = redshift(host, auto_setup);
         let id = server.call("POST", "/integrations", Some(&payload)).await.body["id"].as_u64().unwrap();
         interrupted.push((id, payload));
@@ -268,7 +268,7 @@ async fn every_status_messages_advice_is_a_request_that_works() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     server.restart().await;
     for (host, auto_setup) in
-        [("slowedit-slowdelete.f.example.com", true), ("slowedit-slowdelete.g.example.com", false)]
+        [("hangedit-hangdelete.f.example.com", true), ("hangedit-hangdelete.g.example.com", false)]
     {
         let payload = redshift(host, auto_setup);
         let id = server.call("POST", "/integrations", Some(&payload)).await.body["id"].as_u64().unwrap();

@@ -58,9 +58,10 @@ async fn after_kill_9_no_integration_is_left_transitional_and_nothing_is_lost() 
     for backend in backends().await {
         let mut server = Server::start_with(&backend, &["--job-lease-secs", "3"]).await;
         let steady = enabled(&server, &redshift("steady.example.com", false)).await;
-        let editing = enabled(&server, &redshift("slowedit.example.com", false)).await;
-        let deleting = enabled(&server, &redshift("slowdelete.example.com", false)).await;
-        let mut edit = redshift("slowedit.example.com", false);
+        // Changes that never end on their own: the kill always finds them running.
+        let editing = enabled(&server, &redshift("hangedit.example.com", false)).await;
+        let deleting = enabled(&server, &redshift("hangdelete.example.com", false)).await;
+        let mut edit = redshift("hangedit.example.com", false);
         edit["config"]["impersonation"] = json!({"enabled": true});
         assert_eq!(
             server.call("PUT", &format!("/integrations/{editing}"), Some(&edit)).await.body["status"],
