@@ -215,6 +215,13 @@ struct RawIntegration {
     validation_results: Option<String>,
 }
 
+/// The statuses of integrations no longer in use, as the SQL filters (and the unique index of
+/// migration 0002) spell them; a test ties the list to `Status::is_not_in_use`.
+const NOT_IN_USE: &str = "('deleted', 'disabled')";
+/// The transitional statuses, as SQL spells them; a test ties the list to
+/// `Status::is_transitional`.
+const TRANSITIONAL: &str = "('creating', 'editing', 'deleting', 'migrating')";
+
 const INTEGRATION_COLUMNS: &str =
     "id, status, status_message, config, secrets, version, created_at, updated_at, validation_results";
 
@@ -379,455 +386,36 @@ impl Store {
             validation_results: validation_results(id, raw.validation_results.as_deref()),
         })
     }
+}
 
-    /// Stores a new integration in `status` and returns it.
-    /// Fails with [`StoreError::HostTaken`] when another integration of the type is in use
-    /// on the spec's [host](IntegrationSpec::host).
-    pub async fn insert_integration(
-        &self,
-        spec: &IntegrationSpec,
-        status: Status,
-    ) -> Result<StoredIntegration, StoreError> {
-        let host = spec.host();
-        let config = spec.redacted().to_string();
-        let sealed = self.key.seal(&spec.secrets())?;
-        let now = now_millis();
-        let sql = self.sql(&format!(
-            "INSERT INTO integrations (integration_type, host, status, status_message, config, secrets, version, created_at, updated_at) \
-             VALUES ($1, $2, $3, NULL, $4, $5, 1, $6, $6) RETURNING {INTEGRATION_COLUMNS}"
-        ));
-        let raw = on_pool!(self, pool => {
-            let row = sqlx::query(sql)
-                .bind(spec.integration_type().wire_name())
-                .bind(&host)
-                .bind(status.as_str())
-                .bind(&config)
-                .bind(&sealed)
-                .bind(now)
-                .fetch_one(pool)
-                .await
-                .map_err(host_taken_or)?;
-            raw_integration!(row)
-        });
-        self.integration(raw)
+// The aggregates, each an `impl Store` of its own; declared after the macros they use.
+mod audit;
+mod integrations;
+mod jobs;
+mod keys;
+
+#[cfg(test)]
+mod tests {
+    use warden_model::Status;
+
+    use super::{NOT_IN_USE, TRANSITIONAL};
+
+    /// The statuses an SQL list `('a', 'b')` names.
+    fn listed(sql: &str) -> Vec<Status> {
+        sql.trim_matches(['(', ')']).split(',').map(|s| Status::parse(s.trim().trim_matches('\'')).unwrap()).collect()
     }
 
-    /// One integration, whatever its status.
-    pub async fn get_integration(&self, id: IntegrationId) -> Result<Option<StoredIntegration>, StoreError> {
-        let sql = self.sql(&format!("SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE id = $1"));
-        let raw = on_pool!(self, pool => {
-            match sqlx::query(sql).bind(db_id(id)).fetch_optional(pool).await? {
-                Some(row) => Some(raw_integration!(row)),
-                None => None,
-            }
-        });
-        raw.map(|r| self.integration(r)).transpose()
-    }
-
-    /// Every integration, oldest first; `deleted` ones only when asked for.
-    pub async fn list_integrations(&self, include_deleted: bool) -> Result<Vec<StoredIntegration>, StoreError> {
-        let filter = if include_deleted { "" } else { "WHERE status <> 'deleted'" };
-        let sql = self.sql(&format!("SELECT {INTEGRATION_COLUMNS} FROM integrations {filter} ORDER BY id"));
-        self.fetch_integrations(sql, &[]).await
-    }
-
-    /// Every integration as shown, oldest first; `deleted` ones only when asked for. No
-    /// secret is decrypted.
-    pub async fn list_summaries(&self, include_deleted: bool) -> Result<Vec<IntegrationSummary>, StoreError> {
-        let filter = if include_deleted { "" } else { "WHERE status <> 'deleted'" };
-        let sql = self.sql(&format!("SELECT {SUMMARY_COLUMNS} FROM integrations {filter} ORDER BY id"));
-        let raws = on_pool!(self, pool => {
-            let rows = sqlx::query(sql).fetch_all(pool).await?;
-            let mut raws = Vec::with_capacity(rows.len());
-            for row in rows {
-                raws.push(raw_summary!(row));
-            }
-            raws
-        });
-        raws.into_iter().map(summary).collect()
-    }
-
-    /// One integration as shown, whatever its status. No secret is decrypted.
-    pub async fn get_summary(&self, id: IntegrationId) -> Result<Option<IntegrationSummary>, StoreError> {
-        let sql = self.sql(&format!("SELECT {SUMMARY_COLUMNS} FROM integrations WHERE id = $1"));
-        let raw = on_pool!(self, pool => {
-            match sqlx::query(sql).bind(db_id(id)).fetch_optional(pool).await? {
-                Some(row) => Some(raw_summary!(row)),
-                None => None,
-            }
-        });
-        raw.map(summary).transpose()
-    }
-
-    /// Runs a query that selects [`INTEGRATION_COLUMNS`] with text parameters, and reads
-    /// every row back.
-    async fn fetch_integrations(
-        &self,
-        sql: AssertSqlSafe<String>,
-        params: &[&str],
-    ) -> Result<Vec<StoredIntegration>, StoreError> {
-        let raws = on_pool!(self, pool => {
-            let mut query = sqlx::query(sql);
-            for param in params {
-                query = query.bind(*param);
-            }
-            let rows = query.fetch_all(pool).await?;
-            let mut raws = Vec::with_capacity(rows.len());
-            for row in rows {
-                raws.push(raw_integration!(row));
-            }
-            raws
-        });
-        raws.into_iter().map(|r| self.integration(r)).collect()
-    }
-
-    /// Integrations of `integration_type` on `host` that are still in use.
-    pub async fn integrations_on_host(
-        &self,
-        integration_type: IntegrationType,
-        host: &str,
-    ) -> Result<Vec<StoredIntegration>, StoreError> {
-        let sql = self.sql(&format!(
-            "SELECT {INTEGRATION_COLUMNS} FROM integrations \
-             WHERE integration_type = $1 AND host = $2 AND status NOT IN ('deleted', 'disabled') ORDER BY id"
-        ));
-        self.fetch_integrations(sql, &[integration_type.wire_name(), host]).await
-    }
-
-    /// Changes an integration's status (and, with `spec`, its config) if it is still at
-    /// `expected_version`; otherwise [`StoreError::VersionConflict`] ([`StoreError::HostTaken`]
-    /// when the new config or status would put two integrations in use on one host). Two concurrent writers
-    /// that read the same version cannot both win.
-    pub async fn update_integration(
-        &self,
-        id: IntegrationId,
-        expected_version: i64,
-        status: Status,
-        status_message: Option<&str>,
-        spec: Option<&IntegrationSpec>,
-    ) -> Result<StoredIntegration, StoreError> {
-        let now = now_millis();
-        let (config, sealed, host) = match spec {
-            Some(spec) => (Some(spec.redacted().to_string()), Some(self.key.seal(&spec.secrets())?), Some(spec.host())),
-            None => (None, None, None),
-        };
-        let sql = self.sql(&format!(
-            "UPDATE integrations SET status = $1, status_message = $2, config = COALESCE($3, config), \
-             secrets = COALESCE($4, secrets), host = COALESCE($8, host), version = version + 1, updated_at = $5 \
-             WHERE id = $6 AND version = $7 RETURNING {INTEGRATION_COLUMNS}"
-        ));
-        let raw = on_pool!(self, pool => {
-            match sqlx::query(sql)
-                .bind(status.as_str())
-                .bind(status_message)
-                .bind(config.as_deref())
-                .bind(sealed.as_deref())
-                .bind(now)
-                .bind(db_id(id))
-                .bind(expected_version)
-                .bind(host.as_deref())
-                .fetch_optional(pool)
-                .await
-                .map_err(host_taken_or)?
-            {
-                Some(row) => Some(raw_integration!(row)),
-                None => None,
-            }
-        });
-        match raw {
-            Some(raw) => self.integration(raw),
-            None if self.integration_exists(id).await? => Err(StoreError::VersionConflict { id }),
-            None => Err(StoreError::NotFound { id }),
+    #[test]
+    fn the_sql_status_lists_are_the_model_s() {
+        let not_in_use: Vec<Status> = Status::ALL.into_iter().filter(|s| s.is_not_in_use()).collect();
+        let transitional: Vec<Status> = Status::ALL.into_iter().filter(|s| s.is_transitional()).collect();
+        assert_eq!(listed(NOT_IN_USE), not_in_use);
+        assert_eq!(listed(TRANSITIONAL), transitional);
+        for migration in [
+            include_str!("../migrations/sqlite/0002_job_input_and_host_guard.sql"),
+            include_str!("../migrations/postgres/0002_job_input_and_host_guard.sql"),
+        ] {
+            assert!(migration.contains(&format!("WHERE status NOT IN {NOT_IN_USE}")), "{migration}");
         }
-    }
-
-    /// Records the latest validation run of an integration (shown as `validationResults`).
-    /// It does not bump the version: it is a report on the integration, not a change to it.
-    pub async fn record_validation(&self, id: IntegrationId, results: &serde_json::Value) -> Result<(), StoreError> {
-        let sql = self.sql("UPDATE integrations SET validation_results = $1 WHERE id = $2");
-        let text = results.to_string();
-        on_pool!(self, pool => sqlx::query(sql).bind(&text).bind(db_id(id)).execute(pool).await.map(drop)?);
-        Ok(())
-    }
-
-    /// Whether a row with this id exists, without reading (or decrypting) it.
-    async fn integration_exists(&self, id: IntegrationId) -> Result<bool, StoreError> {
-        let sql = self.sql("SELECT COUNT(*) AS n FROM integrations WHERE id = $1");
-        let n: i64 = on_pool!(self, pool => sqlx::query(sql).bind(db_id(id)).fetch_one(pool).await?.try_get("n")?);
-        Ok(n > 0)
-    }
-
-    /// Queues a job for an integration, carrying `input` (sealed like an integration's
-    /// secrets) when given.
-    pub async fn enqueue_job(
-        &self,
-        integration_id: IntegrationId,
-        kind: &str,
-        input: Option<&IntegrationSpec>,
-        owner: JobOwner<'_>,
-    ) -> Result<i64, StoreError> {
-        let now = now_millis();
-        let (state, lease_owner, lease_expires_at, attempts) = match owner {
-            JobOwner::Anyone => ("queued", None, None, 0_i64),
-            JobOwner::Worker(worker, lease) => ("running", Some(worker), Some(deadline(now, lease)), 1),
-        };
-        let input_config = input.map(|spec| spec.redacted().to_string());
-        let input_secrets = input.map(|spec| self.key.seal(&spec.secrets())).transpose()?;
-        let sql = self.sql(
-            "INSERT INTO jobs (integration_id, kind, state, lease_owner, lease_expires_at, attempts, created_at, input_config, input_secrets) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        );
-        Ok(on_pool!(self, pool => {
-            sqlx::query(sql)
-                .bind(db_id(integration_id))
-                .bind(kind)
-                .bind(state)
-                .bind(lease_owner)
-                .bind(lease_expires_at)
-                .bind(attempts)
-                .bind(now)
-                .bind(input_config)
-                .bind(input_secrets)
-                .fetch_one(pool)
-                .await?
-                .try_get("id")?
-        }))
-    }
-
-    /// Extends `worker`'s lease on a running job. Returns whether it still held it.
-    pub async fn renew_lease(&self, job_id: i64, worker: &str, lease: Duration) -> Result<bool, StoreError> {
-        let sql =
-            self.sql("UPDATE jobs SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running'");
-        let until = deadline(now_millis(), lease);
-        let renewed = on_pool!(self, pool => {
-            sqlx::query(sql).bind(until).bind(job_id).bind(worker).execute(pool).await?.rows_affected()
-        });
-        Ok(renewed == 1)
-    }
-
-    /// Expires every running job's lease, so the next claim takes them over. Only for a
-    /// store that one process holds (SQLite under the data-directory lock): at its start,
-    /// every running job belongs to a process that is gone.
-    pub async fn expire_all_leases(&self) -> Result<u64, StoreError> {
-        let sql = self.sql("UPDATE jobs SET lease_expires_at = 0 WHERE state = 'running'");
-        Ok(on_pool!(self, pool => sqlx::query(sql).execute(pool).await?.rows_affected()))
-    }
-
-    /// Integrations in a transitional status that no queued or running job will finish (a
-    /// process stopped between changing the status and queueing the job, or a job was
-    /// completed without moving its integration on), and whose status is older than
-    /// `settle_time`: a request moves the status a moment before it queues the job, and
-    /// that moment must not count as stranded.
-    pub async fn stranded_integrations(&self, settle_time: Duration) -> Result<Vec<StoredIntegration>, StoreError> {
-        let before = now_millis().saturating_sub(i64::try_from(settle_time.as_millis()).unwrap_or(i64::MAX));
-        let sql = self.sql(&format!(
-            "SELECT {INTEGRATION_COLUMNS} FROM integrations i \
-             WHERE status IN ('creating', 'editing', 'deleting', 'migrating') AND updated_at <= $1 \
-             AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.integration_id = i.id AND j.state <> 'done') ORDER BY id"
-        ));
-        let raws = on_pool!(self, pool => {
-            let rows = sqlx::query(sql).bind(before).fetch_all(pool).await?;
-            let mut raws = Vec::with_capacity(rows.len());
-            for row in rows {
-                raws.push(raw_integration!(row));
-            }
-            raws
-        });
-        raws.into_iter().map(|r| self.integration(r)).collect()
-    }
-
-    /// Claims the oldest queued job, or a running one whose lease expired, for `worker` for
-    /// `lease`. On PostgreSQL the row is locked with `FOR UPDATE SKIP LOCKED`, so two
-    /// processes never claim the same job; SQLite has a single writer.
-    pub async fn claim_job(&self, worker: &str, lease: Duration) -> Result<Option<Job>, StoreError> {
-        let now = now_millis();
-        let until = deadline(now, lease);
-        let lock = match self.backend {
-            Backend::Postgres(_) => "FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite(_) => "",
-        };
-        let sql = self.sql(&format!(
-            "UPDATE jobs SET state = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1 \
-             WHERE id = (SELECT id FROM jobs WHERE state = 'queued' OR (state = 'running' AND lease_expires_at < $3) \
-                         ORDER BY id LIMIT 1 {lock}) \
-             RETURNING id, integration_id, kind, attempts, input_config, input_secrets"
-        ));
-        type RawJob = (i64, i64, String, i64, Option<String>, Option<Vec<u8>>);
-        let raw: Option<RawJob> = on_pool!(self, pool => {
-            match sqlx::query(sql).bind(worker).bind(until).bind(now).fetch_optional(pool).await? {
-                Some(row) => Some((
-                    row.try_get("id")?,
-                    row.try_get("integration_id")?,
-                    row.try_get("kind")?,
-                    row.try_get("attempts")?,
-                    row.try_get("input_config")?,
-                    row.try_get("input_secrets")?,
-                )),
-                None => None,
-            }
-        });
-        let Some((id, integration_id, kind, attempts, input_config, input_secrets)) = raw else {
-            return Ok(None);
-        };
-        let input = match (input_config, input_secrets) {
-            (Some(config), Some(sealed)) => Some(self.read_spec(&config, &sealed, &format!("job {id}"))?),
-            _ => None,
-        };
-        Ok(Some(Job { id, integration_id: id_from(integration_id)?, kind, attempts, input }))
-    }
-
-    /// Marks a job done, if `worker` still holds its lease. Returns whether it did.
-    pub async fn complete_job(&self, job_id: i64, worker: &str) -> Result<bool, StoreError> {
-        let sql = self.sql("UPDATE jobs SET state = 'done', lease_expires_at = NULL WHERE id = $1 AND lease_owner = $2 AND state = 'running'");
-        let done =
-            on_pool!(self, pool => sqlx::query(sql).bind(job_id).bind(worker).execute(pool).await?.rows_affected());
-        Ok(done == 1)
-    }
-
-    /// Creates an API key and returns it; only its hash is stored, so this is the one time
-    /// the key can be read.
-    pub async fn create_api_key(
-        &self,
-        name: &str,
-        permissions: &[Permission],
-        integration_id: Option<IntegrationId>,
-    ) -> Result<(ApiKey, Secret<String>), StoreError> {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).map_err(|e| StoreError::MasterKey(format!("no randomness: {e}")))?;
-        let key: String = std::iter::once("wdn_".to_owned()).chain(bytes.iter().map(|b| format!("{b:02x}"))).collect();
-        let api_key = self.insert_api_key(name, permissions, integration_id, &key).await?;
-        let api_key = api_key.ok_or_else(|| StoreError::Corrupt("a fresh random API key already exists".into()))?;
-        Ok((api_key, Secret::new(key)))
-    }
-
-    /// Stores a key chosen by the operator (`WARDEN_ADMIN_API_KEY`). Returns `None` when that
-    /// key is already stored (two processes starting at once both import it).
-    pub async fn import_api_key(
-        &self,
-        name: &str,
-        permissions: &[Permission],
-        key: &Secret<String>,
-    ) -> Result<Option<ApiKey>, StoreError> {
-        self.insert_api_key(name, permissions, None, key.expose()).await
-    }
-
-    async fn insert_api_key(
-        &self,
-        name: &str,
-        permissions: &[Permission],
-        integration_id: Option<IntegrationId>,
-        key: &str,
-    ) -> Result<Option<ApiKey>, StoreError> {
-        let names: Vec<&str> = permissions.iter().map(|p| p.as_str()).collect();
-        let sql = self.sql(
-            "INSERT INTO api_keys (name, key_hash, permissions, integration_id, created_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (key_hash) DO NOTHING RETURNING id",
-        );
-        let id: Option<i64> = on_pool!(self, pool => {
-            match sqlx::query(sql)
-                .bind(name)
-                .bind(key_hash(key))
-                .bind(names.join(","))
-                .bind(integration_id.map(db_id))
-                .bind(now_millis())
-                .fetch_optional(pool)
-                .await?
-            {
-                Some(row) => Some(row.try_get("id")?),
-                None => None,
-            }
-        });
-        Ok(id.map(|id| ApiKey { id, name: name.to_owned(), permissions: permissions.to_vec(), integration_id }))
-    }
-
-    /// The unrevoked key whose value is `key`, if any.
-    pub async fn find_api_key(&self, key: &str) -> Result<Option<ApiKey>, StoreError> {
-        let sql = self.sql(
-            "SELECT id, name, permissions, integration_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
-        );
-        let raw: Option<(i64, String, String, Option<i64>)> = on_pool!(self, pool => {
-            match sqlx::query(sql).bind(key_hash(key)).fetch_optional(pool).await? {
-                Some(row) => Some((row.try_get("id")?, row.try_get("name")?, row.try_get("permissions")?, row.try_get("integration_id")?)),
-                None => None,
-            }
-        });
-        raw.map(|(id, name, permissions, integration_id)| {
-            let permissions = permissions.split(',').filter(|p| !p.is_empty()).filter_map(Permission::parse).collect();
-            Ok(ApiKey { id, name, permissions, integration_id: integration_id.map(id_from).transpose()? })
-        })
-        .transpose()
-    }
-
-    /// Revokes every key of an integration but `keep` (Trino key rotation creates the new
-    /// key first, so a failure in between never leaves the integration without one).
-    /// Returns how many were revoked.
-    pub async fn revoke_integration_keys(
-        &self,
-        integration_id: IntegrationId,
-        keep: Option<i64>,
-    ) -> Result<u64, StoreError> {
-        let sql = self
-            .sql("UPDATE api_keys SET revoked_at = $1 WHERE integration_id = $2 AND revoked_at IS NULL AND id <> $3");
-        Ok(on_pool!(self, pool => {
-            sqlx::query(sql)
-                .bind(now_millis())
-                .bind(db_id(integration_id))
-                .bind(keep.unwrap_or(-1))
-                .execute(pool)
-                .await?
-                .rows_affected()
-        }))
-    }
-
-    /// How many unrevoked administration keys exist, not counting the keys of Trino
-    /// integrations (the server creates the first admin key when there are none).
-    pub async fn count_admin_keys(&self) -> Result<i64, StoreError> {
-        let sql = "SELECT COUNT(*) AS n FROM api_keys WHERE revoked_at IS NULL AND integration_id IS NULL";
-        Ok(on_pool!(self, pool => sqlx::query(sql).fetch_one(pool).await?.try_get("n")?))
-    }
-
-    /// Appends an audit entry. `before` and `after` must be redacted (`IntegrationSpec::redacted`).
-    pub async fn record_audit(
-        &self,
-        actor: &str,
-        action: &str,
-        integration_id: Option<IntegrationId>,
-        before: Option<&serde_json::Value>,
-        after: Option<&serde_json::Value>,
-    ) -> Result<(), StoreError> {
-        let sql = self.sql(
-            "INSERT INTO audit_log (at, actor, action, integration_id, before_state, after_state) VALUES ($1, $2, $3, $4, $5, $6)",
-        );
-        on_pool!(self, pool => {
-            sqlx::query(sql)
-                .bind(now_millis())
-                .bind(actor)
-                .bind(action)
-                .bind(integration_id.map(db_id))
-                .bind(before.map(ToString::to_string))
-                .bind(after.map(ToString::to_string))
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        Ok(())
-    }
-
-    /// The audit entries of an integration, oldest first: (actor, action, before, after).
-    pub async fn audit_of(
-        &self,
-        integration_id: IntegrationId,
-    ) -> Result<Vec<(String, String, Option<String>, Option<String>)>, StoreError> {
-        let sql = self.sql(
-            "SELECT actor, action, before_state, after_state FROM audit_log WHERE integration_id = $1 ORDER BY id",
-        );
-        Ok(on_pool!(self, pool => {
-            let rows = sqlx::query(sql).bind(db_id(integration_id)).fetch_all(pool).await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in rows {
-                out.push((row.try_get("actor")?, row.try_get("action")?, row.try_get("before_state")?, row.try_get("after_state")?));
-            }
-            out
-        }))
     }
 }

@@ -1,0 +1,183 @@
+//! The integrations aggregate: insert, read (whole, or as shown without decrypting), list,
+//! find by host, update under an optimistic version, and the latest validation results.
+
+use super::*;
+
+impl Store {
+    /// Stores a new integration in `status` and returns it.
+    /// Fails with [`StoreError::HostTaken`] when another integration of the type is in use
+    /// on the spec's [host](IntegrationSpec::host).
+    pub async fn insert_integration(
+        &self,
+        spec: &IntegrationSpec,
+        status: Status,
+    ) -> Result<StoredIntegration, StoreError> {
+        let host = spec.host();
+        let config = spec.redacted().to_string();
+        let sealed = self.key.seal(&spec.secrets())?;
+        let now = now_millis();
+        let sql = self.sql(&format!(
+            "INSERT INTO integrations (integration_type, host, status, status_message, config, secrets, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, NULL, $4, $5, 1, $6, $6) RETURNING {INTEGRATION_COLUMNS}"
+        ));
+        let raw = on_pool!(self, pool => {
+            let row = sqlx::query(sql)
+                .bind(spec.integration_type().wire_name())
+                .bind(&host)
+                .bind(status.as_str())
+                .bind(&config)
+                .bind(&sealed)
+                .bind(now)
+                .fetch_one(pool)
+                .await
+                .map_err(host_taken_or)?;
+            raw_integration!(row)
+        });
+        self.integration(raw)
+    }
+
+    /// One integration, whatever its status.
+    pub async fn get_integration(&self, id: IntegrationId) -> Result<Option<StoredIntegration>, StoreError> {
+        let sql = self.sql(&format!("SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE id = $1"));
+        let raw = on_pool!(self, pool => {
+            match sqlx::query(sql).bind(db_id(id)).fetch_optional(pool).await? {
+                Some(row) => Some(raw_integration!(row)),
+                None => None,
+            }
+        });
+        raw.map(|r| self.integration(r)).transpose()
+    }
+
+    /// Every integration, oldest first; `deleted` ones only when asked for.
+    pub async fn list_integrations(&self, include_deleted: bool) -> Result<Vec<StoredIntegration>, StoreError> {
+        let filter = if include_deleted { "" } else { "WHERE status <> 'deleted'" };
+        let sql = self.sql(&format!("SELECT {INTEGRATION_COLUMNS} FROM integrations {filter} ORDER BY id"));
+        self.fetch_integrations(sql, &[]).await
+    }
+
+    /// Every integration as shown, oldest first; `deleted` ones only when asked for. No
+    /// secret is decrypted.
+    pub async fn list_summaries(&self, include_deleted: bool) -> Result<Vec<IntegrationSummary>, StoreError> {
+        let filter = if include_deleted { "" } else { "WHERE status <> 'deleted'" };
+        let sql = self.sql(&format!("SELECT {SUMMARY_COLUMNS} FROM integrations {filter} ORDER BY id"));
+        let raws = on_pool!(self, pool => {
+            let rows = sqlx::query(sql).fetch_all(pool).await?;
+            let mut raws = Vec::with_capacity(rows.len());
+            for row in rows {
+                raws.push(raw_summary!(row));
+            }
+            raws
+        });
+        raws.into_iter().map(summary).collect()
+    }
+
+    /// One integration as shown, whatever its status. No secret is decrypted.
+    pub async fn get_summary(&self, id: IntegrationId) -> Result<Option<IntegrationSummary>, StoreError> {
+        let sql = self.sql(&format!("SELECT {SUMMARY_COLUMNS} FROM integrations WHERE id = $1"));
+        let raw = on_pool!(self, pool => {
+            match sqlx::query(sql).bind(db_id(id)).fetch_optional(pool).await? {
+                Some(row) => Some(raw_summary!(row)),
+                None => None,
+            }
+        });
+        raw.map(summary).transpose()
+    }
+
+    /// Runs a query that selects [`INTEGRATION_COLUMNS`] with text parameters, and reads
+    /// every row back.
+    async fn fetch_integrations(
+        &self,
+        sql: AssertSqlSafe<String>,
+        params: &[&str],
+    ) -> Result<Vec<StoredIntegration>, StoreError> {
+        let raws = on_pool!(self, pool => {
+            let mut query = sqlx::query(sql);
+            for param in params {
+                query = query.bind(*param);
+            }
+            let rows = query.fetch_all(pool).await?;
+            let mut raws = Vec::with_capacity(rows.len());
+            for row in rows {
+                raws.push(raw_integration!(row));
+            }
+            raws
+        });
+        raws.into_iter().map(|r| self.integration(r)).collect()
+    }
+
+    /// Integrations of `integration_type` on `host` that are still in use.
+    pub async fn integrations_on_host(
+        &self,
+        integration_type: IntegrationType,
+        host: &str,
+    ) -> Result<Vec<StoredIntegration>, StoreError> {
+        let sql = self.sql(&format!(
+            "SELECT {INTEGRATION_COLUMNS} FROM integrations \
+             WHERE integration_type = $1 AND host = $2 AND status NOT IN {NOT_IN_USE} ORDER BY id"
+        ));
+        self.fetch_integrations(sql, &[integration_type.wire_name(), host]).await
+    }
+
+    /// Changes an integration's status (and, with `spec`, its config) if it is still at
+    /// `expected_version`; otherwise [`StoreError::VersionConflict`] ([`StoreError::HostTaken`]
+    /// when the new config or status would put two integrations in use on one host). Two concurrent writers
+    /// that read the same version cannot both win.
+    pub async fn update_integration(
+        &self,
+        id: IntegrationId,
+        expected_version: i64,
+        status: Status,
+        status_message: Option<&str>,
+        spec: Option<&IntegrationSpec>,
+    ) -> Result<StoredIntegration, StoreError> {
+        let now = now_millis();
+        let (config, sealed, host) = match spec {
+            Some(spec) => (Some(spec.redacted().to_string()), Some(self.key.seal(&spec.secrets())?), Some(spec.host())),
+            None => (None, None, None),
+        };
+        let sql = self.sql(&format!(
+            "UPDATE integrations SET status = $1, status_message = $2, config = COALESCE($3, config), \
+             secrets = COALESCE($4, secrets), host = COALESCE($8, host), version = version + 1, updated_at = $5 \
+             WHERE id = $6 AND version = $7 RETURNING {INTEGRATION_COLUMNS}"
+        ));
+        let raw = on_pool!(self, pool => {
+            match sqlx::query(sql)
+                .bind(status.as_str())
+                .bind(status_message)
+                .bind(config.as_deref())
+                .bind(sealed.as_deref())
+                .bind(now)
+                .bind(db_id(id))
+                .bind(expected_version)
+                .bind(host.as_deref())
+                .fetch_optional(pool)
+                .await
+                .map_err(host_taken_or)?
+            {
+                Some(row) => Some(raw_integration!(row)),
+                None => None,
+            }
+        });
+        match raw {
+            Some(raw) => self.integration(raw),
+            None if self.integration_exists(id).await? => Err(StoreError::VersionConflict { id }),
+            None => Err(StoreError::NotFound { id }),
+        }
+    }
+
+    /// Records the latest validation run of an integration (shown as `validationResults`).
+    /// It does not bump the version: it is a report on the integration, not a change to it.
+    pub async fn record_validation(&self, id: IntegrationId, results: &serde_json::Value) -> Result<(), StoreError> {
+        let sql = self.sql("UPDATE integrations SET validation_results = $1 WHERE id = $2");
+        let text = results.to_string();
+        on_pool!(self, pool => sqlx::query(sql).bind(&text).bind(db_id(id)).execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    /// Whether a row with this id exists, without reading (or decrypting) it.
+    async fn integration_exists(&self, id: IntegrationId) -> Result<bool, StoreError> {
+        let sql = self.sql("SELECT COUNT(*) AS n FROM integrations WHERE id = $1");
+        let n: i64 = on_pool!(self, pool => sqlx::query(sql).bind(db_id(id)).fetch_one(pool).await?.try_get("n")?);
+        Ok(n > 0)
+    }
+}
