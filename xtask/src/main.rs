@@ -15,6 +15,7 @@
 mod moto;
 mod postgres;
 mod schemathesis;
+mod tidy;
 mod venv;
 
 use std::env;

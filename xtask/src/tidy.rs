@@ -1,0 +1,122 @@
+//! The tidy test (after rust-analyzer's `xtask/src/tidy.rs`): rules about where code lives
+//! that the compiler cannot check, run with `cargo test` (so in `cargo xtask ci`).
+//!
+//! - Platform knowledge lives in the model (the configs), the scripts (platform SQL), the
+//!   validation catalogue (the tests as data) and the adapters: a `match` or comparison on a
+//!   particular integration type (`IntegrationType::Redshift`, `PlatformConfig::...`) anywhere
+//!   else is a failure. The places that still hold some (Trino's key, special-cased by the
+//!   engine and the api until changes can return values shown once) are listed with their
+//!   count; the list may only shrink.
+//! - Control-plane SQL lives in the store, platform SQL in the adapters (and the scripts):
+//!   `sqlx::query` or `sqlx::raw_sql` anywhere else is a failure.
+//!
+//! Test code (`tests/` directories, and a file's `#[cfg(test)]` part), the benchmarks and
+//! this crate are exempt.
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+
+    use crate::workspace_root;
+
+    /// Where naming a particular platform is the point.
+    const PLATFORM_HOMES: &[&str] = &[
+        "crates/model/",
+        "crates/scripts/",
+        "crates/validation/src/catalogue.rs",
+        "crates/redshift/",
+        "crates/engine/src/trino.rs",
+    ];
+
+    /// Known debts: files outside the homes that still name a platform, with how often. The
+    /// count must match exactly, so the list shrinks as the debts are paid (issue 12).
+    const PLATFORM_DEBTS: &[(&str, usize)] =
+        &[("crates/api/src/views.rs", 1), ("crates/engine/src/lib.rs", 1), ("crates/engine/src/requests.rs", 3)];
+
+    /// Where SQL may be sent.
+    const SQL_HOMES: &[&str] = &["crates/store/", "crates/redshift/"];
+
+    const VARIANTS: &[&str] = &[
+        "IntegrationType::Redshift",
+        "IntegrationType::Snowflake",
+        "IntegrationType::Databricks",
+        "IntegrationType::NativeS3",
+        "IntegrationType::GoogleBigQuery",
+        "IntegrationType::AzureSynapseAnalytics",
+        "IntegrationType::Trino",
+        "PlatformConfig::",
+    ];
+
+    /// The non-test Rust sources of the workspace, by path relative to its root.
+    fn sources() -> Vec<(String, String)> {
+        let root = workspace_root();
+        let mut out = Vec::new();
+        let mut stack: Vec<PathBuf> = ["crates", "tests/src"].iter().map(|d| root.join(d)).collect();
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let relative = path.strip_prefix(&root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+                if path.is_dir() {
+                    if !relative.ends_with("/tests") && !relative.contains("/target") {
+                        stack.push(path);
+                    }
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push((relative, production_part(&path)));
+                }
+            }
+        }
+        out
+    }
+
+    /// A file's text up to its `#[cfg(test)]` module.
+    fn production_part(path: &Path) -> String {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        match text.find("#[cfg(test)]") {
+            Some(at) => text[..at].to_owned(),
+            None => text,
+        }
+    }
+
+    fn within(path: &str, homes: &[&str]) -> bool {
+        homes.iter().any(|home| path.starts_with(home))
+    }
+
+    #[test]
+    fn platform_knowledge_stays_in_its_crates() {
+        let mut found: BTreeMap<String, usize> = BTreeMap::new();
+        for (path, text) in sources() {
+            if within(&path, PLATFORM_HOMES) || path.starts_with("tests/src/") {
+                continue;
+            }
+            let count: usize = VARIANTS.iter().map(|v| text.matches(v).count()).sum();
+            if count > 0 {
+                found.insert(path, count);
+            }
+        }
+        let debts: BTreeMap<String, usize> = PLATFORM_DEBTS.iter().map(|(p, n)| ((*p).to_owned(), *n)).collect();
+        assert_eq!(
+            found, debts,
+            "a particular platform is named outside the model, the scripts, the catalogue and the adapters; \
+             move the knowledge behind the adapter's descriptor or trait (or, when a debt was paid, lower its count here)"
+        );
+    }
+
+    #[test]
+    fn sql_is_sent_only_by_the_store_and_the_adapters() {
+        let mut offenders = Vec::new();
+        let sources = sources();
+        let store = sources.iter().filter(|(p, t)| p.starts_with("crates/store/") && t.contains("sqlx::query")).count();
+        assert!(store > 0, "the store's queries are seen: the walk reads the workspace");
+        for (path, text) in sources {
+            if within(&path, SQL_HOMES) || path.starts_with("tests/src/") {
+                continue;
+            }
+            if text.contains("sqlx::query") || text.contains("sqlx::raw_sql") {
+                offenders.push(path);
+            }
+        }
+        assert!(offenders.is_empty(), "SQL sent outside the store and the adapters: {offenders:?}");
+    }
+}
