@@ -32,6 +32,19 @@ fn body_of(answer: &str) -> Value {
     serde_json::from_str(body).unwrap_or(Value::Null)
 }
 
+/// Opens `n` connections that each send one header line and stop; answers the server's
+/// address and the connections.
+async fn stall(server: &Server, n: usize) -> (String, Vec<TcpStream>) {
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut idle = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut stream = TcpStream::connect(&address).await.unwrap();
+        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        idle.push(stream);
+    }
+    (address, idle)
+}
+
 /// Item 3, as it was found: 1,100 sockets that send one header line and stop (more than
 /// the default limit of 1,024 open files) do not stop the server, and each is closed at the
 /// header deadline.
@@ -40,13 +53,7 @@ async fn slowloris_does_not_stop_the_server() {
     // This test process needs the files too.
     let _ = rlimit::increase_nofile_limit(4096);
     let server = Server::start_with(&Backend::Sqlite, &["--header-read-timeout-secs", "3"]).await;
-    let address = server.base.trim_start_matches("http://").to_owned();
-    let mut idle = Vec::new();
-    for _ in 0..1100 {
-        let mut stream = TcpStream::connect(&address).await.unwrap();
-        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
-        idle.push(stream);
-    }
+    let (_, mut idle) = stall(&server, 1100).await;
     let health = server.call("GET", "/healthz", None).await;
     assert_eq!(health.status, 200, "/healthz answers while 1,100 sockets stall");
 
@@ -73,13 +80,7 @@ async fn slowloris_does_not_stop_the_server() {
 async fn connections_past_the_cap_get_a_503_body() {
     let server =
         Server::start_with(&Backend::Sqlite, &["--header-read-timeout-secs", "2", "--max-connections", "40"]).await;
-    let address = server.base.trim_start_matches("http://").to_owned();
-    let mut idle = Vec::new();
-    for _ in 0..40 {
-        let mut stream = TcpStream::connect(&address).await.unwrap();
-        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
-        idle.push(stream);
-    }
+    let (address, idle) = stall(&server, 40).await;
     let mut refused = 0;
     for _ in 0..10 {
         let mut stream = TcpStream::connect(&address).await.unwrap();
