@@ -11,6 +11,8 @@
 
 mod delete;
 mod error;
+#[cfg(test)]
+mod failure_points;
 mod recurring;
 mod requests;
 mod scripts;
@@ -189,6 +191,30 @@ pub struct Engine {
     pinned_jobs: Mutex<Option<mpsc::UnboundedReceiver<Job>>>,
     /// Wakes the worker when a job is queued.
     wake: Notify,
+    /// Where the worker stops on purpose, as a process that dies there would (tests only).
+    #[cfg(test)]
+    fail_at: Mutex<Option<FailurePoint>>,
+}
+
+/// The points exist in every build so the worker names them; only tests arm them.
+#[cfg(not(test))]
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum FailurePoint {
+    /// The job is claimed; nothing has run on the platform.
+    BeforeChange,
+    /// The change ran on the platform; its outcome is not recorded yet.
+    AfterChange,
+}
+
+/// A named point in a job where a test can stop the worker, as a process that dies there
+/// would stop (after meilisearch's `FailureLocation`).
+#[cfg(test)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FailurePoint {
+    /// The job is claimed; nothing has run on the platform.
+    BeforeChange,
+    /// The change ran on the platform; its outcome is not recorded yet.
+    AfterChange,
 }
 
 impl Engine {
@@ -203,6 +229,8 @@ impl Engine {
             pinned,
             pinned_jobs: Mutex::new(Some(receiver)),
             wake: Notify::new(),
+            #[cfg(test)]
+            fail_at: Mutex::new(None),
         })
     }
 
@@ -285,6 +313,24 @@ impl Engine {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Stops the job here when a test armed this point: an error that leaves the integration
+    /// as a process dying here would.
+    #[cfg(test)]
+    fn failure_point(&self, point: FailurePoint) -> Result<(), EngineError> {
+        let armed = *self.fail_at.lock().unwrap_or_else(PoisonError::into_inner);
+        if armed == Some(point) {
+            return Err(EngineError::Internal(format!("stopped on purpose at {point:?}")));
+        }
+        Ok(())
+    }
+
+    /// Without tests there are no failure points.
+    #[cfg(not(test))]
+    #[expect(clippy::unused_self, reason = "the test build's twin reads the armed point")]
+    fn failure_point(&self, _point: FailurePoint) -> Result<(), EngineError> {
         Ok(())
     }
 

@@ -15,7 +15,7 @@ use warden_model::IntegrationSpec;
 use warden_platform::{Change, Phase, Platform, PlatformError};
 use warden_store::{Job, StoredIntegration};
 
-use crate::{Engine, EngineError};
+use crate::{Engine, EngineError, FailurePoint};
 
 impl Engine {
     /// Recovery before serving: on a store only this process uses (SQLite), every running
@@ -238,7 +238,10 @@ impl Engine {
         // What is left of the failed attempt: `Ok` when nothing is (a failed setup rolls back
         // what this attempt created itself; only it knows which objects those are), `Err`
         // with the reason when removing it failed.
-        let (failure, left) = match self.apply(platform, Change::Create { spec, privileged }).await {
+        self.failure_point(FailurePoint::BeforeChange)?;
+        let applied = self.apply(platform, Change::Create { spec, privileged }).await;
+        self.failure_point(FailurePoint::AfterChange)?;
+        let (failure, left) = match applied {
             Ok(()) if privileged.is_none() => (None, Ok(())),
             Ok(()) => {
                 let results = self.validate(platform, spec, Phase::Installed).await;
@@ -291,7 +294,10 @@ impl Engine {
         to: &IntegrationSpec,
         privileged: Option<&IntegrationSpec>,
     ) -> Result<(), EngineError> {
-        match self.apply(platform, Change::Edit { from: &integration.spec, to, privileged }).await {
+        self.failure_point(FailurePoint::BeforeChange)?;
+        let applied = self.apply(platform, Change::Edit { from: &integration.spec, to, privileged }).await;
+        self.failure_point(FailurePoint::AfterChange)?;
+        match applied {
             Ok(()) => self.settle(integration, Operation::Succeeded, None, Some(to)).await.map(drop),
             Err(error) => {
                 let message = format!(
@@ -317,7 +323,10 @@ impl Engine {
         } else {
             Change::Delete { spec, privileged }
         };
-        match self.apply(platform, change).await {
+        self.failure_point(FailurePoint::BeforeChange)?;
+        let applied = self.apply(platform, change).await;
+        self.failure_point(FailurePoint::AfterChange)?;
+        match applied {
             Ok(()) => {
                 self.settle(integration, Operation::Succeeded, None, None).await?;
                 self.store.revoke_integration_keys(integration.id, None).await?;
