@@ -16,7 +16,7 @@
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::path::{Path, PathBuf};
+    use std::path::PathBuf;
 
     use crate::workspace_root;
 
@@ -63,19 +63,33 @@ mod tests {
                         stack.push(path);
                     }
                 } else if path.extension().is_some_and(|e| e == "rs") {
-                    out.push((relative, production_part(&path)));
+                    out.push((relative, std::fs::read_to_string(&path).unwrap_or_default()));
                 }
             }
         }
-        out
+        // Files that are test modules (`#[cfg(test)] mod name;`) are test code.
+        let mut test_files = Vec::new();
+        for (path, text) in &out {
+            let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
+            for declared in text.split("#[cfg(test)]\nmod ").skip(1) {
+                if let Some(name) = declared.split(';').next().filter(|n| !n.contains([' ', '{', '\n'])) {
+                    test_files.push(format!("{dir}/{name}.rs"));
+                }
+            }
+        }
+        out.retain(|(path, _)| !test_files.contains(path));
+        out.into_iter().map(|(path, text)| (path, production_part(&text))).collect()
     }
 
-    /// A file's text up to its `#[cfg(test)]` module.
-    fn production_part(path: &Path) -> String {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        match text.find("#[cfg(test)]") {
-            Some(at) => text[..at].to_owned(),
-            None => text,
+    /// A file's text without its inline test module (`#[cfg(test)] mod tests { ... }`, which
+    /// closes the file).
+    fn production_part(text: &str) -> String {
+        let inline_tests = text.match_indices("#[cfg(test)]\nmod ").find(|(at, found)| {
+            text[at + found.len()..].split_whitespace().nth(1).is_some_and(|brace| brace.starts_with('{'))
+        });
+        match inline_tests {
+            Some((at, _)) => text[..at].to_owned(),
+            None => text.to_owned(),
         }
     }
 
