@@ -344,6 +344,17 @@ async fn the_manual_flow_with_the_generated_scripts_and_recurring_validation() {
     let message = status["message"].as_str().unwrap();
     assert!(message.contains("Initial validation: basic connection test"), "{message}");
     assert!(message.contains("password authentication failed"), "{message}");
+    // The failed round is the integration's latest validation run, as GET shows it (it is
+    // recorded just after the status moves).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let shown = server.call("GET", &format!("/integrations/{id}"), None).await;
+        if shown.body["validationResults"]["status"] == "failed" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the failed round is not shown: {}", shown.text);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     cluster.execute(&format!("ALTER USER {user} PASSWORD 'Manual-Passw0rd-1'")).await;
     wait_for(&server, id, "enabled").await;
 

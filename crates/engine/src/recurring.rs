@@ -66,8 +66,15 @@ impl Engine {
                 };
                 // The integration may have changed while it was checked; settle re-reads and
                 // drops the result when an edit or delete started meanwhile.
-                if let Err(error) = engine.settle(&integration, operation, message.as_deref(), None).await {
-                    tracing::error!(integration = %integration.id, %error, "could not record a recurring validation");
+                match engine.settle(&integration, operation, message.as_deref(), None).await {
+                    // Still checked as it stands: the run is its latest validation.
+                    Ok(after) if matches!(after.status, Status::Enabled | Status::RecurringValidationError) => {
+                        engine.record_validation(integration.id, &results).await;
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::error!(integration = %integration.id, %error, "could not record a recurring validation");
+                    }
                 }
             });
         }
