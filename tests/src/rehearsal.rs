@@ -3,9 +3,10 @@
 //! platform. Its behaviour is read from the integration's host (the first DNS label is a
 //! list of words joined by `-`), so a test picks it through the public API:
 //!
-//! - `failconnect`: the connection test fails; `failcheck`: every other check fails; the
-//!   connection test also fails when any secret of the config contains `wrong` (a wrong
-//!   password in a DELETE body, say);
+//! - `failconnect`: opening the run's session fails (so the connection test fails); `failcheck`:
+//!   every other check fails; the connection test also fails when any secret of the config
+//!   contains `wrong` (a wrong password in a DELETE body, say); `abortcheck`: the first check
+//!   after the connection test aborts the request (Databricks' metastore lookup error);
 //! - `failsetup`, `failcleanup`, `failedit`, `faildelete`: that change fails (a failed setup
 //!   rolls back, and `failrollback` fails that rollback);
 //! - `slowsetup`, `slowedit`, `slowdelete`: that change takes 2 s; `hangsetup`, `hangedit`,
@@ -20,9 +21,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use warden_engine::Platforms;
+use warden_model::ErrorCode;
 use warden_model::{IntegrationSpec, IntegrationType, PlatformConfig, Secret};
-use warden_platform::{Change, CheckOutcome, Descriptor, Phase, Platform, PlatformError, SetupModel};
-use warden_validation::{Needs, catalogue};
+use warden_platform::{
+    Applied, Change, CheckContext, CheckOutcome, Descriptor, Needs, Phase, Platform, PlatformError, Session,
+    SetupModel, TestId, catalogue,
+};
 
 /// The environment variable naming the change log file.
 pub const LOG_ENV: &str = "WARDEN_REHEARSAL_LOG";
@@ -31,25 +35,23 @@ pub const LOG_ENV: &str = "WARDEN_REHEARSAL_LOG";
 pub fn platforms() -> Platforms {
     [IntegrationType::Snowflake, IntegrationType::Redshift, IntegrationType::Databricks]
         .into_iter()
-        .fold(Platforms::new(), |platforms, integration_type| platforms.with(Arc::new(Rehearsal { integration_type })))
+        .fold(Platforms::new().with(Arc::new(warden_trino::Trino)), |platforms, integration_type| {
+            platforms.with(Arc::new(Rehearsal { integration_type }))
+        })
 }
 
 /// The rehearsal's descriptors: each type's real setup model.
-static REDSHIFT: Descriptor = Descriptor {
-    integration_type: IntegrationType::Redshift,
-    setup: SetupModel::PrivilegedOnce,
-    delete_credential_fields: &["authenticationType", "username", "databaseUser", "accessKeyId", "okta"],
-};
-static SNOWFLAKE: Descriptor = Descriptor {
-    integration_type: IntegrationType::Snowflake,
-    setup: SetupModel::PrivilegedOnce,
-    delete_credential_fields: &["authenticationType", "username", "role"],
-};
-static DATABRICKS: Descriptor = Descriptor {
-    integration_type: IntegrationType::Databricks,
-    setup: SetupModel::OwnIdentity,
-    delete_credential_fields: &[],
-};
+static REDSHIFT: Descriptor = Descriptor::new(
+    IntegrationType::Redshift,
+    SetupModel::PrivilegedOnce,
+    &["authenticationType", "username", "databaseUser", "accessKeyId", "okta"],
+);
+static SNOWFLAKE: Descriptor = Descriptor::new(
+    IntegrationType::Snowflake,
+    SetupModel::PrivilegedOnce,
+    &["authenticationType", "username", "role"],
+);
+static DATABRICKS: Descriptor = Descriptor::new(IntegrationType::Databricks, SetupModel::OwnIdentity, &[]);
 
 /// The stand-in adapter for one type.
 #[derive(Debug)]
@@ -92,15 +94,29 @@ impl Platform for Rehearsal {
         }
     }
 
-    async fn check(&self, test: &str, spec: &IntegrationSpec, _phase: Phase) -> Result<CheckOutcome, PlatformError> {
-        let is_connection =
-            catalogue(self.integration_type).iter().any(|d| d.name == test && d.needs == Needs::IsConnectionTest);
+    async fn open(&self, spec: &IntegrationSpec, _phase: Phase) -> Result<Session, PlatformError> {
+        if has(spec, "failconnect") {
+            return Err(PlatformError::new(
+                warden_platform::ErrorKind::Unauthenticated,
+                "FATAL: password authentication failed (rehearsal)",
+            ));
+        }
+        Ok(Session::none())
+    }
+
+    async fn check(&self, test: TestId, context: &CheckContext) -> Result<CheckOutcome, PlatformError> {
+        let spec = &context.spec;
+        let defs = catalogue(self.integration_type);
+        let is_connection = defs.iter().any(|d| d.id == test && d.needs == Needs::IsConnectionTest);
         let wrong_secret = spec.secrets().values().any(|secret| secret.expose().contains("wrong"));
-        if is_connection && (has(spec, "failconnect") || wrong_secret) {
-            return Ok(CheckOutcome::Failed("FATAL: password authentication failed (rehearsal)".into()));
+        if is_connection && wrong_secret {
+            return Ok(CheckOutcome::failed("FATAL: password authentication failed (rehearsal)"));
+        }
+        if !is_connection && has(spec, "abortcheck") {
+            return Ok(CheckOutcome::Abort(ErrorCode::MetastoreLookupFailed));
         }
         if !is_connection && has(spec, "failcheck") {
-            return Ok(CheckOutcome::Failed("the rehearsal was told to fail this check".into()));
+            return Ok(CheckOutcome::failed("the rehearsal was told to fail this check"));
         }
         Ok(CheckOutcome::Passed)
     }
@@ -126,7 +142,7 @@ impl Platform for Rehearsal {
         })
     }
 
-    async fn apply(&self, change: Change<'_>) -> Result<(), PlatformError> {
+    async fn apply(&self, change: Change<'_>) -> Result<Applied, PlatformError> {
         let (spec, word, slow, hang) = match change {
             Change::Create { spec, .. } => (spec, "failsetup", "slowsetup", "hangsetup"),
             Change::Edit { to, .. } => (to, "failedit", "slowedit", "hangedit"),
@@ -141,7 +157,7 @@ impl Platform for Rehearsal {
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
         if !has(spec, word) {
-            return Ok(());
+            return Ok(Applied::NOTHING);
         }
         let cause = PlatformError::other(format!("the rehearsal was told to fail the {}", change.name()));
         if !matches!(change, Change::Create { .. }) {

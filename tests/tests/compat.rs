@@ -255,3 +255,19 @@ async fn an_access_key_is_a_privileged_credential_in_a_delete_body() {
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(server.settled(id).await["status"], "deleted");
 }
+
+/// A check that aborts (here the rehearsal's Databricks metastore lookup) answers the
+/// reference's 422 `Processing Error` instead of validation results, and stores nothing.
+#[tokio::test]
+async fn an_aborted_validation_answers_the_processing_error() {
+    let server = Server::start(&common::Backend::Sqlite).await;
+    let payload = json!({"type": "Databricks", "autoBootstrap": false, "config": {
+        "workspaceUrl": "abortcheck.cloud.databricks.com", "httpPath": "/sql/1.0/warehouses/abc",
+        "authenticationType": "token", "token": "S3CRET-dapi"}});
+    let answer = server.call("POST", "/integrations", Some(&payload)).await;
+    assert_eq!(answer.status, 422, "{}", answer.text);
+    assert_eq!(answer.body["message"], "Processing Error: Error trying to get the current metastore info.");
+    assert!(answer.body.get("validationResults").is_none(), "{}", answer.text);
+    let listed = server.call("GET", "/integrations", None).await;
+    assert_eq!(listed.body, json!([]), "{}", listed.text);
+}

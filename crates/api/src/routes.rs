@@ -11,7 +11,7 @@ use axum::http::header::HOST;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use warden_engine::{Actor, Outcome};
+use warden_engine::{Actor, Engine, Outcome};
 use warden_model::ErrorCode;
 
 use crate::AppState;
@@ -56,10 +56,10 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestHost {
     }
 }
 
-fn answer(outcome: Outcome) -> Response {
+fn answer(outcome: Outcome, engine: &Engine) -> Response {
     let answer = match outcome {
         Outcome::DryRun(validation_results) => ChangeAnswer::DryRun(DryRunView { validation_results }),
-        Outcome::Accepted(accepted) => ChangeAnswer::Accepted(Box::new(AcceptedView::from(*accepted))),
+        Outcome::Accepted(accepted) => ChangeAnswer::Accepted(Box::new(AcceptedView::new(*accepted, engine))),
     };
     Json(answer).into_response()
 }
@@ -75,7 +75,7 @@ pub async fn list_integrations(
 ) -> Result<Json<Vec<IntegrationView>>, ApiError> {
     let flags = query.flags(&["includeDeleted"])?;
     let integrations = state.engine.list(flags.get("includeDeleted")).await?;
-    Ok(Json(integrations.iter().map(IntegrationView::from).collect()))
+    Ok(Json(integrations.iter().map(|i| IntegrationView::of_summary(i, &state.engine)).collect()))
 }
 
 /// Create an integration (validates first; with `dryRun=true` only validates).
@@ -98,7 +98,7 @@ pub async fn create_integration(
         .or_else(|| host.map(|h| format!("http://{h}")))
         .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned());
     let outcome = state.engine.create(&payload, flags.get("dryRun"), &actor, &public_url).await?;
-    Ok(answer(outcome))
+    Ok(answer(outcome, &state.engine))
 }
 
 /// One integration, in any status.
@@ -112,7 +112,7 @@ pub async fn get_integration(
     Id(id): Id,
 ) -> Result<Json<IntegrationView>, ApiError> {
     query.flags(&[])?;
-    Ok(Json(IntegrationView::from(&state.engine.get(id).await?)))
+    Ok(Json(IntegrationView::of_summary(&state.engine.get(id).await?, &state.engine)))
 }
 
 /// Update an integration (validates first; with `dryRun=true` only validates).
@@ -130,7 +130,7 @@ pub async fn update_integration(
     Payload(payload): Payload,
 ) -> Result<Response, ApiError> {
     let flags = query.flags(&["dryRun"])?;
-    Ok(answer(state.engine.update(id, &payload, flags.get("dryRun"), &actor).await?))
+    Ok(answer(state.engine.update(id, &payload, flags.get("dryRun"), &actor).await?, &state.engine))
 }
 
 /// Delete (or, with `forceDisable=true`, disable) an integration.
@@ -151,7 +151,7 @@ pub async fn delete_integration(
     let flags = query.flags(&["dryRun", "forceDisable"])?;
     let outcome =
         state.engine.delete(id, body.as_ref(), flags.get("dryRun"), flags.get("forceDisable"), &actor).await?;
-    Ok(answer(outcome))
+    Ok(answer(outcome, &state.engine))
 }
 
 /// An integration's status and what to do about an error status.

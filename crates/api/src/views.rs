@@ -1,10 +1,11 @@
 //! The JSON shapes the API answers with (besides errors): an integration, its status, the
-//! answers of create/update/delete, the Trino key, and the time format (RFC 3339, UTC).
+//! answers of create/update/delete, the callback key (Trino's), and the time format (RFC
+//! 3339, UTC).
 
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
-use warden_engine::Accepted;
+use warden_engine::{Accepted, Engine};
 use warden_model::time::UtcTime;
 use warden_model::{IntegrationType, REDACTED, Status, ValidationResults};
 use warden_store::{IntegrationSummary, StoredIntegration};
@@ -28,11 +29,12 @@ pub struct IntegrationView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub validation_results: Option<Value>,
-    /// The platform config, secrets redacted (absent for Trino).
+    /// The platform config, secrets redacted (absent when the platform has none: Trino).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub config: Option<Value>,
-    /// A Trino integration's API key: `[REDACTED]` (it is shown once, when created).
+    /// The key a platform calls Warden back with (Trino's): `[REDACTED]` (it is shown
+    /// once, when the integration is created).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_key: Option<String>,
     /// When it was created.
@@ -52,16 +54,20 @@ impl IntegrationView {
         message: Option<&String>,
         validation_results: Option<Value>,
         times: (i64, i64),
+        engine: &Engine,
     ) -> Self {
         let integration_type = redacted["type"].as_str().unwrap_or_default().to_owned();
-        let trino = integration_type == IntegrationType::Trino.wire_name();
+        let calls_back = IntegrationType::parse(&integration_type)
+            .ok()
+            .and_then(|t| engine.descriptor(t))
+            .is_some_and(|descriptor| descriptor.callback_key.is_some());
         Self {
             id,
             auto_bootstrap: redacted["autoBootstrap"].as_bool().unwrap_or(false),
             status: status.as_str().to_owned(),
             validation_results,
             config: redacted.get("config").cloned(),
-            api_key: trino.then(|| REDACTED.to_owned()),
+            api_key: calls_back.then(|| REDACTED.to_owned()),
             created_at: rfc3339(times.0),
             updated_at: rfc3339(times.1),
             message: message.cloned(),
@@ -70,8 +76,9 @@ impl IntegrationView {
     }
 }
 
-impl From<&IntegrationSummary> for IntegrationView {
-    fn from(i: &IntegrationSummary) -> Self {
+impl IntegrationView {
+    /// An integration as listed (read without decrypting its secrets).
+    pub fn of_summary(i: &IntegrationSummary, engine: &Engine) -> Self {
         Self::new(
             i.id.get(),
             &i.redacted,
@@ -79,12 +86,12 @@ impl From<&IntegrationSummary> for IntegrationView {
             i.status_message.as_ref(),
             i.validation_results.clone(),
             (i.created_at, i.updated_at),
+            engine,
         )
     }
-}
 
-impl From<&StoredIntegration> for IntegrationView {
-    fn from(i: &StoredIntegration) -> Self {
+    /// An integration as stored.
+    pub fn of_stored(i: &StoredIntegration, engine: &Engine) -> Self {
         Self::new(
             i.id.get(),
             &i.spec.redacted(),
@@ -92,6 +99,7 @@ impl From<&StoredIntegration> for IntegrationView {
             i.status_message.as_ref(),
             i.validation_results.clone(),
             (i.created_at, i.updated_at),
+            engine,
         )
     }
 }
@@ -123,32 +131,34 @@ impl From<&StoredIntegration> for StatusView {
 }
 
 /// The answer of an accepted create, update or delete: the integration as it is now (its
-/// `validationResults` are those the change was accepted on), and for a new Trino
-/// integration its key and config, shown this once.
+/// `validationResults` are those the change was accepted on), and for a new integration
+/// whose platform calls Warden back (Trino) its key and config lines, shown this once.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AcceptedView {
     /// The integration.
     #[serde(flatten)]
     pub integration: IntegrationView,
-    /// The Trino cluster's access-control config, with the key; shown this once.
+    /// The platform's config lines with the callback key (Trino's access-control config);
+    /// shown this once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config_snippet: Option<String>,
 }
 
-impl From<Accepted> for AcceptedView {
-    fn from(accepted: Accepted) -> Self {
-        let Accepted { integration, validation_results, trino_key, message } = accepted;
-        let mut view = IntegrationView::from(&integration);
+impl AcceptedView {
+    /// The answer to an accepted change.
+    pub fn new(accepted: Accepted, engine: &Engine) -> Self {
+        let Accepted { integration, validation_results, callback_key, message } = accepted;
+        let mut view = IntegrationView::of_stored(&integration, engine);
         if let Some(results) = validation_results.and_then(|r| serde_json::to_value(r).ok()) {
             view.validation_results = Some(results);
         }
         if message.is_some() {
             view.message = message;
         }
-        let config_snippet = trino_key.map(|key| {
+        let config_snippet = callback_key.map(|key| {
             view.api_key = Some(key.api_key.expose().clone());
-            key.config_snippet.expose().clone()
+            key.config_lines.expose().clone()
         });
         Self { integration: view, config_snippet }
     }

@@ -29,7 +29,7 @@ async fn app() -> App {
     let store = Arc::new(Store::open_sqlite(dir.path(), MasterKey::from_hex(&"ab".repeat(32)).unwrap()).await.unwrap());
     let (_, admin) = store.create_api_key("admin", &[Permission::ApplicationAdmin], None).await.unwrap();
     let (_, other) = store.create_api_key("s3 only", &[Permission::CreateS3Datasource], None).await.unwrap();
-    let engine = Engine::new(store, Platforms::new(), EngineOptions::default());
+    let engine = Engine::new(store, Platforms::new().with(Arc::new(warden_trino::Trino)), EngineOptions::default());
     let state =
         AppState { engine, ready: Arc::new(AtomicBool::new(true)), public_url: None, admin_keys: Arc::default() };
     App {

@@ -52,8 +52,11 @@ impl Engine {
         let check = !(failed_create && privileged.is_none());
         if dry_run {
             self.audit_dry_run(actor, "delete.dryRun", Some(id), spec).await;
-            let results =
-                if check { self.validate(&platform, checked, Phase::Removal).await } else { nothing_to_check() };
+            let results = if check {
+                self.validate(&platform, checked, Phase::Removal, Some(id)).await?
+            } else {
+                nothing_to_check()
+            };
             return Ok(Outcome::DryRun(results));
         }
         let claimed = match self.store.update_integration(id, current.version, next, None, None).await {
@@ -64,7 +67,17 @@ impl Engine {
             }
             Err(other) => return Err(other.into()),
         };
-        let results = if check { Some(self.validate(&platform, checked, Phase::Removal).await) } else { None };
+        let results = if check {
+            match self.validate(&platform, checked, Phase::Removal, Some(id)).await {
+                Ok(results) => Some(results),
+                Err(aborted) => {
+                    self.put_back(&claimed, &current).await?;
+                    return Err(aborted.into());
+                }
+            }
+        } else {
+            None
+        };
         if let Some(results) = results.as_ref().filter(|r| r.failed()) {
             self.put_back(&claimed, &current).await?;
             return Err(EngineError::validation(ErrorCode::DeleteValidationFailed { id }, results.clone()));

@@ -73,3 +73,10 @@ impl EngineError {
         }))
     }
 }
+
+impl From<warden_validation::Aborted> for EngineError {
+    /// A check that aborted the run: the request answers with the check's error code.
+    fn from(aborted: warden_validation::Aborted) -> Self {
+        Self::code(aborted.code)
+    }
+}

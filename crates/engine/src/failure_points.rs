@@ -12,8 +12,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::json;
 use tokio::sync::watch;
-use warden_model::{IntegrationSpec, IntegrationType, Status};
-use warden_platform::{Change, CheckOutcome, Descriptor, Phase, Platform, PlatformError, SetupModel};
+use warden_model::{IntegrationType, Status};
+use warden_platform::{
+    Applied, Change, CheckContext, CheckOutcome, Descriptor, Platform, PlatformError, SetupModel, TestId,
+};
 use warden_store::{MasterKey, Store};
 
 use crate::{Actor, Engine, EngineOptions, FailurePoint, Outcome, Platforms};
@@ -24,11 +26,7 @@ struct Counting {
     applied: AtomicUsize,
 }
 
-static COUNTING: Descriptor = Descriptor {
-    integration_type: IntegrationType::Redshift,
-    setup: SetupModel::PrivilegedOnce,
-    delete_credential_fields: &[],
-};
+static COUNTING: Descriptor = Descriptor::new(IntegrationType::Redshift, SetupModel::PrivilegedOnce, &[]);
 
 #[async_trait]
 impl Platform for Counting {
@@ -36,21 +34,13 @@ impl Platform for Counting {
         &COUNTING
     }
 
-    async fn check(&self, _test: &str, _spec: &IntegrationSpec, _phase: Phase) -> Result<CheckOutcome, PlatformError> {
+    async fn check(&self, _test: TestId, _context: &CheckContext) -> Result<CheckOutcome, PlatformError> {
         Ok(CheckOutcome::Passed)
     }
 
-    fn system_account(
-        &self,
-        requested: &IntegrationSpec,
-        _current: Option<&IntegrationSpec>,
-    ) -> Result<IntegrationSpec, PlatformError> {
-        Ok(requested.clone())
-    }
-
-    async fn apply(&self, _change: Change<'_>) -> Result<(), PlatformError> {
+    async fn apply(&self, _change: Change<'_>) -> Result<Applied, PlatformError> {
         self.applied.fetch_add(1, Ordering::SeqCst);
-        Ok(())
+        Ok(Applied::NOTHING)
     }
 }
 

@@ -1,6 +1,9 @@
 //! Warden's use cases (API.md section 2): list, get, create, update, delete (with `dryRun`
-//! and `forceDisable`), status, and the Trino key rotation, plus the worker that runs the
-//! jobs they queue and the recovery that follows a crash.
+//! and `forceDisable`), status, the callback-key rotation and data-source registration,
+//! plus the worker that runs the jobs they queue and the recovery that follows a crash.
+//!
+//! The engine knows platforms only through the adapter contract (`warden-platform`): it
+//! branches on an adapter's [`Descriptor`], never on the integration type.
 //!
 //! The engine owns the rules; the api crate only decodes requests and encodes answers.
 //! Every status change goes through [`warden_lifecycle::decide`]. Privileged credentials of
@@ -9,14 +12,17 @@
 //! process stopped is recovered (error status and a message saying what to do), never
 //! re-run without them.
 
+#[cfg(test)]
+mod contract_tests;
+mod data_sources;
 mod delete;
 mod error;
 #[cfg(test)]
 mod failure_points;
 mod recurring;
+mod registry;
 mod requests;
 mod scripts;
-mod trino;
 mod worker;
 
 use std::collections::HashMap;
@@ -27,14 +33,13 @@ use serde_json::Value;
 use tokio::sync::{Notify, mpsc};
 use warden_lifecycle::{Decision, Operation, Subject, decide};
 use warden_model::{ErrorCode, IntegrationId, IntegrationSpec, IntegrationType, Problem, Secret, ValidationResults};
-use warden_platform::{Phase, Platform};
+use warden_platform::{CheckContext, Descriptor, Phase, Platform};
 use warden_store::{IntegrationSummary, Job, JobOwner, Store, StoreError, StoredIntegration};
-use warden_validation::RunOptions;
+use warden_validation::{Aborted, RunOptions};
 
 pub use error::{EngineError, Rejection};
-pub use trino::{Trino, config_snippet};
 
-/// The adapters this build has, by integration type. Trino is always there.
+/// The adapters this build has, by integration type (the server crate registers them).
 #[derive(Clone)]
 pub struct Platforms {
     by_type: HashMap<IntegrationType, Arc<dyn Platform>>,
@@ -47,11 +52,9 @@ impl Default for Platforms {
 }
 
 impl Platforms {
-    /// Only Trino, which needs no adapter.
+    /// No adapters.
     pub fn new() -> Self {
-        let mut by_type: HashMap<IntegrationType, Arc<dyn Platform>> = HashMap::new();
-        by_type.insert(IntegrationType::Trino, Arc::new(Trino));
-        Self { by_type }
+        Self { by_type: HashMap::new() }
     }
 
     /// Adds (or replaces) the adapter for its type.
@@ -153,8 +156,8 @@ pub struct Accepted {
     pub integration: StoredIntegration,
     /// The validation results the change was accepted on.
     pub validation_results: Option<ValidationResults>,
-    /// For a new Trino integration: its API key, shown this once.
-    pub trino_key: Option<TrinoKey>,
+    /// For a new integration whose platform calls Warden back: its key, shown this once.
+    pub callback_key: Option<CallbackKeyShown>,
     /// A note for the caller (a force-disable says what is left to do).
     pub message: Option<String>,
 }
@@ -163,20 +166,21 @@ impl Outcome {
     fn accepted(
         integration: StoredIntegration,
         validation_results: Option<ValidationResults>,
-        trino_key: Option<TrinoKey>,
+        callback_key: Option<CallbackKeyShown>,
         message: Option<String>,
     ) -> Self {
-        Self::Accepted(Box::new(Accepted { integration, validation_results, trino_key, message }))
+        Self::Accepted(Box::new(Accepted { integration, validation_results, callback_key, message }))
     }
 }
 
-/// A Trino integration's API key and the config lines that carry it, shown once.
+/// The key a platform calls Warden back with (Trino's access-control plugin) and the config
+/// lines that carry it, shown once.
 #[derive(Debug)]
-pub struct TrinoKey {
+pub struct CallbackKeyShown {
     /// The key.
     pub api_key: Secret<String>,
-    /// The cluster's access-control config.
-    pub config_snippet: Secret<String>,
+    /// The platform's config lines, with the key.
+    pub config_lines: Secret<String>,
 }
 
 /// The engine.
@@ -260,24 +264,69 @@ impl Engine {
         self.existing(id).await
     }
 
+    /// What this build knows about a platform, if it has its adapter.
+    pub fn descriptor(&self, integration_type: IntegrationType) -> Option<&'static Descriptor> {
+        self.platforms.get(integration_type).map(|platform| platform.descriptor())
+    }
+
     fn platform(&self, integration_type: IntegrationType) -> Result<Arc<dyn Platform>, EngineError> {
         self.platforms
             .get(integration_type)
             .ok_or_else(|| EngineError::code(ErrorCode::PlatformNotSupported { integration_type }))
     }
 
-    async fn validate(&self, platform: &Arc<dyn Platform>, spec: &IntegrationSpec, phase: Phase) -> ValidationResults {
-        let spec = Arc::new(spec.clone());
-        let results =
-            warden_validation::validate(Arc::clone(platform), spec.clone(), phase, self.options.validation).await;
-        tracing::debug!(
-            integration_type = %spec.integration_type(),
-            host = %spec.host(),
-            status = ?results.status,
-            tests = results.validation_tests.len(),
-            "validation finished"
-        );
+    /// Validates `spec` in `phase` (for the integration `id`, once stored). A check that
+    /// aborts the run ends it with its error code.
+    async fn validate(
+        &self,
+        platform: &Arc<dyn Platform>,
+        spec: &IntegrationSpec,
+        phase: Phase,
+        id: Option<IntegrationId>,
+    ) -> Result<ValidationResults, Aborted> {
+        let context = CheckContext {
+            spec: Arc::new(spec.clone()),
+            phase,
+            integration_id: id,
+            session: None,
+            registry: Arc::new(registry::StoreRegistry::new(Arc::clone(&self.store))),
+        };
+        let results = warden_validation::validate(Arc::clone(platform), context, self.options.validation).await;
+        match &results {
+            Ok(results) => tracing::debug!(
+                integration_type = %spec.integration_type(),
+                host = %spec.host(),
+                status = ?results.status,
+                tests = results.validation_tests.len(),
+                "validation finished"
+            ),
+            Err(aborted) => tracing::info!(
+                integration_type = %spec.integration_type(),
+                host = %spec.host(),
+                test = aborted.test,
+                code = aborted.code.name(),
+                "validation aborted"
+            ),
+        }
         results
+    }
+
+    /// Validates an integration where no request waits for the answer (after a setup, in
+    /// recurring validation): an aborted run is a failed test whose message is the abort's.
+    async fn validate_stored(
+        &self,
+        platform: &Arc<dyn Platform>,
+        spec: &IntegrationSpec,
+        id: IntegrationId,
+    ) -> ValidationResults {
+        self.validate(platform, spec, Phase::Installed, Some(id)).await.unwrap_or_else(|aborted| {
+            ValidationResults::from_tests(vec![warden_model::TestResult {
+                name: aborted.test.to_owned(),
+                status: warden_model::TestStatus::Failed,
+                message: Some(aborted.code.message()),
+                result: None,
+            }])
+        })
     }
 
     /// The system-account form of an automatic setup's request (what is stored).

@@ -11,7 +11,6 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use warden_lifecycle::Operation;
 use warden_model::{Status, TestStatus};
-use warden_platform::Phase;
 
 use crate::{Engine, EngineError};
 
@@ -48,7 +47,7 @@ impl Engine {
             let (engine, permits) = (Arc::clone(&self), Arc::clone(&permits));
             running.spawn(async move {
                 let _permit = permits.acquire_owned().await;
-                let results = engine.validate(&platform, &integration.spec, Phase::Installed).await;
+                let results = engine.validate_stored(&platform, &integration.spec, integration.id).await;
                 let (operation, message) = if results.failed() {
                     let failing: Vec<String> = results
                         .validation_tests

@@ -1,19 +1,20 @@
-//! POST and PUT of an integration, and the Trino key rotation: check the payload, refuse
+//! POST and PUT of an integration, and the callback-key rotation: check the payload, refuse
 //! what the contract refuses, validate, then store the change and queue its job.
 
 use serde_json::Value;
 use warden_lifecycle::{Decision, INITIAL, Operation, decide, withdraw};
-use warden_model::{ErrorCode, IntegrationId, IntegrationSpec, IntegrationType, Secret, Status};
-use warden_platform::Phase;
+use warden_model::{ErrorCode, IntegrationId, IntegrationSpec, Secret, Status};
+use warden_platform::{CallbackKey, Phase};
 use warden_store::{Permission, StoreError, StoredIntegration};
 
-use crate::{Actor, Engine, EngineError, Outcome, TrinoKey, config_snippet};
+use crate::{Actor, CallbackKeyShown, Engine, EngineError, Outcome};
 
 /// How often a PUT re-reads an integration that changed under it before giving up.
 const EDIT_ATTEMPTS: usize = 3;
 
 impl Engine {
-    /// `POST /integrations` (API.md 2.2). `public_url` is where Trino reaches this Warden.
+    /// `POST /integrations` (API.md 2.2). `public_url` is where a platform that calls Warden
+    /// back (Trino) reaches it.
     pub async fn create(
         &self,
         payload: &Value,
@@ -24,7 +25,7 @@ impl Engine {
         let requested = IntegrationSpec::from_value(payload, None).map_err(EngineError::invalid)?;
         self.host_conflict(&requested, None).await?;
         let platform = self.platform(requested.integration_type())?;
-        let results = self.validate(&platform, &requested, Phase::Request).await;
+        let results = self.validate(&platform, &requested, Phase::Request, None).await?;
         if dry_run {
             self.audit_dry_run(actor, "create.dryRun", None, &requested).await;
             return Ok(Outcome::DryRun(results));
@@ -36,13 +37,13 @@ impl Engine {
         let integration = self.insert_once_per_host(&requested, &stored).await?;
         self.record_validation(integration.id, &results).await;
         self.audit(actor, "create", integration.id, None, Some(&integration)).await;
-        let trino_key = match requested.integration_type() {
-            IntegrationType::Trino => Some(self.new_trino_key(integration.id, public_url).await?),
-            _ => None,
+        let callback_key = match &platform.descriptor().callback_key {
+            Some(callback) => Some(self.new_callback_key(integration.id, public_url, callback).await?),
+            None => None,
         };
         let privileged = platform.descriptor().needs_privileged(&requested).then_some(requested);
         self.start_job(&integration, "create", None, privileged).await?;
-        Ok(Outcome::accepted(integration, Some(results), trino_key, None))
+        Ok(Outcome::accepted(integration, Some(results), callback_key, None))
     }
 
     /// Stores a new integration, unless its host is in use. The unique index decides a race
@@ -76,7 +77,8 @@ impl Engine {
         actor: &Actor,
     ) -> Result<Outcome, EngineError> {
         let mut current = self.existing(id).await?;
-        if current.spec.integration_type() == IntegrationType::Trino {
+        let platform = self.platform(current.spec.integration_type())?;
+        if !platform.descriptor().editable {
             return Err(EngineError::code(ErrorCode::TrinoNotEditable { id }));
         }
         let requested = current.spec.updated_from(payload).map_err(EngineError::invalid)?;
@@ -84,7 +86,6 @@ impl Engine {
         if !attributes.is_empty() {
             return Err(EngineError::non_editable(attributes));
         }
-        let platform = self.platform(requested.integration_type())?;
         for _ in 0..EDIT_ATTEMPTS {
             let next = match decide(current.status, Operation::Edit) {
                 Decision::MoveTo(next) => next,
@@ -99,7 +100,7 @@ impl Engine {
             }
             if dry_run {
                 self.audit_dry_run(actor, "update.dryRun", Some(id), &requested).await;
-                return Ok(Outcome::DryRun(self.validate(&platform, &requested, phase).await));
+                return Ok(Outcome::DryRun(self.validate(&platform, &requested, phase, Some(id)).await?));
             }
             let claimed = match self.store.update_integration(id, current.version, next, None, None).await {
                 Ok(claimed) => claimed,
@@ -113,7 +114,13 @@ impl Engine {
                 }
                 Err(other) => return Err(other.into()),
             };
-            let results = self.validate(&platform, &requested, phase).await;
+            let results = match self.validate(&platform, &requested, phase, Some(id)).await {
+                Ok(results) => results,
+                Err(aborted) => {
+                    self.put_back(&claimed, &current).await?;
+                    return Err(aborted.into());
+                }
+            };
             if results.failed() {
                 self.put_back(&claimed, &current).await?;
                 return Err(EngineError::validation(ErrorCode::EditValidationFailed { id }, results));
@@ -160,29 +167,35 @@ impl Engine {
         Ok(())
     }
 
-    /// `POST /integrations/{id}/regenerate`: a new key for a Trino integration; the old one
-    /// is revoked in the same call, after the new one exists.
+    /// `POST /integrations/{id}/regenerate`: a new callback key for an integration whose
+    /// platform calls Warden back (Trino); the old one is revoked in the same call, after the
+    /// new one exists.
     pub async fn regenerate(&self, id: IntegrationId, actor: &Actor) -> Result<Secret<String>, EngineError> {
         let integration = self.existing(id).await?;
         let integration_type = integration.spec.integration_type();
-        if integration_type != IntegrationType::Trino {
+        if self.descriptor(integration_type).is_none_or(|d| d.callback_key.is_none()) {
             return Err(EngineError::code(ErrorCode::RegenerateNotTrino { id, integration_type }));
         }
         if integration.status.is_not_in_use() {
             return Err(EngineError::code(ErrorCode::EditRefused { id, status: integration.status }));
         }
-        let (key, secret) = self.store.create_api_key(&trino_key_name(id), &[], Some(id)).await?;
+        let (key, secret) = self.store.create_api_key(&callback_key_name(id), &[], Some(id)).await?;
         let revoked = self.store.revoke_integration_keys(id, Some(key.id)).await?;
-        tracing::info!(integration = %id, revoked, "Trino API key regenerated");
+        tracing::info!(integration = %id, revoked, "callback key regenerated");
         self.audit(actor, "regenerate", id, Some(&integration), Some(&integration)).await;
         Ok(secret)
     }
 
-    async fn new_trino_key(&self, id: IntegrationId, public_url: &str) -> Result<TrinoKey, EngineError> {
+    async fn new_callback_key(
+        &self,
+        id: IntegrationId,
+        public_url: &str,
+        callback: &CallbackKey,
+    ) -> Result<CallbackKeyShown, EngineError> {
         let no_permissions: &[Permission] = &[];
-        let (_, api_key) = self.store.create_api_key(&trino_key_name(id), no_permissions, Some(id)).await?;
-        let config_snippet = Secret::new(config_snippet(public_url, api_key.expose()));
-        Ok(TrinoKey { api_key, config_snippet })
+        let (_, api_key) = self.store.create_api_key(&callback_key_name(id), no_permissions, Some(id)).await?;
+        let config_lines = Secret::new((callback.config_lines)(public_url, api_key.expose()));
+        Ok(CallbackKeyShown { api_key, config_lines })
     }
 }
 
@@ -191,6 +204,8 @@ fn host_busy(requested: &IntegrationSpec) -> EngineError {
     EngineError::code(ErrorCode::HostBusy { integration_type: requested.integration_type(), host: requested.host() })
 }
 
-fn trino_key_name(id: IntegrationId) -> String {
+/// The name of an integration's callback key (the name Warden 0.1 gave Trino's keys, kept
+/// so that keys issued before and after read alike).
+fn callback_key_name(id: IntegrationId) -> String {
     format!("trino-integration-{id}")
 }

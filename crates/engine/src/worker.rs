@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use warden_lifecycle::{Operation, Setup, recovery_message};
 use warden_model::IntegrationSpec;
-use warden_platform::{Change, Phase, Platform, PlatformError};
+use warden_platform::{Applied, Change, Platform, PlatformError};
 use warden_store::{Job, StoredIntegration};
 
 use crate::{Engine, EngineError, FailurePoint};
@@ -217,7 +217,7 @@ impl Engine {
 
     /// Makes a change on the platform under the change deadline: a platform that hangs
     /// leaves the integration in its error status, never in a transitional one.
-    async fn apply(&self, platform: &Arc<dyn Platform>, change: Change<'_>) -> Result<(), PlatformError> {
+    async fn apply(&self, platform: &Arc<dyn Platform>, change: Change<'_>) -> Result<Applied, PlatformError> {
         let limit = self.options.change_timeout;
         match tokio::time::timeout(limit, platform.apply(change)).await {
             Ok(outcome) => outcome,
@@ -240,11 +240,19 @@ impl Engine {
         // with the reason when removing it failed.
         self.failure_point(FailurePoint::BeforeChange)?;
         let applied = self.apply(platform, Change::Create { spec, privileged }).await;
+        // What the setup made is remembered before anything else can stop the job.
+        let state = match &applied {
+            Ok(Applied { state: Some(state) }) => {
+                self.store.set_platform_state(id, Some(state)).await?;
+                Some(state)
+            }
+            _ => integration.platform_state.as_ref(),
+        };
         self.failure_point(FailurePoint::AfterChange)?;
-        let (failure, left) = match applied {
-            Ok(()) if privileged.is_none() => (None, Ok(())),
-            Ok(()) => {
-                let results = self.validate(platform, spec, Phase::Installed).await;
+        let (failure, left) = match &applied {
+            Ok(_) if privileged.is_none() => (None, Ok(())),
+            Ok(_) => {
+                let results = self.validate_stored(platform, spec, id).await;
                 self.record_validation(id, &results).await;
                 if results.failed() {
                     let failed: Vec<&str> = results
@@ -255,8 +263,8 @@ impl Engine {
                         .collect();
                     let failure = format!("The setup ran, but validation failed afterwards ({}).", failed.join(", "));
                     // The setup ran to its end, so every object it names is this attempt's.
-                    let left =
-                        self.apply(platform, Change::Cleanup { spec, privileged }).await.map_err(|e| e.to_string());
+                    let cleanup = Change::Cleanup { spec, privileged, state };
+                    let left = self.apply(platform, cleanup).await.map(drop).map_err(|e| e.to_string());
                     (Some(failure), left)
                 } else {
                     (None, Ok(()))
@@ -295,10 +303,14 @@ impl Engine {
         privileged: Option<&IntegrationSpec>,
     ) -> Result<(), EngineError> {
         self.failure_point(FailurePoint::BeforeChange)?;
-        let applied = self.apply(platform, Change::Edit { from: &integration.spec, to, privileged }).await;
+        let state = integration.platform_state.as_ref();
+        let applied = self.apply(platform, Change::Edit { from: &integration.spec, to, privileged, state }).await;
+        if let Ok(Applied { state: Some(state) }) = &applied {
+            self.store.set_platform_state(integration.id, Some(state)).await?;
+        }
         self.failure_point(FailurePoint::AfterChange)?;
         match applied {
-            Ok(()) => self.settle(integration, Operation::Succeeded, None, Some(to)).await.map(drop),
+            Ok(_) => self.settle(integration, Operation::Succeeded, None, Some(to)).await.map(drop),
             Err(error) => {
                 let message = format!(
                     "The edit failed on the platform: {error}. The previous configuration is still in force; fix the cause and send the PUT again."
@@ -317,17 +329,19 @@ impl Engine {
         privileged: Option<&IntegrationSpec>,
         after_failed_create: bool,
     ) -> Result<(), EngineError> {
-        let spec = &integration.spec;
+        let (spec, state) = (&integration.spec, integration.platform_state.as_ref());
         let change = if after_failed_create {
-            Change::Cleanup { spec, privileged }
+            Change::Cleanup { spec, privileged, state }
         } else {
-            Change::Delete { spec, privileged }
+            Change::Delete { spec, privileged, state }
         };
         self.failure_point(FailurePoint::BeforeChange)?;
         let applied = self.apply(platform, change).await;
         self.failure_point(FailurePoint::AfterChange)?;
         match applied {
-            Ok(()) => {
+            Ok(_) => {
+                // What the platform had of the integration is gone, and so is its state.
+                self.store.set_platform_state(integration.id, None).await?;
                 self.settle(integration, Operation::Succeeded, None, None).await?;
                 self.store.revoke_integration_keys(integration.id, None).await?;
                 Ok(())

@@ -137,6 +137,27 @@ pub enum ErrorCode {
         /// The name.
         name: String,
     },
+    /// Data sources asked of an integration whose platform has none.
+    NoDataSources {
+        /// The integration.
+        id: IntegrationId,
+        /// Its type.
+        integration_type: IntegrationType,
+    },
+    /// Data sources asked of an integration that is not enabled.
+    DataSourcesRefused {
+        /// The integration.
+        id: IntegrationId,
+        /// Its status.
+        status: Status,
+    },
+    /// The platform refused to register a data source.
+    DataSourceRegistrationFailed {
+        /// The data source's name.
+        name: String,
+        /// What the platform said.
+        detail: String,
+    },
     /// A missing data source.
     DataSourceNotFound {
         /// The id asked for.
@@ -204,7 +225,8 @@ impl ErrorCode {
             | Self::TrinoNotEditable { .. }
             | Self::BadRequest
             | Self::ScriptTypeNotAccepted { .. }
-            | Self::PrefixOutsideLocation { .. } => 400,
+            | Self::PrefixOutsideLocation { .. }
+            | Self::NoDataSources { .. } => 400,
             Self::Unauthorized => 401,
             Self::Forbidden { .. } => 403,
             Self::IntegrationNotFound { .. }
@@ -217,7 +239,8 @@ impl ErrorCode {
             | Self::DeleteRefused { .. }
             | Self::HostBusy { .. }
             | Self::CleanupNotApplicable { .. }
-            | Self::DataSourceNameTaken { .. } => 409,
+            | Self::DataSourceNameTaken { .. }
+            | Self::DataSourcesRefused { .. } => 409,
             Self::RequestTimeout => 408,
             Self::UriTooLong => 414,
             Self::HeadersTooLarge => 431,
@@ -229,6 +252,7 @@ impl ErrorCode {
             | Self::DeleteValidationFailed { .. } => 422,
             Self::Internal => 500,
             Self::PlatformNotSupported { .. } => 501,
+            Self::DataSourceRegistrationFailed { .. } => 502,
             Self::Unavailable | Self::TooManyConnections => 503,
         }
     }
@@ -272,6 +296,9 @@ impl ErrorCode {
             Self::PrefixOutsideLocation { .. } => "prefix_outside_location",
             Self::DataSourceNameTaken { .. } => "data_source_name_taken",
             Self::DataSourceNotFound { .. } => "data_source_not_found",
+            Self::NoDataSources { .. } => "no_data_sources",
+            Self::DataSourcesRefused { .. } => "data_sources_refused",
+            Self::DataSourceRegistrationFailed { .. } => "data_source_registration_failed",
             Self::RouteNotFound => "route_not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Internal => "internal",
@@ -340,6 +367,15 @@ impl ErrorCode {
             }
             Self::DataSourceNameTaken { name } => format!("A data source named {name} already exists."),
             Self::DataSourceNotFound { id } => format!("No data source found with ID {id}."),
+            Self::NoDataSources { id, integration_type } => {
+                format!("Integration {id} is a {integration_type} integration, which has no data sources.")
+            }
+            Self::DataSourcesRefused { id, status } => format!(
+                "Data sources are registered under an enabled integration; integration {id} is {status}. Check GET /integrations/{id}/status, and register them once it is enabled."
+            ),
+            Self::DataSourceRegistrationFailed { name, detail } => format!(
+                "Registering data source {name} on the platform failed: {detail}. Data sources listed before it were registered; fix the cause and send the rest again."
+            ),
             Self::CleanupNotApplicable { id, status } => format!(
                 "The cleanup scripts are for an integration whose creation failed; integration {id} is in state {status}. For one that was created, use POST /integrations/{id}/scripts/delete."
             ),

@@ -37,6 +37,9 @@ fn covered(code: &ErrorCode) {
         | E::PrefixOutsideLocation { .. }
         | E::DataSourceNameTaken { .. }
         | E::DataSourceNotFound { .. }
+        | E::NoDataSources { .. }
+        | E::DataSourcesRefused { .. }
+        | E::DataSourceRegistrationFailed { .. }
         | E::CleanupNotApplicable { .. }
         | E::TrinoNotEditable { .. }
         | E::HostBusy { .. }
@@ -89,6 +92,9 @@ fn every_code() -> Vec<ErrorCode> {
         E::PrefixOutsideLocation { prefix: "s3://other/x".into(), location: "s3://lake/raw".into() },
         E::DataSourceNameTaken { name: "sales".into() },
         E::DataSourceNotFound { id: 3 },
+        E::NoDataSources { id, integration_type: redshift },
+        E::DataSourcesRefused { id, status: Status::Creating },
+        E::DataSourceRegistrationFailed { name: "sales".into(), detail: "not allowed: AccessDenied".into() },
         E::CleanupNotApplicable { id, status: Status::Enabled },
         E::TrinoNotEditable { id },
         E::HostBusy { integration_type: redshift, host },
@@ -119,6 +125,6 @@ fn every_error_code_has_one_row_status_name_and_message() {
             format!("{status} {:<36} {}", code.name(), code.message())
         })
         .collect();
-    assert_eq!(names.len(), 41, "each code has a name of its own");
+    assert_eq!(names.len(), 44, "each code has a name of its own");
     insta::assert_snapshot!(table.join("\n"));
 }

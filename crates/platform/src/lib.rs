@@ -1,9 +1,30 @@
-//! The contract every platform adapter implements: run one validation check, derive the
-//! system account an automatic setup creates, and apply a change (set up, edit, remove,
-//! clean up after a failed setup) to the platform. Errors are typed; none carries a secret.
+//! The contract every platform adapter implements, and the only thing the engine knows about
+//! a platform:
+//!
+//! - a [`Descriptor`] (data): the integration type, how an automatic setup is made
+//!   ([`SetupModel`]), what a DELETE body may carry, which fields an edit may not change,
+//!   whether the platform calls Warden back with a key, whether it has data sources;
+//! - checks by typed [`TestId`] (the [`catalogue`] of API.md section 4), each given a
+//!   [`CheckContext`]: the config, the phase, the [`Session`] the runner opened for the run,
+//!   and a read-only [`Registry`] of Warden's own records. A check passes, warns, fails (with
+//!   values for its message) or aborts the request with an error code;
+//! - changes ([`Change`]) that return what they made ([`Applied`]: platform state Warden
+//!   stores with the integration and hands back to later changes);
+//! - data-source registration, for the platforms that have data sources.
+//!
+//! Errors are typed ([`PlatformError`], [`ErrorKind`]); none carries a secret.
+
+pub mod catalogue;
+mod context;
+mod error;
 
 use async_trait::async_trait;
-use warden_model::{IntegrationSpec, IntegrationType};
+use serde_json::Value;
+use warden_model::{ErrorCode, IntegrationSpec, IntegrationType, Problem};
+
+pub use catalogue::{Applies, Needs, TestDef, TestId, catalogue};
+pub use context::{CheckContext, DataSource, NoRecords, Registered, Registry, Session};
+pub use error::{ErrorKind, PlatformError};
 
 /// What a check found, when it could run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,125 +33,43 @@ pub enum CheckOutcome {
     Passed,
     /// Worth a look, not blocking; the text is the platform's detail.
     Warning(String),
-    /// The check did not hold; the text is what the platform said (appended to the
-    /// reference message).
-    Failed(String),
+    /// The check did not hold.
+    Failed(Failure),
+    /// The request cannot go on at all (not a failed test but a failed request): the engine
+    /// answers with this error code instead of validation results (Databricks' 422
+    /// `Processing Error: Error trying to get the current metastore info.`).
+    Abort(ErrorCode),
 }
 
-/// What kind of failure a platform error is, so that the engine and the adapters decide by
-/// kind, never by the platform's wording.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// No connection could be made (DNS, refused, TLS, network).
-    Unreachable,
-    /// The platform refused the credentials.
-    Unauthenticated,
-    /// The credentials are valid but lack a privilege.
-    Forbidden,
-    /// The object asked for does not exist (a database, a role, a catalog).
-    NotFound,
-    /// The object to create exists already.
-    AlreadyExists,
-    /// The platform asked Warden to slow down.
-    Throttled {
-        /// How long it asked Warden to wait, when it said.
-        retry_after: Option<std::time::Duration>,
-    },
-    /// The configuration asks for something the adapter does not support (yet).
-    Unsupported,
-    /// Anything else the platform answered with.
-    Other,
-}
-
-/// Why a check could not run, or a change failed. None carries a secret: the detail is the
-/// platform's own text about what happened.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PlatformError {
-    /// The platform (or the way to it) failed, of this kind, with its own words.
-    #[error("{}{detail}", kind_prefix(*.kind))]
-    Failed {
-        /// What kind of failure.
-        kind: ErrorKind,
-        /// The platform's own text.
-        detail: String,
-    },
-    /// The adapter has no check of that name.
-    #[error("this adapter has no check named {0:?}")]
-    UnknownCheck(String),
-    /// The change did not finish within the deadline Warden gives every change; Warden
-    /// stopped waiting for it, so whatever it had done is still there.
-    #[error("the platform did not finish within {} s, so Warden stopped waiting", .0.as_secs())]
-    Timeout(std::time::Duration),
-    /// A setup failed part way, and the adapter removed what that attempt had created (only
-    /// that: objects that existed before are never touched); `rollback` says why removing
-    /// them failed, when it did.
-    #[error("{cause}{}", rollback.as_ref().map(|r| format!(" (and removing what it had created failed: {r})")).unwrap_or_default())]
-    SetupFailed {
-        /// Why the setup failed.
-        cause: Box<PlatformError>,
-        /// Why the rollback failed, if it did.
-        rollback: Option<String>,
-    },
-}
-
-fn kind_prefix(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::Unreachable => "could not connect: ",
-        ErrorKind::Unauthenticated => "could not log in: ",
-        ErrorKind::Forbidden => "not allowed: ",
-        ErrorKind::NotFound => "not found: ",
-        ErrorKind::AlreadyExists => "already exists: ",
-        ErrorKind::Throttled { .. } => "throttled by the platform: ",
-        ErrorKind::Unsupported => "not supported: ",
-        ErrorKind::Other => "the platform answered with an error: ",
+impl CheckOutcome {
+    /// A failure with the platform's own `detail` and no values.
+    pub fn failed(detail: impl Into<String>) -> Self {
+        Self::Failed(Failure::new(detail))
     }
 }
 
-impl PlatformError {
-    /// A failure of `kind` with the platform's own `detail`.
-    pub fn new(kind: ErrorKind, detail: impl Into<String>) -> Self {
-        Self::Failed { kind, detail: detail.into() }
+/// What a failed check reports: the platform's own text (appended to the reference message)
+/// and the values the reference message names (`{id}` in `... used by S3 integration with ID
+/// {id}.`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Failure {
+    /// The platform's own text.
+    pub detail: String,
+    /// Values for the message's `{placeholders}`, by name.
+    pub values: Vec<(&'static str, String)>,
+}
+
+impl Failure {
+    /// A failure with this detail.
+    pub fn new(detail: impl Into<String>) -> Self {
+        Self { detail: detail.into(), values: Vec::new() }
     }
 
-    /// No connection could be made.
-    pub fn unreachable(detail: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Unreachable, detail)
-    }
-
-    /// The platform answered with an error of no more specific kind.
-    pub fn other(detail: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Other, detail)
-    }
-
-    /// The adapter does not support what the config asks for.
-    pub fn unsupported(detail: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Unsupported, detail)
-    }
-
-    /// The kind of failure (`None` for an unknown check; a timed-out change is `None` too).
-    pub fn kind(&self) -> Option<ErrorKind> {
-        match self {
-            Self::Failed { kind, .. } => Some(*kind),
-            Self::SetupFailed { cause, .. } => cause.kind(),
-            Self::UnknownCheck(_) | Self::Timeout(_) => None,
-        }
-    }
-
-    /// Why a change failed, without what its rollback did.
-    pub fn cause(&self) -> &Self {
-        match self {
-            Self::SetupFailed { cause, .. } => cause,
-            other => other,
-        }
-    }
-
-    /// When a failed setup could not remove what it had created: why.
-    pub fn rollback_failure(&self) -> Option<&str> {
-        match self {
-            Self::SetupFailed { rollback, .. } => rollback.as_deref(),
-            Self::Timeout(_) => Some("the setup was stopped part way, so what it created is still there"),
-            _ => None,
-        }
+    /// The same failure with `{name}` in the message standing for `value`.
+    #[must_use]
+    pub fn with(mut self, name: &'static str, value: impl std::fmt::Display) -> Self {
+        self.values.push((name, value.to_string()));
+        self
     }
 }
 
@@ -151,8 +90,10 @@ pub enum Phase {
 }
 
 /// A change the engine asks an adapter to make on the platform. `privileged` holds the
-/// one-time privileged credentials of an automatic setup (API.md 2.1): the adapter uses them
-/// for this call only and must not keep them.
+/// one-time privileged credentials of an automatic setup (API.md 2.1) for a platform whose
+/// setup model is [`SetupModel::PrivilegedOnce`]: the adapter uses them for this call only and
+/// must not keep them. `state` is what the adapter's last change returned ([`Applied`]),
+/// as Warden stored it.
 #[derive(Debug, Clone, Copy)]
 pub enum Change<'a> {
     /// Set the platform up for `spec` (the config as stored, with the system account).
@@ -170,6 +111,8 @@ pub enum Change<'a> {
         to: &'a IntegrationSpec,
         /// The privileged credentials, for automatic setup.
         privileged: Option<&'a IntegrationSpec>,
+        /// The platform state stored with the integration.
+        state: Option<&'a Value>,
     },
     /// Remove what a successful setup created.
     Delete {
@@ -177,6 +120,8 @@ pub enum Change<'a> {
         spec: &'a IntegrationSpec,
         /// The privileged credentials, for automatic setup.
         privileged: Option<&'a IntegrationSpec>,
+        /// The platform state stored with the integration.
+        state: Option<&'a Value>,
     },
     /// Undo a setup that failed part way.
     Cleanup {
@@ -184,6 +129,8 @@ pub enum Change<'a> {
         spec: &'a IntegrationSpec,
         /// The privileged credentials, for automatic setup.
         privileged: Option<&'a IntegrationSpec>,
+        /// The platform state stored with the integration, if the failed setup left any.
+        state: Option<&'a Value>,
     },
 }
 
@@ -196,6 +143,44 @@ impl Change<'_> {
             Self::Delete { .. } => "delete",
             Self::Cleanup { .. } => "cleanup",
         }
+    }
+
+    /// The config the change is about (the new one, for an edit).
+    pub const fn spec(&self) -> &IntegrationSpec {
+        match self {
+            Self::Create { spec, .. } | Self::Delete { spec, .. } | Self::Cleanup { spec, .. } => spec,
+            Self::Edit { to, .. } => to,
+        }
+    }
+
+    /// The privileged credentials the change runs with, if any.
+    pub const fn privileged(&self) -> Option<&IntegrationSpec> {
+        match self {
+            Self::Create { privileged, .. }
+            | Self::Edit { privileged, .. }
+            | Self::Delete { privileged, .. }
+            | Self::Cleanup { privileged, .. } => *privileged,
+        }
+    }
+}
+
+/// What a change made that Warden must remember: platform state (the id of an object the
+/// platform named, which a later change needs to find it again). Never a secret: secrets
+/// belong in the config, where they are encrypted and redacted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// The state to store with the integration; `None` keeps what is stored (and a removal
+    /// clears it).
+    pub state: Option<Value>,
+}
+
+impl Applied {
+    /// Nothing to remember.
+    pub const NOTHING: Self = Self { state: None };
+
+    /// Remember `state`.
+    pub const fn with_state(state: Value) -> Self {
+        Self { state: Some(state) }
     }
 }
 
@@ -216,6 +201,16 @@ pub enum SetupModel {
     Nothing,
 }
 
+/// A platform that calls Warden back with an API key Warden issues when the integration is
+/// created (Trino's access-control plugin). The key is shown once, in the create's answer,
+/// inside the config lines the platform's administrator pastes; it is Warden's, not the
+/// platform's, so no change makes it.
+#[derive(Debug)]
+pub struct CallbackKey {
+    /// The config lines that carry `key` for a Warden reachable at `public_url`.
+    pub config_lines: fn(public_url: &str, key: &str) -> String,
+}
+
 /// What the engine needs to know about a platform, as data.
 #[derive(Debug)]
 pub struct Descriptor {
@@ -226,13 +221,45 @@ pub struct Descriptor {
     /// The config fields a DELETE body of an automatic integration may carry, besides its
     /// secret fields: the privileged account's non-secret credentials.
     pub delete_credential_fields: &'static [&'static str],
+    /// Whether PUT may change the integration at all.
+    pub editable: bool,
+    /// Whether the platform calls Warden back with a key issued at create.
+    pub callback_key: Option<CallbackKey>,
+    /// Whether the platform has data sources (API.md section 7).
+    pub data_sources: bool,
 }
 
 impl Descriptor {
+    /// A descriptor with the defaults most platforms have: editable, no callback key, no
+    /// data sources.
+    pub const fn new(
+        integration_type: IntegrationType,
+        setup: SetupModel,
+        delete_credential_fields: &'static [&'static str],
+    ) -> Self {
+        Self {
+            integration_type,
+            setup,
+            delete_credential_fields,
+            editable: true,
+            callback_key: None,
+            data_sources: false,
+        }
+    }
+
     /// Whether changes to `spec` run with privileged credentials from the request.
     pub fn needs_privileged(&self, spec: &IntegrationSpec) -> bool {
         spec.auto_bootstrap && self.setup == SetupModel::PrivilegedOnce
     }
+}
+
+/// A data source to register under an integration (API.md section 7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataSourceRequest {
+    /// Its name, unique within the integration.
+    pub name: String,
+    /// Where its data lives on the platform (an S3 prefix).
+    pub location: String,
 }
 
 /// A data platform as the validation runner and the engine see it.
@@ -246,25 +273,60 @@ pub trait Platform: Send + Sync + 'static {
         self.descriptor().integration_type
     }
 
-    /// Runs the check named `test` (a name from the validation catalogue) for `spec` in
-    /// `phase`. `Err` means the check could not run; the runner reports it as failed with
-    /// the error.
-    async fn check(&self, test: &str, spec: &IntegrationSpec, phase: Phase) -> Result<CheckOutcome, PlatformError>;
+    /// Opens what the checks of one validation run share (a connection, a token), for
+    /// `spec` in `phase`. The runner calls it once per run, before the connection test, when
+    /// a test that needs a connection applies; an `Err` fails the connection test with the
+    /// error and skips the tests that need a connection. The runner closes it with
+    /// [`Platform::close`] before the run's results are returned, so no change ever finds a
+    /// check's session still open. The default opens nothing.
+    async fn open(&self, _spec: &IntegrationSpec, _phase: Phase) -> Result<Session, PlatformError> {
+        Ok(Session::none())
+    }
+
+    /// Closes a session [`Platform::open`] opened. The default drops it.
+    async fn close(&self, session: Session) {
+        drop(session);
+    }
+
+    /// Runs one check of the catalogue. `Err` means the check could not run; the runner
+    /// reports it as failed with the error.
+    async fn check(&self, test: TestId, context: &CheckContext) -> Result<CheckOutcome, PlatformError>;
 
     /// For an automatic setup: the config Warden stores, which names the system account the
     /// setup creates and carries the secret Warden generated for it, in place of the
     /// privileged credentials of `requested`. On an edit, `current` is the stored config, whose
-    /// system account (and secret) stays.
+    /// system account (and secret) stays. Called only when the descriptor's setup model is
+    /// [`SetupModel::PrivilegedOnce`]; the default stores the request as it is.
     fn system_account(
         &self,
         requested: &IntegrationSpec,
-        current: Option<&IntegrationSpec>,
-    ) -> Result<IntegrationSpec, PlatformError>;
+        _current: Option<&IntegrationSpec>,
+    ) -> Result<IntegrationSpec, PlatformError> {
+        Ok(requested.clone())
+    }
 
     /// Makes `change` on the platform. Called for every create, edit and delete; an adapter
-    /// whose manual setup needs nothing on the platform returns `Ok(())` for those. A failed
+    /// whose manual setup needs nothing on the platform returns [`Applied::NOTHING`]. A failed
     /// `Create` removes what it created before it returns (and only that), and reports a
     /// failed removal as [`PlatformError::SetupFailed`]; `Cleanup` and `Delete` skip what is
     /// already gone.
-    async fn apply(&self, change: Change<'_>) -> Result<(), PlatformError>;
+    async fn apply(&self, change: Change<'_>) -> Result<Applied, PlatformError>;
+
+    /// Whether `request` may be registered under the integration `spec`, before anything is
+    /// asked of the platform: a problem names the request's field (`location`) and says
+    /// what is wrong. Only called when the descriptor says the platform has data sources.
+    fn check_data_source(&self, _spec: &IntegrationSpec, _request: &DataSourceRequest) -> Result<(), Problem> {
+        Ok(())
+    }
+
+    /// Registers a data source on the platform; the state it returns is stored with the data
+    /// source. The default refuses: the platform has none.
+    async fn register_data_source(
+        &self,
+        _spec: &IntegrationSpec,
+        _state: Option<&Value>,
+        _request: &DataSourceRequest,
+    ) -> Result<Applied, PlatformError> {
+        Err(PlatformError::unsupported("this platform has no data sources"))
+    }
 }

@@ -4,55 +4,49 @@
 //! the system account an automatic setup creates (`<database>_system`, with a generated
 //! password), and runs the `warden-scripts` Redshift scripts for automatic setup, edit,
 //! removal and cleanup. Statements only Redshift has run only when `SELECT version()` says
-//! the server is Redshift. The checks of one validation run share one connection, closed
-//! a second after its last use and before any change; a script's parts each open and close
-//! their own, so Warden holds no session that would keep `DROP DATABASE` waiting.
+//! the server is Redshift. The checks of one validation run share the connection the runner
+//! opens for the run (and closes when the run ends, before any change); a script's parts
+//! each open and close their own, so Warden holds no session that would keep `DROP
+//! DATABASE` waiting.
 
 mod aws;
 mod connect;
-mod sessions;
-
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection, Row as _};
+use tokio::sync::Mutex;
 use warden_model::config::RedshiftConfig;
 use warden_model::config::SYSTEM_ACCOUNT_SUFFIX;
 use warden_model::{IntegrationSpec, IntegrationType, PlatformConfig, Secret};
-use warden_platform::{Change, CheckOutcome, Descriptor, ErrorKind, Phase, Platform, PlatformError, SetupModel};
+use warden_platform::{
+    Applied, Change, CheckContext, CheckOutcome, Descriptor, ErrorKind, Phase, Platform, PlatformError, Session,
+    SetupModel, TestId, catalogue::RedshiftTest,
+};
 use warden_scripts::{Created, PasswordForm, Script, ScriptKind, redshift_queries};
 
 use crate::connect::{classify, connect, connect_args, describe};
-use crate::sessions::Sessions;
-
-/// The connection test.
-pub const CONNECTION_TEST: &str = "Initial validation: basic connection test";
-/// Before an automatic setup: Warden's database must not exist yet.
-pub const DATABASE_TEST: &str = "Validate automatic: database does not exist";
-/// Before an automatic setup with impersonation: the group must not exist yet.
-pub const IMPERSONATION_TEST: &str = "Validate automatic: impersonation role does not exist";
 
 /// Redshift as the engine sees it.
-pub static DESCRIPTOR: Descriptor = Descriptor {
-    integration_type: IntegrationType::Redshift,
-    setup: SetupModel::PrivilegedOnce,
-    delete_credential_fields: &["authenticationType", "username", "databaseUser", "accessKeyId", "okta"],
-};
+pub static DESCRIPTOR: Descriptor = Descriptor::new(
+    IntegrationType::Redshift,
+    SetupModel::PrivilegedOnce,
+    &["authenticationType", "username", "databaseUser", "accessKeyId", "okta"],
+);
 
 /// The database an automatic setup connects to first when the config names none.
 const DEFAULT_INITIAL_DATABASE: &str = "dev";
 
 /// The Redshift adapter.
 #[derive(Debug, Default)]
-pub struct Redshift {
-    /// The connection the checks of a validation run share.
-    sessions: Arc<Sessions>,
-}
+pub struct Redshift;
+
+/// The connection the checks of one validation run take turns on.
+type CheckConnection = Mutex<PgConnection>;
 
 impl Redshift {
     /// A new adapter.
-    pub fn new() -> Self {
-        Self::default()
+    pub const fn new() -> Self {
+        Self
     }
 }
 
@@ -232,32 +226,35 @@ impl Platform for Redshift {
         &DESCRIPTOR
     }
 
-    async fn check(&self, test: &str, spec: &IntegrationSpec, phase: Phase) -> Result<CheckOutcome, PlatformError> {
+    async fn open(&self, spec: &IntegrationSpec, phase: Phase) -> Result<Session, PlatformError> {
         let config = config(spec)?;
-        let database = check_database(spec, config, phase);
-        let key = sessions::key(config, database);
-        let shared = match self.sessions.take(&key) {
-            Some(shared) => shared,
-            None => match connect(config, database).await {
-                Ok(connection) => self.sessions.keep(key, connection),
-                Err(error) if test == CONNECTION_TEST => return Ok(CheckOutcome::Failed(error.to_string())),
-                Err(error) => return Err(error),
-            },
-        };
-        let mut connection = shared.lock().await;
+        let connection = connect(config, check_database(spec, config, phase)).await?;
+        Ok(Session::new(CheckConnection::new(connection)))
+    }
+
+    async fn close(&self, session: Session) {
+        if let Some(connection) = session.into_inner::<CheckConnection>() {
+            let _ = connection.into_inner().close().await;
+        }
+    }
+
+    async fn check(&self, test: TestId, context: &CheckContext) -> Result<CheckOutcome, PlatformError> {
+        let TestId::Redshift(test) = test else { return Err(PlatformError::UnknownCheck(format!("{test:?}"))) };
+        let config = config(&context.spec)?;
+        let mut connection = context.session::<CheckConnection>()?.lock().await;
         let outcome = match test {
-            CONNECTION_TEST => match connect_args(config)?.warning() {
+            RedshiftTest::Connection => match connect_args(config)?.warning() {
                 Some(warning) => CheckOutcome::Warning(warning),
                 None => CheckOutcome::Passed,
             },
-            DATABASE_TEST => {
+            RedshiftTest::DatabaseDoesNotExist => {
                 // The setup creates the database and its system account; if either exists
                 // already, it is not Warden's to create (or, on a failed setup, to remove).
                 let system = format!("{}{SYSTEM_ACCOUNT_SUFFIX}", config.database);
                 if exists(&mut connection, redshift_queries::DATABASE_EXISTS, &config.database).await? {
-                    CheckOutcome::Failed(format!("(database {} exists)", config.database))
+                    CheckOutcome::failed(format!("(database {} exists)", config.database))
                 } else if exists(&mut connection, redshift_queries::ROLE_EXISTS, &system).await? {
-                    CheckOutcome::Failed(format!(
+                    CheckOutcome::failed(format!(
                         "(user {system}, the system account the setup would create for database {}, exists)",
                         config.database
                     ))
@@ -265,14 +262,13 @@ impl Platform for Redshift {
                     CheckOutcome::Passed
                 }
             }
-            IMPERSONATION_TEST => {
+            RedshiftTest::ImpersonationRoleDoesNotExist => {
                 if exists(&mut connection, redshift_queries::GROUP_EXISTS, &config.impersonation.role).await? {
-                    CheckOutcome::Failed(format!("(group {} exists)", config.impersonation.role))
+                    CheckOutcome::failed(format!("(group {} exists)", config.impersonation.role))
                 } else {
                     CheckOutcome::Passed
                 }
             }
-            other => return Err(PlatformError::UnknownCheck(other.to_owned())),
         };
         Ok(outcome)
     }
@@ -305,17 +301,9 @@ impl Platform for Redshift {
         })
     }
 
-    async fn apply(&self, change: Change<'_>) -> Result<(), PlatformError> {
+    async fn apply(&self, change: Change<'_>) -> Result<Applied, PlatformError> {
         // A manual integration's platform side is the administrator's (the scripts).
-        let privileged = match change {
-            Change::Create { privileged, .. }
-            | Change::Edit { privileged, .. }
-            | Change::Delete { privileged, .. }
-            | Change::Cleanup { privileged, .. } => privileged,
-        };
-        let Some(privileged) = privileged else { return Ok(()) };
-        // No check connection may stay open on a database a script is about to drop.
-        self.sessions.close_all().await;
+        let Some(privileged) = change.privileged() else { return Ok(Applied::NOTHING) };
         let admin = config(privileged)?;
         let mut created = Vec::new();
         match change {
@@ -326,18 +314,21 @@ impl Platform for Redshift {
                     outcome = run(&*script(ScriptKind::Create, spec, None), admin, OnError::Stop, &mut created).await;
                 }
                 match outcome {
-                    Ok(()) => Ok(()),
+                    Ok(()) => Ok(Applied::NOTHING),
                     Err(cause) => Err(roll_back(cause, &created, admin, initial_database(config(spec)?)).await),
                 }
             }
             Change::Edit { from, to, .. } => {
-                run(&*script(ScriptKind::Edit, to, Some(from)), admin, OnError::Stop, &mut created).await
+                run(&*script(ScriptKind::Edit, to, Some(from)), admin, OnError::Stop, &mut created).await?;
+                Ok(Applied::NOTHING)
             }
             Change::Delete { spec, .. } => {
-                run(&*script(ScriptKind::Delete, spec, None), admin, OnError::TolerateMissing, &mut created).await
+                run(&*script(ScriptKind::Delete, spec, None), admin, OnError::TolerateMissing, &mut created).await?;
+                Ok(Applied::NOTHING)
             }
             Change::Cleanup { spec, .. } => {
-                run(&*script(ScriptKind::Cleanup, spec, None), admin, OnError::TolerateMissing, &mut created).await
+                run(&*script(ScriptKind::Cleanup, spec, None), admin, OnError::TolerateMissing, &mut created).await?;
+                Ok(Applied::NOTHING)
             }
         }
     }

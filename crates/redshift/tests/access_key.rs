@@ -9,8 +9,8 @@
 
 use serde_json::{Value, json};
 use warden_model::IntegrationSpec;
-use warden_platform::{CheckOutcome, Phase, Platform as _};
-use warden_redshift::{CONNECTION_TEST, Redshift};
+use warden_platform::{Phase, Platform as _};
+use warden_redshift::Redshift;
 
 fn environment() -> Option<(String, String, String)> {
     let vars = ["WARDEN_TEST_MOTO_URL", "WARDEN_TEST_PYTHON", "WARDEN_TEST_POSTGRES_URL"].map(std::env::var);
@@ -37,10 +37,12 @@ fn spec(postgres: &str, moto: &str, key: &str, secret: &str, cluster: &str) -> I
     IntegrationSpec::from_value(&payload, None).unwrap()
 }
 
+/// Opens the connection the checks of a validation run share (where the connection test's
+/// failure comes from), expecting the login to fail.
 async fn connection_test(spec: &IntegrationSpec) -> String {
-    match Redshift::new().check(CONNECTION_TEST, spec, Phase::Installed).await.unwrap() {
-        CheckOutcome::Failed(message) => message,
-        other => panic!("expected the login to fail, got {other:?}"),
+    match Redshift::new().open(spec, Phase::Installed).await {
+        Err(error) => error.to_string(),
+        Ok(session) => panic!("expected the login to fail, got {session:?}"),
     }
 }
 

@@ -116,9 +116,10 @@ fn parse_permission(text: &str) -> Result<Permission, String> {
         .ok_or_else(|| format!("{text} is not a permission: use APPLICATION_ADMIN or CREATE_S3_DATASOURCE"))
 }
 
-/// The adapters this build of Warden ships: Trino (built in) and Redshift.
+/// The adapters this build of Warden ships, registered here and nowhere else: one line per
+/// platform.
 pub fn shipped_platforms() -> Platforms {
-    Platforms::new().with(Arc::new(warden_redshift::Redshift::new()))
+    Platforms::new().with(Arc::new(warden_trino::Trino)).with(Arc::new(warden_redshift::Redshift::new()))
 }
 
 /// Runs the command line with these adapters.

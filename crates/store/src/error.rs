@@ -26,6 +26,12 @@ pub enum StoreError {
     /// Another integration of the type is in use on the host (the create lost a race).
     #[error("another integration is in use on this host")]
     HostTaken,
+    /// The integration has a data source of that name already.
+    #[error("a data source named {name:?} exists already")]
+    NameTaken {
+        /// The name.
+        name: String,
+    },
     /// Secrets could not be decrypted: the master key is not the one they were written with.
     #[error("stored secrets cannot be decrypted with this master key")]
     WrongMasterKey,

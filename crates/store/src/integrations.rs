@@ -118,6 +118,33 @@ impl Store {
         self.fetch_integrations(sql, &[integration_type.wire_name(), host]).await
     }
 
+    /// Integrations of `integration_type` still in use, oldest first (what the adapters'
+    /// registry shows).
+    pub async fn integrations_in_use(
+        &self,
+        integration_type: IntegrationType,
+    ) -> Result<Vec<StoredIntegration>, StoreError> {
+        let sql = self.sql(&format!(
+            "SELECT {INTEGRATION_COLUMNS} FROM integrations \
+             WHERE integration_type = $1 AND status NOT IN {NOT_IN_USE} ORDER BY id"
+        ));
+        self.fetch_integrations(sql, &[integration_type.wire_name()]).await
+    }
+
+    /// Records what the adapter's last change returned about the platform (`None` clears
+    /// it). Like the validation results it does not bump the version: it is written by the
+    /// job that owns the integration's transitional status, and no one else writes it.
+    pub async fn set_platform_state(
+        &self,
+        id: IntegrationId,
+        state: Option<&serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        let sql = self.sql("UPDATE integrations SET platform_state = $1 WHERE id = $2");
+        let text = state.map(serde_json::Value::to_string);
+        on_pool!(self, pool => sqlx::query(sql).bind(text.as_deref()).bind(db_id(id)).execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
     /// Changes an integration's status (and, with `spec`, its config) if it is still at
     /// `expected_version`; otherwise [`StoreError::VersionConflict`] ([`StoreError::HostTaken`]
     /// when the new config or status would put two integrations in use on one host). Two concurrent writers

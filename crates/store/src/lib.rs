@@ -18,6 +18,7 @@ use sqlx::{AssertSqlSafe, Row as _};
 use warden_model::{IntegrationId, IntegrationSpec, IntegrationType, Secret, Status};
 
 pub use crypto::{MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKey};
+pub use data_sources::{DataSourcesOf, StoredDataSource};
 pub use error::StoreError;
 
 enum Backend {
@@ -61,6 +62,8 @@ pub struct StoredIntegration {
     pub updated_at: i64,
     /// The latest validation run (JSON), absent before any.
     pub validation_results: Option<serde_json::Value>,
+    /// What the adapter's last change returned about the platform (JSON, never a secret).
+    pub platform_state: Option<serde_json::Value>,
 }
 
 /// An integration as responses show it: the redacted config as stored, read without
@@ -213,6 +216,7 @@ struct RawIntegration {
     created_at: i64,
     updated_at: i64,
     validation_results: Option<String>,
+    platform_state: Option<String>,
 }
 
 /// The statuses of integrations no longer in use, as the SQL filters (and the unique index of
@@ -223,7 +227,7 @@ const NOT_IN_USE: &str = "('deleted', 'disabled')";
 const TRANSITIONAL: &str = "('creating', 'editing', 'deleting', 'migrating')";
 
 const INTEGRATION_COLUMNS: &str =
-    "id, status, status_message, config, secrets, version, created_at, updated_at, validation_results";
+    "id, status, status_message, config, secrets, version, created_at, updated_at, validation_results, platform_state";
 
 const SUMMARY_COLUMNS: &str = "id, status, status_message, config, created_at, updated_at, validation_results";
 
@@ -276,6 +280,7 @@ macro_rules! raw_integration {
             created_at: $row.try_get("created_at")?,
             updated_at: $row.try_get("updated_at")?,
             validation_results: $row.try_get("validation_results")?,
+            platform_state: $row.try_get("platform_state")?,
         }
     };
 }
@@ -384,12 +389,19 @@ impl Store {
             created_at: raw.created_at,
             updated_at: raw.updated_at,
             validation_results: validation_results(id, raw.validation_results.as_deref()),
+            platform_state: raw
+                .platform_state
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("integration {id}: platform state: {e}")))?,
         })
     }
 }
 
 // The aggregates, each an `impl Store` of its own; declared after the macros they use.
 mod audit;
+mod data_sources;
 mod integrations;
 mod jobs;
 mod keys;

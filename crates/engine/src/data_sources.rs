@@ -1,0 +1,83 @@
+//! Data-source registration (API.md section 7), for the platforms whose descriptor says they
+//! have data sources: the adapter checks each request, registers it on the platform, and the
+//! store keeps it with what the adapter returned.
+
+use warden_model::{ErrorCode, IntegrationId, Problem, Status};
+use warden_platform::DataSourceRequest;
+use warden_store::{DataSourcesOf, StoreError, StoredDataSource};
+
+use crate::{Actor, Engine, EngineError};
+
+impl Engine {
+    /// Registers `requests` under the integration `id`, in order. Every request is checked
+    /// (by the adapter, and for names taken) before any is registered; a platform failure
+    /// stops at that request, and those before it stay registered.
+    pub async fn register_data_sources(
+        &self,
+        id: IntegrationId,
+        requests: &[DataSourceRequest],
+        actor: &Actor,
+    ) -> Result<Vec<StoredDataSource>, EngineError> {
+        let integration = self.existing(id).await?;
+        let integration_type = integration.spec.integration_type();
+        let platform = self.platform(integration_type)?;
+        if !platform.descriptor().data_sources {
+            return Err(EngineError::code(ErrorCode::NoDataSources { id, integration_type }));
+        }
+        if integration.status != Status::Enabled {
+            return Err(EngineError::code(ErrorCode::DataSourcesRefused { id, status: integration.status }));
+        }
+        let problems: Vec<Problem> = requests
+            .iter()
+            .enumerate()
+            .filter_map(|(i, request)| {
+                platform.check_data_source(&integration.spec, request).err().map(|problem| Problem {
+                    path: format!("dataSources[{i}].{}", problem.path),
+                    message: problem.message,
+                })
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(EngineError::invalid(problems));
+        }
+        let existing = self.store.data_sources(DataSourcesOf::Integration(id)).await?;
+        for (i, request) in requests.iter().enumerate() {
+            let taken_before = requests[..i].iter().any(|earlier| earlier.name == request.name);
+            if taken_before || existing.iter().any(|d| d.name == request.name) {
+                return Err(EngineError::code(ErrorCode::DataSourceNameTaken { name: request.name.clone() }));
+            }
+        }
+        let mut registered = Vec::with_capacity(requests.len());
+        for request in requests {
+            // The name is reserved before the platform is asked, so that a concurrent request
+            // for the same name loses here and never registers a twin on the platform.
+            let reserved =
+                self.store.insert_data_source(id, &request.name, &request.location, None).await.map_err(|error| {
+                    match error {
+                        StoreError::NameTaken { name } => EngineError::code(ErrorCode::DataSourceNameTaken { name }),
+                        other => other.into(),
+                    }
+                })?;
+            let applied =
+                platform.register_data_source(&integration.spec, integration.platform_state.as_ref(), request).await;
+            let applied = match applied {
+                Ok(applied) => applied,
+                Err(error) => {
+                    self.store.delete_data_source(reserved.id).await?;
+                    return Err(EngineError::code(ErrorCode::DataSourceRegistrationFailed {
+                        name: request.name.clone(),
+                        detail: error.to_string(),
+                    }));
+                }
+            };
+            let stored = match applied.state {
+                Some(state) => self.store.set_data_source_state(reserved.id, &state).await?,
+                None => reserved,
+            };
+            tracing::info!(integration = %id, data_source = stored.id, actor = actor.as_str(), "data source registered");
+            registered.push(stored);
+        }
+        self.audit(actor, "dataSources.register", id, Some(&integration), Some(&integration)).await;
+        Ok(registered)
+    }
+}
