@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::json;
 use sqlx::{AssertSqlSafe, Connection as _, Row as _};
 use warden_model::{IntegrationSpec, IntegrationType, Secret, Status};
-use warden_store::{JobOwner, MasterKey, Permission, Store, StoreError};
+use warden_store::{DataSourcesOf, JobOwner, MasterKey, Permission, Store, StoreError};
 
 const MARK: &str = "S3CRET";
 
@@ -365,4 +365,46 @@ async fn the_key_file_is_created_private_once_and_reused() {
     let fresh = Store::open_sqlite(data.path(), MasterKey::generate().unwrap()).await.unwrap();
     assert!(matches!(fresh.get_integration(stored.id).await, Err(StoreError::WrongMasterKey)), "a new key differs");
     assert!(MasterKey::from_hex("zz").is_err());
+}
+
+/// Platform state is stored with its integration and cleared on demand; the registry's
+/// query lists integrations in use of one type; data sources are unique by name within an
+/// integration (the constraint decides, so two racing registrations cannot both win), carry
+/// their state, and are read per integration or per type.
+#[tokio::test]
+async fn platform_state_and_data_sources_round_trip() {
+    for b in backends().await {
+        let spec = snowflake();
+        let a = b.store.insert_integration(&spec, Status::Enabled).await.unwrap();
+        b.store.insert_integration(&spec, Status::Deleted).await.unwrap();
+        assert_eq!(a.platform_state, None);
+        let state = json!({"locationId": "loc-1"});
+        b.store.set_platform_state(a.id, Some(&state)).await.unwrap();
+        assert_eq!(b.store.get_integration(a.id).await.unwrap().unwrap().platform_state, Some(state), "{}", b.name);
+        b.store.set_platform_state(a.id, None).await.unwrap();
+        assert_eq!(b.store.get_integration(a.id).await.unwrap().unwrap().platform_state, None, "{}", b.name);
+        let in_use = b.store.integrations_in_use(IntegrationType::Snowflake).await.unwrap();
+        assert_eq!(in_use.iter().map(|i| i.id).collect::<Vec<_>>(), vec![a.id], "{}", b.name);
+        assert!(b.store.integrations_in_use(IntegrationType::Redshift).await.unwrap().is_empty());
+
+        let sales = b.store.insert_data_source(a.id, "sales", "s3://lake/sales", None).await.unwrap();
+        let grant = json!({"grantId": "g-1"});
+        let sales = b.store.set_data_source_state(sales.id, &grant).await.unwrap();
+        assert_eq!(sales.state, Some(grant), "{}", b.name);
+        let racing = tokio::join!(
+            b.store.insert_data_source(a.id, "hr", "s3://lake/hr", None),
+            b.store.insert_data_source(a.id, "hr", "s3://lake/hr2", None),
+        );
+        let wins = [&racing.0, &racing.1].iter().filter(|r| r.is_ok()).count();
+        assert_eq!(wins, 1, "{}: exactly one registration of a name wins", b.name);
+        let loser = if racing.0.is_err() { racing.0 } else { racing.1 };
+        assert!(matches!(loser, Err(StoreError::NameTaken { ref name }) if name == "hr"), "{}: {loser:?}", b.name);
+        let of_integration = b.store.data_sources(DataSourcesOf::Integration(a.id)).await.unwrap();
+        assert_eq!(of_integration.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["sales", "hr"], "{}", b.name);
+        let of_type = b.store.data_sources(DataSourcesOf::Type(IntegrationType::Snowflake)).await.unwrap();
+        assert_eq!(of_type, of_integration, "{}", b.name);
+        assert!(b.store.data_sources(DataSourcesOf::Type(IntegrationType::NativeS3)).await.unwrap().is_empty());
+        b.store.delete_data_source(sales.id).await.unwrap();
+        assert_eq!(b.store.data_sources(DataSourcesOf::Integration(a.id)).await.unwrap().len(), 1, "{}", b.name);
+    }
 }
