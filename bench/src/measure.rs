@@ -425,7 +425,7 @@ async fn validation(setup: &Setup) -> Vec<Row> {
 
 /// The catalogue's two Redshift queries, as the adapter issues them.
 async fn two_queries(connection: &mut PgConnection) {
-    for sql in [warden_scripts::redshift_queries::DATABASE_EXISTS, warden_scripts::redshift_queries::GROUP_EXISTS] {
+    for sql in [warden_redshift::queries::DATABASE_EXISTS, warden_redshift::queries::GROUP_EXISTS] {
         sqlx::query(sql).bind("bench_never_created").fetch_one(&mut *connection).await.unwrap();
     }
 }

@@ -137,7 +137,7 @@ impl Platform for Rehearsal {
             }
             None => ("warden_system".to_owned(), Secret::new(generated_password()?)),
         };
-        requested.with_user_password(&username, &password).map_err(|problems| {
+        with_user_password(requested, &username, &password).map_err(|problems| {
             PlatformError::unsupported(format!("the system-account config does not read back: {problems:?}"))
         })
     }
@@ -169,4 +169,35 @@ impl Platform for Rehearsal {
         let rollback = has(spec, "failrollback").then(|| "the rehearsal was told to fail the cleanup".to_owned());
         Err(PlatformError::SetupFailed { cause: Box::new(cause), rollback })
     }
+}
+
+/// `spec` with its credentials replaced by a user and password login, as an automatic
+/// setup's stored config names the system account it created (what the real adapters do with
+/// their typed configs). Fields of the other authentication types are dropped.
+fn with_user_password(
+    spec: &IntegrationSpec,
+    username: &str,
+    password: &Secret<String>,
+) -> Result<IntegrationSpec, Vec<warden_model::Problem>> {
+    const OTHER_AUTH: &[&str] = &[
+        "databaseUser",
+        "accessKeyId",
+        "secretKey",
+        "sessionToken",
+        "okta",
+        "privateKey",
+        "privateKeyPassword",
+        "oAuthClientConfig",
+    ];
+    let mut payload = spec.redacted();
+    let mut secrets = spec.secrets();
+    if let Some(config) = payload.get_mut("config").and_then(serde_json::Value::as_object_mut) {
+        config.retain(|key, _| !OTHER_AUTH.contains(&key.as_str()));
+        secrets.retain(|path, _| !OTHER_AUTH.iter().any(|f| path.starts_with(&format!("config.{f}"))));
+        config.insert("authenticationType".into(), "userPassword".into());
+        config.insert("username".into(), username.into());
+        config.insert("password".into(), warden_model::REDACTED.into());
+        secrets.insert("config.password".into(), password.clone());
+    }
+    IntegrationSpec::from_value(&payload, Some(&secrets))
 }

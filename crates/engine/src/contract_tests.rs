@@ -93,7 +93,11 @@ impl Platform for Probe {
             Some(current) => current.secrets().get("config.password").cloned().unwrap(),
             None => Secret::new("generated-by-the-probe".to_owned()),
         };
-        requested.with_user_password("warden_system", &password).map_err(|p| PlatformError::other(format!("{p:?}")))
+        let mut payload = requested.redacted();
+        payload["config"]["username"] = json!("warden_system");
+        let mut secrets = requested.secrets();
+        secrets.insert("config.password".into(), password);
+        IntegrationSpec::from_value(&payload, Some(&secrets)).map_err(|p| PlatformError::other(format!("{p:?}")))
     }
 
     async fn apply(&self, change: Change<'_>) -> Result<Applied, PlatformError> {

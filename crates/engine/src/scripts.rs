@@ -36,46 +36,10 @@ fn script_payload(payload: &Value, stored: Option<&IntegrationSpec>) -> Result<I
     Ok(spec)
 }
 
-/// For a script that creates the system account: when the payload asks for a password
-/// login (`authenticationType: userPassword`) but leaves `config.password` out, Warden
-/// generates one (CSPRNG, every platform's policy) and the script's header says so.
-/// Returns the payload to read and whether a password was generated.
-///
-/// A script that creates no account holds no password, so there a missing or `[REDACTED]`
-/// password (a config copied from `GET /integrations/{id}`) is accepted as it is.
-fn with_generated_password(kind: ScriptKind, payload: &Value) -> Result<(Value, bool), EngineError> {
-    let creates_account = matches!(kind, ScriptKind::Create | ScriptKind::InitialCreate);
-    let config = payload.get("config").and_then(Value::as_object);
-    let wants_password = config.is_some_and(|c| {
-        c.get("authenticationType").and_then(Value::as_str) == Some("userPassword")
-            && c.get("password").is_none_or(|p| p.as_str() == Some(warden_model::REDACTED))
-    });
-    if !creates_account && wants_password {
-        let mut payload = payload.clone();
-        if let Some(config) = payload.get_mut("config").and_then(Value::as_object_mut) {
-            config.insert("password".into(), Value::String("(not used by this script)".into()));
-        }
-        return Ok((payload, false));
-    }
-    let has_account_in_script = matches!(
-        payload.get("type").and_then(Value::as_str),
-        Some("Redshift" | "Snowflake" | "Azure Synapse Analytics")
-    );
-    if !(creates_account && wants_password && has_account_in_script) {
-        return Ok((payload.clone(), false));
-    }
-    let password = warden_scripts::generate_password()?;
-    let mut payload = payload.clone();
-    if let Some(config) = payload.get_mut("config").and_then(Value::as_object_mut) {
-        config.insert("password".into(), Value::String(password));
-    }
-    Ok((payload, true))
-}
-
 impl Engine {
     /// `POST /integrations/scripts/{create, initial-create, cleanup, post-cleanup}`.
     pub fn script(&self, kind: ScriptKind, payload: &Value) -> Result<Script, EngineError> {
-        let (payload, generated) = with_generated_password(kind, payload)?;
+        let (payload, generated) = warden_scripts::with_generated_password(kind, payload)?;
         let spec = script_payload(&payload, None)?;
         if !kind.accepted().contains(&spec.integration_type()) {
             return Err(EngineError::code(ErrorCode::ScriptTypeNotAccepted { accepted: kind.accepted().to_vec() }));

@@ -167,33 +167,6 @@ impl IntegrationSpec {
         changed
     }
 
-    /// This config with its credentials replaced by a user and password login
-    /// (`authenticationType: userPassword`): how an automatic setup's stored config names
-    /// the system account it created. Fields of the other authentication types are dropped.
-    pub fn with_user_password(&self, username: &str, password: &Secret<String>) -> Result<Self, Vec<Problem>> {
-        let mut payload = self.redacted();
-        let mut secrets = self.secrets();
-        if let Some(config) = payload.get_mut("config").and_then(Value::as_object_mut) {
-            const OTHER_AUTH: &[&str] = &[
-                "databaseUser",
-                "accessKeyId",
-                "secretKey",
-                "sessionToken",
-                "okta",
-                "privateKey",
-                "privateKeyPassword",
-                "oAuthClientConfig",
-            ];
-            config.retain(|key, _| !OTHER_AUTH.contains(&key.as_str()));
-            secrets.retain(|path, _| !OTHER_AUTH.iter().any(|f| path.starts_with(&format!("config.{f}"))));
-            config.insert("authenticationType".into(), Value::String("userPassword".into()));
-            config.insert("username".into(), Value::String(username.to_owned()));
-            config.insert("password".into(), Value::String(REDACTED.into()));
-            secrets.insert("config.password".into(), password.clone());
-        }
-        Self::from_value(&payload, Some(&secrets))
-    }
-
     /// The payload as JSON with every secret shown as `[REDACTED]`: what responses show and
     /// what the store may keep in clear.
     pub fn redacted(&self) -> Value {

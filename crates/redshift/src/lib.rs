@@ -11,18 +11,18 @@
 
 mod aws;
 mod connect;
+pub mod queries;
 
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection, Row as _};
 use tokio::sync::Mutex;
-use warden_model::config::RedshiftConfig;
-use warden_model::config::SYSTEM_ACCOUNT_SUFFIX;
+use warden_model::config::{RedshiftAuthentication, RedshiftConfig, SYSTEM_ACCOUNT_SUFFIX};
 use warden_model::{IntegrationSpec, IntegrationType, PlatformConfig, Secret};
 use warden_platform::{
     Applied, Change, CheckContext, CheckOutcome, Descriptor, ErrorKind, Phase, Platform, PlatformError, Session,
     SetupModel, TestId, catalogue::RedshiftTest,
 };
-use warden_scripts::{Created, PasswordForm, Script, ScriptKind, redshift_queries};
+use warden_scripts::{Created, PasswordForm, Script, ScriptKind};
 
 use crate::connect::{classify, connect, connect_args, describe};
 
@@ -76,10 +76,8 @@ async fn exists(connection: &mut PgConnection, sql: &'static str, name: &str) ->
 
 /// Whether the server is Redshift itself (not a PostgreSQL server standing in for it).
 async fn is_redshift(connection: &mut PgConnection) -> Result<bool, PlatformError> {
-    let row = sqlx::query(redshift_queries::VERSION)
-        .fetch_one(connection)
-        .await
-        .map_err(|e| PlatformError::other(describe(&e)))?;
+    let row =
+        sqlx::query(queries::VERSION).fetch_one(connection).await.map_err(|e| PlatformError::other(describe(&e)))?;
     Ok(row.try_get::<String, _>(0).unwrap_or_default().contains("Redshift"))
 }
 
@@ -183,9 +181,9 @@ async fn roll_back(
 /// (so the failure, a missing privilege say, does not matter to a removal).
 async fn already_gone(connection: &mut PgConnection, sql: &str) -> bool {
     let catalog = if sql.starts_with("DROP USER") || sql.starts_with("DROP GROUP") {
-        redshift_queries::ROLE_EXISTS
+        queries::ROLE_EXISTS
     } else if sql.starts_with("DROP DATABASE") {
-        redshift_queries::DATABASE_EXISTS
+        queries::DATABASE_EXISTS
     } else {
         return false;
     };
@@ -251,9 +249,9 @@ impl Platform for Redshift {
                 // The setup creates the database and its system account; if either exists
                 // already, it is not Warden's to create (or, on a failed setup, to remove).
                 let system = format!("{}{SYSTEM_ACCOUNT_SUFFIX}", config.database);
-                if exists(&mut connection, redshift_queries::DATABASE_EXISTS, &config.database).await? {
+                if exists(&mut connection, queries::DATABASE_EXISTS, &config.database).await? {
                     CheckOutcome::failed(format!("(database {} exists)", config.database))
-                } else if exists(&mut connection, redshift_queries::ROLE_EXISTS, &system).await? {
+                } else if exists(&mut connection, queries::ROLE_EXISTS, &system).await? {
                     CheckOutcome::failed(format!(
                         "(user {system}, the system account the setup would create for database {}, exists)",
                         config.database
@@ -263,7 +261,7 @@ impl Platform for Redshift {
                 }
             }
             RedshiftTest::ImpersonationRoleDoesNotExist => {
-                if exists(&mut connection, redshift_queries::GROUP_EXISTS, &config.impersonation.role).await? {
+                if exists(&mut connection, queries::GROUP_EXISTS, &config.impersonation.role).await? {
                     CheckOutcome::failed(format!("(group {} exists)", config.impersonation.role))
                 } else {
                     CheckOutcome::Passed
@@ -278,24 +276,25 @@ impl Platform for Redshift {
         requested: &IntegrationSpec,
         current: Option<&IntegrationSpec>,
     ) -> Result<IntegrationSpec, PlatformError> {
-        let (username, password) = match current {
-            Some(current) => {
-                let current_config = config(current)?;
-                match &current_config.authentication {
-                    warden_model::config::RedshiftAuthentication::UserPassword { username, password } => {
-                        (username.clone(), password.clone())
-                    }
-                    _ => return Err(PlatformError::unsupported("the stored system account has no password")),
-                }
-            }
-            None => {
-                let requested_config = config(requested)?;
-                let password =
-                    warden_scripts::generate_password().map_err(|e| PlatformError::unsupported(e.to_string()))?;
-                (format!("{}{SYSTEM_ACCOUNT_SUFFIX}", requested_config.database), Secret::new(password))
-            }
+        let authentication = match current {
+            Some(current) => match &config(current)?.authentication {
+                login @ RedshiftAuthentication::UserPassword { .. } => login.clone(),
+                _ => return Err(PlatformError::unsupported("the stored system account has no password")),
+            },
+            None => RedshiftAuthentication::UserPassword {
+                username: format!("{}{SYSTEM_ACCOUNT_SUFFIX}", config(requested)?.database),
+                password: Secret::new(
+                    warden_scripts::generate_password().map_err(|e| PlatformError::unsupported(e.to_string()))?,
+                ),
+            },
         };
-        requested.with_user_password(&username, &password).map_err(|problems| {
+        let stored = IntegrationSpec {
+            config: PlatformConfig::Redshift(RedshiftConfig { authentication, ..config(requested)?.clone() }),
+            ..requested.clone()
+        };
+        // Read back under the payload rules, so that a name the rules refuse (a system
+        // account longer than Redshift allows) is refused here, not by the platform.
+        IntegrationSpec::from_value(&stored.redacted(), Some(&stored.secrets())).map_err(|problems| {
             let first = problems.first().map(|p| format!("{}: {}", p.path, p.message)).unwrap_or_default();
             PlatformError::unsupported(format!("the system account's config does not read back ({first})"))
         })

@@ -18,23 +18,10 @@ mod synapse;
 use std::fmt::Write as _;
 
 use serde::Serialize;
+use serde_json::Value;
 use warden_model::{IntegrationSpec, IntegrationType};
 
 pub use dialect::{Dialect, Ident};
-
-/// The catalogue queries the Redshift adapter runs besides the scripts: its validation
-/// checks, the server check, and the existence checks of a removal. Each takes the name it
-/// looks for as the bound parameter `$1`; Redshift and PostgreSQL both answer them.
-pub mod redshift_queries {
-    /// Whether a database exists.
-    pub const DATABASE_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)";
-    /// Whether a group (the impersonation role) exists.
-    pub const GROUP_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM pg_group WHERE groname = $1)";
-    /// Whether a user or group exists.
-    pub const ROLE_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)";
-    /// The server's version string (Redshift's contains `Redshift`).
-    pub const VERSION: &str = "SELECT version()";
-}
 pub use password::{PasswordForm, generate_password, meets_policy};
 
 /// Why a script could not be built.
@@ -412,4 +399,44 @@ impl Draft {
         self.notes.push(line.into());
         self
     }
+}
+
+/// For a script that creates the system account: when the payload asks for a password
+/// login (`authenticationType: userPassword`) but leaves `config.password` out, Warden
+/// generates one (CSPRNG, every platform's policy) and the script's header says so.
+/// Returns the payload to read and whether a password was generated. (The script endpoints
+/// call it before reading the payload.)
+///
+/// A script that creates no account holds no password, so there a missing or `[REDACTED]`
+/// password (a config copied from `GET /integrations/{id}`) is accepted as it is.
+pub fn with_generated_password(kind: ScriptKind, payload: &Value) -> Result<(Value, bool), ScriptError> {
+    let creates_account = matches!(kind, ScriptKind::Create | ScriptKind::InitialCreate);
+    let config = payload.get("config").and_then(Value::as_object);
+    let wants_password = config.is_some_and(|c| {
+        c.get("authenticationType").and_then(Value::as_str) == Some("userPassword")
+            && c.get("password").is_none_or(|p| p.as_str() == Some(warden_model::REDACTED))
+    });
+    if !creates_account && wants_password {
+        let mut payload = payload.clone();
+        if let Some(config) = payload.get_mut("config").and_then(Value::as_object_mut) {
+            config.insert("password".into(), Value::String("(not used by this script)".into()));
+        }
+        return Ok((payload, false));
+    }
+    let has_account_in_script = payload
+        .get("type")
+        .and_then(Value::as_str)
+        .and_then(|name| IntegrationType::parse(name).ok())
+        .is_some_and(|t| {
+            matches!(t, IntegrationType::Redshift | IntegrationType::Snowflake | IntegrationType::AzureSynapseAnalytics)
+        });
+    if !(creates_account && wants_password && has_account_in_script) {
+        return Ok((payload.clone(), false));
+    }
+    let password = generate_password()?;
+    let mut payload = payload.clone();
+    if let Some(config) = payload.get_mut("config").and_then(Value::as_object_mut) {
+        config.insert("password".into(), Value::String(password));
+    }
+    Ok((payload, true))
 }
