@@ -24,7 +24,7 @@ pub use integration_type::IntegrationType;
 pub use payload::reader::Problem;
 pub use payload::{BodyFormat, MAX_BODY_BYTES, MAX_DEPTH, decode};
 pub use secret::{REDACTED, Secret};
-pub use spec::{IntegrationSpec, SecretMap};
+pub use spec::{CONFIG_UPGRADES, CONFIG_VERSION, IntegrationSpec, SecretMap};
 pub use status::{IntegrationId, Status};
 pub use validation::{TestResult, TestStatus, ValidationResults};
 

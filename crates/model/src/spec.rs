@@ -25,6 +25,32 @@ pub struct IntegrationSpec {
     pub config: PlatformConfig,
 }
 
+/// The schema version of the configs this Warden writes. A change to the stored shape, or a
+/// rule tightened so that configs written before may break it, bumps it and adds the step that
+/// brings older configs forward to [`CONFIG_UPGRADES`].
+pub const CONFIG_VERSION: i64 = 1;
+
+/// The steps that bring a stored config forward: `(version it produces, step)`, in order. A
+/// config stored at version `v` gets every step whose version is above `v`. Version 1 is the
+/// first; it has no step.
+pub const CONFIG_UPGRADES: &[ConfigUpgrade] = &[];
+
+/// One step of [`CONFIG_UPGRADES`]: the version it produces, and the rewrite of the stored
+/// JSON.
+pub type ConfigUpgrade = (i64, fn(&mut Value));
+
+/// `value`, stored at `version`, with every step of `steps` above that version applied in
+/// order.
+fn brought_forward(value: &Value, version: i64, steps: &[ConfigUpgrade]) -> Value {
+    let mut value = value.clone();
+    for (to, step) in steps {
+        if *to > version {
+            step(&mut value);
+        }
+    }
+    value
+}
+
 impl IntegrationSpec {
     /// Reads and checks a decoded payload. `stored` holds the secrets of the stored
     /// integration on update (and when re-reading a stored one): a secret that is absent or
@@ -38,6 +64,30 @@ impl IntegrationSpec {
             Some(spec) if cx.problems.is_empty() => Ok(spec),
             _ if !cx.problems.is_empty() => Err(cx.into_problems()),
             _ => Err(vec![Problem { path: "(body)".into(), message: "the payload could not be read".into() }]),
+        }
+    }
+
+    /// Reads a config Warden stored, written at schema version `version`: the stored JSON is
+    /// first brought to [`CONFIG_VERSION`] by the [`CONFIG_UPGRADES`] it has not had, then read
+    /// leniently (a field this version no longer knows is skipped). A config written by a
+    /// newer Warden is refused with a message that says so, rather than misread.
+    pub fn from_stored(value: &Value, secrets: &SecretMap, version: i64) -> Result<Self, Vec<Problem>> {
+        if version > CONFIG_VERSION {
+            return Err(vec![Problem {
+                path: "(stored config)".into(),
+                message: format!(
+                    "was written by a newer Warden (config version {version}; this one reads up to {CONFIG_VERSION}): run that version or a later one"
+                ),
+            }]);
+        }
+        let value = brought_forward(value, version, CONFIG_UPGRADES);
+        let mut cx = Cx::new(Some(secrets));
+        cx.stored_read = true;
+        let spec = read(&mut cx, &value);
+        match spec {
+            Some(spec) if cx.problems.is_empty() => Ok(spec),
+            _ if !cx.problems.is_empty() => Err(cx.into_problems()),
+            _ => Err(vec![Problem { path: "(stored config)".into(), message: "could not be read".into() }]),
         }
     }
 
@@ -267,4 +317,56 @@ fn read(cx: &mut Cx<'_>, value: &Value) -> Option<IntegrationSpec> {
     };
     root.finish(cx);
     Some(IntegrationSpec { auto_bootstrap: auto_bootstrap?, config: config? })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // a panic is a failed test
+
+    use serde_json::{Value, json};
+
+    use super::{CONFIG_VERSION, IntegrationSpec, brought_forward};
+
+    fn redshift() -> Value {
+        json!({"type": "Redshift", "autoBootstrap": false, "config": {"host": "acme.example.com",
+            "database": "warden", "authenticationType": "userPassword", "username": "warden_system",
+            "password": "[REDACTED]"}})
+    }
+
+    fn rename_port(value: &mut Value) {
+        if let Some(config) = value.get_mut("config").and_then(Value::as_object_mut)
+            && let Some(port) = config.remove("dbPort")
+        {
+            config.insert("port".into(), port);
+        }
+    }
+
+    /// A stored config gets the steps above its version, in order, and no other.
+    #[test]
+    fn stored_configs_are_brought_forward_by_the_steps_they_missed() {
+        let steps: &[super::ConfigUpgrade] = &[(2, rename_port), (3, |v| v["config"]["port"] = json!(5440))];
+        let mut old = redshift();
+        old["config"]["dbPort"] = json!(5439);
+        let from_one = brought_forward(&old, 1, steps);
+        assert_eq!(from_one["config"]["port"], 5440);
+        assert!(from_one["config"].get("dbPort").is_none());
+        let from_two = brought_forward(&old, 2, steps);
+        assert_eq!(from_two["config"]["dbPort"], 5439, "step 2 is not run again on a version-2 config");
+        assert_eq!(from_two["config"]["port"], 5440);
+    }
+
+    /// A field this version does not know is refused in a request but skipped in a stored
+    /// config; a config from a newer Warden is refused with a message that says so.
+    #[test]
+    fn stored_reads_are_lenient_about_unknown_fields_and_refuse_newer_versions() {
+        let secrets = [("config.password".to_owned(), crate::Secret::new("pw".to_owned()))].into_iter().collect();
+        let mut payload = redshift();
+        payload["config"]["retiredField"] = json!("from an older Warden");
+        let request = IntegrationSpec::from_value(&payload, Some(&secrets)).unwrap_err();
+        assert_eq!(request[0].path, "config.retiredField");
+        let stored = IntegrationSpec::from_stored(&payload, &secrets, 1).unwrap();
+        assert_eq!(stored.redacted()["config"]["database"], "warden");
+        let newer = IntegrationSpec::from_stored(&payload, &secrets, CONFIG_VERSION + 1).unwrap_err();
+        assert!(newer[0].message.contains("written by a newer Warden"), "{newer:?}");
+    }
 }

@@ -17,8 +17,8 @@ impl Store {
         let sealed = self.key.seal(&spec.secrets())?;
         let now = now_millis();
         let sql = self.sql(&format!(
-            "INSERT INTO integrations (integration_type, host, status, status_message, config, secrets, version, created_at, updated_at) \
-             VALUES ($1, $2, $3, NULL, $4, $5, 1, $6, $6) RETURNING {INTEGRATION_COLUMNS}"
+            "INSERT INTO integrations (integration_type, host, status, status_message, config, secrets, version, created_at, updated_at, config_version) \
+             VALUES ($1, $2, $3, NULL, $4, $5, 1, $6, $6, $7) RETURNING {INTEGRATION_COLUMNS}"
         ));
         let raw = on_pool!(self, pool => {
             let row = sqlx::query(sql)
@@ -28,6 +28,7 @@ impl Store {
                 .bind(&config)
                 .bind(&sealed)
                 .bind(now)
+                .bind(CONFIG_VERSION)
                 .fetch_one(pool)
                 .await
                 .map_err(host_taken_or)?;
@@ -164,7 +165,8 @@ impl Store {
         };
         let sql = self.sql(&format!(
             "UPDATE integrations SET status = $1, status_message = $2, config = COALESCE($3, config), \
-             secrets = COALESCE($4, secrets), host = COALESCE($8, host), version = version + 1, updated_at = $5 \
+             secrets = COALESCE($4, secrets), host = COALESCE($8, host), version = version + 1, updated_at = $5, \
+             config_version = CASE WHEN $3 IS NULL THEN config_version ELSE $9 END \
              WHERE id = $6 AND version = $7 RETURNING {INTEGRATION_COLUMNS}"
         ));
         let raw = on_pool!(self, pool => {
@@ -177,6 +179,7 @@ impl Store {
                 .bind(db_id(id))
                 .bind(expected_version)
                 .bind(host.as_deref())
+                .bind(CONFIG_VERSION)
                 .fetch_optional(pool)
                 .await
                 .map_err(host_taken_or)?

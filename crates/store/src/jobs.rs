@@ -21,8 +21,8 @@ impl Store {
         let input_config = input.map(|spec| spec.redacted().to_string());
         let input_secrets = input.map(|spec| self.key.seal(&spec.secrets())).transpose()?;
         let sql = self.sql(
-            "INSERT INTO jobs (integration_id, kind, state, lease_owner, lease_expires_at, attempts, created_at, input_config, input_secrets) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            "INSERT INTO jobs (integration_id, kind, state, lease_owner, lease_expires_at, attempts, created_at, input_config, input_secrets, input_version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
         );
         Ok(on_pool!(self, pool => {
             sqlx::query(sql)
@@ -35,6 +35,7 @@ impl Store {
                 .bind(now)
                 .bind(input_config)
                 .bind(input_secrets)
+                .bind(CONFIG_VERSION)
                 .fetch_one(pool)
                 .await?
                 .try_get("id")?
@@ -97,9 +98,9 @@ impl Store {
             "UPDATE jobs SET state = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1 \
              WHERE id = (SELECT id FROM jobs WHERE state = 'queued' OR (state = 'running' AND lease_expires_at < $3) \
                          ORDER BY id LIMIT 1 {lock}) \
-             RETURNING id, integration_id, kind, attempts, input_config, input_secrets"
+             RETURNING id, integration_id, kind, attempts, input_config, input_secrets, input_version"
         ));
-        type RawJob = (i64, i64, String, i64, Option<String>, Option<Vec<u8>>);
+        type RawJob = (i64, i64, String, i64, Option<String>, Option<Vec<u8>>, i64);
         let raw: Option<RawJob> = on_pool!(self, pool => {
             match sqlx::query(sql).bind(worker).bind(until).bind(now).fetch_optional(pool).await? {
                 Some(row) => Some((
@@ -109,15 +110,18 @@ impl Store {
                     row.try_get("attempts")?,
                     row.try_get("input_config")?,
                     row.try_get("input_secrets")?,
+                    row.try_get("input_version")?,
                 )),
                 None => None,
             }
         });
-        let Some((id, integration_id, kind, attempts, input_config, input_secrets)) = raw else {
+        let Some((id, integration_id, kind, attempts, input_config, input_secrets, input_version)) = raw else {
             return Ok(None);
         };
         let input = match (input_config, input_secrets) {
-            (Some(config), Some(sealed)) => Some(self.read_spec(&config, &sealed, &format!("job {id}"))?),
+            (Some(config), Some(sealed)) => {
+                Some(self.read_spec(&config, &sealed, input_version, &format!("job {id}"))?)
+            }
             _ => None,
         };
         Ok(Some(Job { id, integration_id: id_from(integration_id)?, kind, attempts, input }))

@@ -15,7 +15,7 @@ use sha2::{Digest as _, Sha256};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Row as _};
-use warden_model::{IntegrationId, IntegrationSpec, IntegrationType, Secret, Status};
+use warden_model::{CONFIG_VERSION, IntegrationId, IntegrationSpec, IntegrationType, Secret, Status};
 
 pub use crypto::{MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKey};
 pub use data_sources::{DataSourcesOf, StoredDataSource};
@@ -217,6 +217,7 @@ struct RawIntegration {
     updated_at: i64,
     validation_results: Option<String>,
     platform_state: Option<String>,
+    config_version: i64,
 }
 
 /// The statuses of integrations no longer in use, as the SQL filters (and the unique index of
@@ -226,8 +227,7 @@ const NOT_IN_USE: &str = "('deleted', 'disabled')";
 /// `Status::is_transitional`.
 const TRANSITIONAL: &str = "('creating', 'editing', 'deleting', 'migrating')";
 
-const INTEGRATION_COLUMNS: &str =
-    "id, status, status_message, config, secrets, version, created_at, updated_at, validation_results, platform_state";
+const INTEGRATION_COLUMNS: &str = "id, status, status_message, config, secrets, version, created_at, updated_at, validation_results, platform_state, config_version";
 
 const SUMMARY_COLUMNS: &str = "id, status, status_message, config, created_at, updated_at, validation_results";
 
@@ -281,6 +281,7 @@ macro_rules! raw_integration {
             updated_at: $row.try_get("updated_at")?,
             validation_results: $row.try_get("validation_results")?,
             platform_state: $row.try_get("platform_state")?,
+            config_version: $row.try_get("config_version")?,
         }
     };
 }
@@ -365,19 +366,21 @@ impl Store {
     }
 
     /// Reads a stored config back: the redacted JSON with its sealed secrets put back in.
-    fn read_spec(&self, config: &str, sealed: &[u8], what: &str) -> Result<IntegrationSpec, StoreError> {
+    /// Reads a stored config written at schema `version` (brought forward and read
+    /// leniently by [`IntegrationSpec::from_stored`]).
+    fn read_spec(&self, config: &str, sealed: &[u8], version: i64, what: &str) -> Result<IntegrationSpec, StoreError> {
         let secrets = self.key.open(sealed)?;
         let config: serde_json::Value =
             serde_json::from_str(config).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))?;
-        IntegrationSpec::from_value(&config, Some(&secrets)).map_err(|problems| {
-            let first = problems.first().map(|p| p.message.clone()).unwrap_or_default();
-            StoreError::Corrupt(format!("{what} no longer reads as a valid config: {first}"))
+        IntegrationSpec::from_stored(&config, &secrets, version).map_err(|problems| {
+            let first = problems.first().map(|p| format!("{} {}", p.path, p.message)).unwrap_or_default();
+            StoreError::Corrupt(format!("{what}'s stored config does not read: {first}"))
         })
     }
 
     fn integration(&self, raw: RawIntegration) -> Result<StoredIntegration, StoreError> {
         let id = id_from(raw.id)?;
-        let spec = self.read_spec(&raw.config, &raw.secrets, &format!("integration {id}"))?;
+        let spec = self.read_spec(&raw.config, &raw.secrets, raw.config_version, &format!("integration {id}"))?;
         let status = Status::parse(&raw.status)
             .ok_or_else(|| StoreError::Corrupt(format!("integration {id}: status {}", raw.status)))?;
         Ok(StoredIntegration {

@@ -408,3 +408,43 @@ async fn platform_state_and_data_sources_round_trip() {
         assert_eq!(b.store.data_sources(DataSourcesOf::Integration(a.id)).await.unwrap().len(), 1, "{}", b.name);
     }
 }
+
+/// Each stored config carries the schema version it was written at; a row from an older
+/// Warden with a field this one dropped still reads, and one from a newer Warden is refused
+/// by name (while listing, which reads no config, still answers).
+#[tokio::test]
+async fn stored_configs_carry_their_schema_version_and_read_leniently() {
+    for b in backends().await {
+        let spec = snowflake();
+        let a = b.store.insert_integration(&spec, Status::Enabled).await.unwrap();
+        let version = raw_rows(
+            &b.raw_url,
+            &format!("SELECT CAST(config_version AS TEXT) FROM integrations WHERE id = {a}", a = a.id),
+        )
+        .await;
+        assert_eq!(version, vec![warden_model::CONFIG_VERSION.to_string()], "{}", b.name);
+        let mut old = spec.redacted();
+        old["config"]["retiredField"] = json!("kept by an older Warden");
+        let old = old.to_string().replace('\'', "''");
+        raw_exec(
+            &b.raw_url,
+            &format!("UPDATE integrations SET config = '{old}', config_version = 1 WHERE id = {}", a.id),
+        )
+        .await;
+        assert_eq!(b.store.get_integration(a.id).await.unwrap().unwrap().spec, spec, "{}", b.name);
+        raw_exec(&b.raw_url, &format!("UPDATE integrations SET config_version = 99 WHERE id = {}", a.id)).await;
+        let newer = b.store.get_integration(a.id).await.unwrap_err().to_string();
+        assert!(newer.contains("written by a newer Warden"), "{}: {newer}", b.name);
+        assert_eq!(b.store.list_summaries(false).await.unwrap().len(), 1, "{}", b.name);
+    }
+}
+
+async fn raw_exec(url: &str, sql: &str) {
+    if url.starts_with("sqlite") {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).execute(&mut c).await.unwrap();
+    } else {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).execute(&mut c).await.unwrap();
+    }
+}

@@ -46,11 +46,15 @@ pub(crate) struct Cx<'s> {
     stored: Option<&'s SecretMap>,
     /// The paths of the secrets that took the stored value (absent or `[REDACTED]`).
     pub(crate) kept: Vec<String>,
+    /// Reading what Warden stored (not a request): a field this version no longer knows is
+    /// skipped, not refused, so that dropping a field from the schema never makes a stored
+    /// integration unreadable.
+    pub(crate) stored_read: bool,
 }
 
 impl<'s> Cx<'s> {
     pub(crate) fn new(stored: Option<&'s SecretMap>) -> Self {
-        Self { problems: Vec::new(), unlisted: 0, stored, kept: Vec::new() }
+        Self { problems: Vec::new(), unlisted: 0, stored, kept: Vec::new(), stored_read: false }
     }
 
     /// Whether the list of problems is full (the rest are only counted).
@@ -445,6 +449,9 @@ impl<'v> Obj<'v> {
     pub(crate) fn finish(self, cx: &mut Cx<'_>) {
         for key in self.map.keys() {
             if self.known.contains(&key.as_str()) {
+                continue;
+            }
+            if cx.stored_read {
                 continue;
             }
             if cx.full() {
