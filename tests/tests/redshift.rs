@@ -654,3 +654,22 @@ async fn passwords_reach_the_server_pre_hashed() {
     }
     cluster.execute(&format!("DROP ROLE {weak}")).await;
 }
+
+/// Issue 12 (one rule for reaching servers), with the real adapter: a request may turn TLS off only towards a
+/// loopback address; anywhere else the POST is a 400 naming `config.connectArgs`, and nothing
+/// is stored.
+#[tokio::test]
+async fn tls_cannot_be_turned_off_towards_a_remote_host() {
+    let server = shipped(&[]).await;
+    for args in ["sslmode=disable", "SSL=false", "aws_endpoint_url=http://moto.internal:5000"] {
+        let mut payload = json!({"type": "Redshift", "autoBootstrap": false, "config": {"host": "remote.example.com",
+            "database": "warden", "authenticationType": "userPassword", "username": "warden_system", "password": "pw"}});
+        payload["config"]["connectArgs"] = json!(args);
+        let answer = server.call("POST", "/integrations?dryRun=true", Some(&payload)).await;
+        assert_eq!(answer.status, 400, "{args}: {}", answer.text);
+        assert_eq!(answer.body["errors"][0]["path"], "config.connectArgs", "{}", answer.text);
+        assert!(answer.text.contains("only to a loopback address"), "{}", answer.text);
+    }
+    let listed = server.call("GET", "/integrations", None).await;
+    assert_eq!(listed.body, json!([]), "{}", listed.text);
+}

@@ -81,10 +81,10 @@ fn ci() -> Result<(), String> {
         let server = postgres::Postgres::start()?;
         let aws = moto::Moto::start(&moto_python)?;
         let pythons = Pythons { sqlglot: &sqlglot, moto: &moto_python };
-        let tally = test_workspace(&server.url(), &pythons, &aws.url(), &server.log_path())?;
+        let tally = test_workspace(&server, &pythons, &aws.url())?;
         // The benchmark harness must never rot: its quick mode runs here and only checks
         // that every measurement produced a number.
-        run_bench(true, &server.url())?;
+        run_bench(true, &server)?;
         tally
     };
     // The served OpenAPI document and the server agree on every operation.
@@ -107,10 +107,10 @@ struct Tally {
 /// `docs/BENCHMARKS.md` (or `target/bench/quick.md`).
 fn bench(quick: bool) -> Result<(), String> {
     let server = postgres::Postgres::start()?;
-    run_bench(quick, &server.url())
+    run_bench(quick, &server)
 }
 
-fn run_bench(quick: bool, postgres_url: &str) -> Result<(), String> {
+fn run_bench(quick: bool, postgres: &postgres::Postgres) -> Result<(), String> {
     if !succeeds("wrk", &["--version"]) && !Command::new("which").arg("wrk").status().is_ok_and(|s| s.success()) {
         let is_root =
             Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
@@ -131,7 +131,12 @@ fn run_bench(quick: bool, postgres_url: &str) -> Result<(), String> {
         args.push("--quick".into());
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    run(&bench.display().to_string(), &args, &[("WARDEN_TEST_POSTGRES_URL", postgres_url)])
+    let ca_file = postgres.ca_path().display().to_string();
+    run(
+        &bench.display().to_string(),
+        &args,
+        &[("WARDEN_TEST_POSTGRES_URL", &postgres.url()), ("WARDEN_CA_FILE", &ca_file)],
+    )
 }
 
 /// Runs `cargo test` for the workspace, echoing its output and adding up every
@@ -142,12 +147,7 @@ struct Pythons<'a> {
     moto: &'a Path,
 }
 
-fn test_workspace(
-    postgres_url: &str,
-    pythons: &Pythons<'_>,
-    moto_url: &str,
-    postgres_log: &Path,
-) -> Result<Tally, String> {
+fn test_workspace(postgres: &postgres::Postgres, pythons: &Pythons<'_>, moto_url: &str) -> Result<Tally, String> {
     use std::io::{BufRead, BufReader};
     let args = ["test", "--workspace", "--locked"];
     eprintln!("\n==> cargo {}", args.join(" "));
@@ -156,11 +156,13 @@ fn test_workspace(
         .envs([
             ("INSTA_UPDATE", "no"),
             ("CI", "true"),
-            ("WARDEN_TEST_POSTGRES_URL", postgres_url),
+            ("WARDEN_TEST_POSTGRES_URL", &postgres.url()),
+            // The test server's CA: Warden verifies its certificate as it does Redshift's.
+            ("WARDEN_CA_FILE", &postgres.ca_path().display().to_string()),
             ("WARDEN_SQLGLOT_PYTHON", &pythons.sqlglot.display().to_string()),
             ("WARDEN_TEST_PYTHON", &pythons.moto.display().to_string()),
             ("WARDEN_TEST_MOTO_URL", moto_url),
-            ("WARDEN_TEST_POSTGRES_LOG", &postgres_log.display().to_string()),
+            ("WARDEN_TEST_POSTGRES_LOG", &postgres.log_path().display().to_string()),
         ])
         .current_dir(workspace_root())
         .stdout(std::process::Stdio::piped())

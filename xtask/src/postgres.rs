@@ -100,30 +100,13 @@ impl Postgres {
             ],
             true,
         )?;
-        // TLS with a throwaway self-signed certificate, as a Redshift cluster offers it; the
-        // Redshift adapter's tests check that it is used. (openssl comes with the
-        // postgresql packages, through ssl-cert.)
+        // TLS as a Redshift cluster offers it, with a throwaway CA of its own: the server's
+        // certificate (for 127.0.0.1) is signed by it, and the tests trust it through
+        // WARDEN_CA_FILE, so Warden's default verify-full runs against this server as it does
+        // against Redshift. (openssl comes with the postgresql packages, through ssl-cert.)
         let (cert, key) = (server.dir.join("server.crt"), server.dir.join("server.key"));
         let (cert_path, key_path) = (cert.display().to_string(), key.display().to_string());
-        server.command(
-            "openssl",
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=127.0.0.1",
-                "-keyout",
-                &key_path,
-                "-out",
-                &cert_path,
-            ],
-            false,
-        )?;
+        server.make_certificates(&cert_path, &key_path)?;
         if let Some(user) = run_as {
             server.command("chown", &[&format!("{user}:"), &cert_path, &key_path], false)?;
         }
@@ -136,6 +119,49 @@ impl Postgres {
         server.command("pg_ctl", &["-D", &data, "-l", &log, "-o", &options, "-w", "-t", "60", "start"], true)?;
         eprintln!("==> PostgreSQL started on 127.0.0.1:{port} ({})", server.dir.display());
         Ok(server)
+    }
+
+    /// The CA that signed the server's certificate (PEM), for `WARDEN_CA_FILE`.
+    pub fn ca_path(&self) -> PathBuf {
+        self.dir.join("ca.crt")
+    }
+
+    /// A CA, and the server's key and certificate for 127.0.0.1 signed by it.
+    fn make_certificates(&self, cert_path: &str, key_path: &str) -> Result<(), String> {
+        let in_dir = |name: &str| self.dir.join(name).display().to_string();
+        let (ca_cert, ca_key, csr, extensions) =
+            (in_dir("ca.crt"), in_dir("ca.key"), in_dir("server.csr"), in_dir("server.ext"));
+        std::fs::write(
+            &extensions,
+            "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,IP:::1\n",
+        )
+        .map_err(|e| format!("{extensions}: {e}"))?;
+        let days = ["-days", "2"];
+        self.command(
+            "openssl",
+            &[
+                &["req", "-x509", "-newkey", "rsa:2048", "-nodes"][..],
+                &days,
+                &["-subj", "/CN=warden-test-ca", "-keyout", &ca_key, "-out", &ca_cert],
+            ]
+            .concat(),
+            false,
+        )?;
+        self.command(
+            "openssl",
+            &["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", key_path, "-out", &csr],
+            false,
+        )?;
+        self.command(
+            "openssl",
+            &[
+                &["x509", "-req", "-in", &csr, "-CA", &ca_cert, "-CAkey", &ca_key, "-CAcreateserial"][..],
+                &days,
+                &["-extfile", &extensions, "-out", cert_path],
+            ]
+            .concat(),
+            false,
+        )
     }
 
     /// Its server log (the tests read it: no password may appear in a statement it logs).

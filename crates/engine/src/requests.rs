@@ -1,10 +1,12 @@
 //! POST and PUT of an integration, and the callback-key rotation: check the payload, refuse
 //! what the contract refuses, validate, then store the change and queue its job.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 use warden_lifecycle::{Decision, INITIAL, Operation, decide, withdraw};
 use warden_model::{ErrorCode, IntegrationId, IntegrationSpec, Secret, Status};
-use warden_platform::{CallbackKey, Phase};
+use warden_platform::{CallbackKey, Phase, Platform};
 use warden_store::{Permission, StoreError, StoredIntegration};
 
 use crate::{Actor, CallbackKeyShown, Engine, EngineError, Outcome};
@@ -25,6 +27,7 @@ impl Engine {
         let requested = IntegrationSpec::from_value(payload, None).map_err(EngineError::invalid)?;
         self.host_conflict(&requested, None).await?;
         let platform = self.platform(requested.integration_type())?;
+        adapter_rules(&platform, &requested)?;
         let results = self.validate(&platform, &requested, Phase::Request, None).await?;
         if dry_run {
             self.audit_dry_run(actor, "create.dryRun", None, &requested).await;
@@ -86,6 +89,7 @@ impl Engine {
         if !attributes.is_empty() {
             return Err(EngineError::non_editable(attributes));
         }
+        adapter_rules(&platform, &requested)?;
         for _ in 0..EDIT_ATTEMPTS {
             let next = match decide(current.status, Operation::Edit) {
                 Decision::MoveTo(next) => next,
@@ -197,6 +201,12 @@ impl Engine {
         let config_lines = Secret::new((callback.config_lines)(public_url, api_key.expose()));
         Ok(CallbackKeyShown { api_key, config_lines })
     }
+}
+
+/// The 400 for a config the adapter's own rules refuse (API.md: a 400 names the field).
+fn adapter_rules(platform: &Arc<dyn Platform>, requested: &IntegrationSpec) -> Result<(), EngineError> {
+    let problems = platform.check_config(requested);
+    if problems.is_empty() { Ok(()) } else { Err(EngineError::invalid(problems)) }
 }
 
 /// The 409 for a create or re-create whose host stayed contested.

@@ -17,6 +17,7 @@
 pub mod catalogue;
 mod context;
 mod error;
+pub mod reach;
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -311,6 +312,13 @@ pub trait Platform: Send + Sync + 'static {
     /// failed removal as [`PlatformError::SetupFailed`]; `Cleanup` and `Delete` skip what is
     /// already gone.
     async fn apply(&self, change: Change<'_>) -> Result<Applied, PlatformError>;
+
+    /// The adapter's own rules about a request's config, beyond the payload schema (how it
+    /// may reach the platform, say): each problem names its field and is answered as a 400
+    /// before anything is validated or stored. The default has none.
+    fn check_config(&self, _spec: &IntegrationSpec) -> Vec<Problem> {
+        Vec::new()
+    }
 
     /// Whether `request` may be registered under the integration `spec`, before anything is
     /// asked of the platform: a problem names the request's field (`location`) and says

@@ -1,18 +1,21 @@
 //! Connecting to Redshift (or PostgreSQL, which speaks the same protocol): the options a
-//! config gives, `connectArgs` read as the Redshift drivers write them, TLS required unless
-//! the config turns it off by name (so no password is ever sent in clear to a server that
-//! did not offer TLS), and a bounded connect time. With `accessKey` the user and password are Redshift's temporary
+//! config gives, `connectArgs` read as the Redshift drivers write them, TLS verified against
+//! the system's roots and the operator's CA file (`verify-full`) unless the config says
+//! otherwise by name (`SSLMode=verify-ca` or `require`; `disable` only to a loopback address,
+//! so no password is ever sent in clear to anything but a local test server), and a bounded
+//! connect time. With `accessKey` the user and password are Redshift's temporary
 //! credentials ([`crate::aws`]). Credentials come from the config; an error never carries
 //! them.
 
+use std::path::Path;
 use std::str::FromStr as _;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use sqlx::{ConnectOptions as _, PgConnection};
-use warden_model::Secret;
 use warden_model::config::{RedshiftAuthentication, RedshiftConfig};
-use warden_platform::{ErrorKind, PlatformError};
+use warden_model::{Problem, Secret};
+use warden_platform::{ErrorKind, PlatformError, reach};
 
 use crate::aws::{ClusterRequest, Keys, cluster_credentials};
 
@@ -81,20 +84,24 @@ pub(crate) fn connect_args(config: &RedshiftConfig) -> Result<ConnectArgs, Platf
                 })?;
                 // TLS may only be turned off by saying so: "prefer" and "allow" would fall back
                 // to a connection where a password could travel in clear.
-                args.ssl_mode = Some(match mode {
+                args.ssl_mode = match mode {
                     PgSslMode::Prefer | PgSslMode::Allow => {
-                        args.notes.push(format!("{key}={value} is read as require (Warden sends no password without TLS unless {key}=disable)"));
-                        PgSslMode::Require
+                        args.notes.push(format!("{key}={value} is read as verify-full (Warden sends no password without verified TLS unless told otherwise by name)"));
+                        None
                     }
-                    other => other,
-                });
+                    PgSslMode::Require => {
+                        args.notes.push(format!("{key}={value} encrypts without checking the server's certificate; verify-full (the default) checks it"));
+                        Some(PgSslMode::Require)
+                    }
+                    other => Some(other),
+                };
             }
             Arg::Ssl => {
-                args.ssl_mode = Some(match value.to_ascii_lowercase().as_str() {
-                    "true" | "1" => PgSslMode::Require,
-                    "false" | "0" => PgSslMode::Disable,
+                args.ssl_mode = match value.to_ascii_lowercase().as_str() {
+                    "true" | "1" => None,
+                    "false" | "0" => Some(PgSslMode::Disable),
                     _ => return Err(bad(format!("{key} {value:?} is not true or false"))),
-                });
+                };
             }
             Arg::ApplicationName => args.application_name = Some(value.to_owned()),
             Arg::Timeout => {
@@ -108,6 +115,25 @@ pub(crate) fn connect_args(config: &RedshiftConfig) -> Result<ConnectArgs, Platf
         }
     }
     Ok(args)
+}
+
+/// The rules a request's `connectArgs` must keep (a 400 naming `config.connectArgs`): they
+/// read, turn TLS off only towards a loopback address, and name an AWS endpoint over https
+/// (http only to loopback).
+pub(crate) fn check(config: &RedshiftConfig) -> Vec<Problem> {
+    const FIELD: &str = "config.connectArgs";
+    let args = match connect_args(config) {
+        Ok(args) => args,
+        Err(error) => return vec![Problem { path: FIELD.into(), message: error.to_string() }],
+    };
+    let mut problems = Vec::new();
+    if matches!(args.ssl_mode, Some(PgSslMode::Disable)) {
+        problems.extend(reach::refuse_plaintext(FIELD, "SSLMode=disable (no TLS)", config.host.as_str()).err());
+    }
+    if let Some(url) = &args.aws_endpoint_url {
+        problems.extend(reach::check_url(FIELD, url).err());
+    }
+    problems
 }
 
 impl ConnectArgs {
@@ -148,12 +174,12 @@ async fn login(
                     "accessKey needs the cluster and region: use the cluster's standard endpoint as host, or set cluster_identifier and region in connectArgs",
                 ));
             };
-            let endpoint = args
-                .aws_endpoint_url
-                .clone()
-                .or_else(|| std::env::var("AWS_ENDPOINT_URL_REDSHIFT").ok())
-                .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
-                .unwrap_or_else(|| format!("https://redshift.{region}.amazonaws.com/"));
+            let endpoint = match &args.aws_endpoint_url {
+                Some(url) => url.clone(),
+                None => reach::aws_endpoint("REDSHIFT", format!("https://redshift.{region}.amazonaws.com/")),
+            };
+            reach::check_url("the Redshift API endpoint", &endpoint)
+                .map_err(|problem| PlatformError::unsupported(format!("{}: {}", problem.path, problem.message)))?;
             let request = ClusterRequest { endpoint, region, cluster, db_user: database_user, database };
             let keys = Keys { access_key_id, secret_key, session_token: session_token.as_ref() };
             let temporary = cluster_credentials(&request, &keys).await?;
@@ -165,21 +191,44 @@ async fn login(
     }
 }
 
-/// Opens one connection to `database` with the config's credentials.
+/// Opens one connection to `database` with the config's credentials, trusting the
+/// operator's CA file besides the system's roots.
 pub(crate) async fn connect(config: &RedshiftConfig, database: &str) -> Result<PgConnection, PlatformError> {
+    connect_trusting(config, database, reach::ca_file()).await
+}
+
+/// [`connect`] with the CA file given.
+pub(crate) async fn connect_trusting(
+    config: &RedshiftConfig,
+    database: &str,
+    ca_file: Option<&Path>,
+) -> Result<PgConnection, PlatformError> {
     let args = connect_args(config)?;
+    let ssl_mode = args.ssl_mode.unwrap_or(PgSslMode::VerifyFull);
+    // Checked again here for configs stored before the rule: no password leaves in clear
+    // for anything but a loopback address.
+    if matches!(ssl_mode, PgSslMode::Disable) && !reach::plaintext_allowed(config.host.as_str()) {
+        return Err(PlatformError::unsupported(format!(
+            "connectArgs turns TLS off, which Warden allows only to a loopback address; {} is not one: remove SSLMode=disable with PUT /integrations/{{id}}",
+            config.host.as_str()
+        )));
+    }
     let (username, password) = login(config, &args, database).await?;
-    let options = PgConnectOptions::new()
+    let mut options = PgConnectOptions::new()
         .host(config.host.as_str())
         .port(config.port.get())
         .database(database)
         .username(&username)
         .password(password.expose())
-        // TLS unless the config turns it off by name: a server that does not offer it is
-        // refused before any password is sent.
-        .ssl_mode(args.ssl_mode.unwrap_or(PgSslMode::Require))
+        // Verified TLS unless the config says otherwise by name: a server that does not
+        // offer TLS, or whose certificate the roots do not vouch for, is refused before any
+        // password is sent.
+        .ssl_mode(ssl_mode)
         .application_name(args.application_name.as_deref().unwrap_or("warden"))
         .disable_statement_logging();
+    if let Some(ca_file) = ca_file {
+        options = options.ssl_root_cert(ca_file);
+    }
     let timeout = args.timeout.unwrap_or(CONNECT_TIMEOUT);
     match tokio::time::timeout(timeout, options.connect()).await {
         Ok(Ok(connection)) => Ok(connection),
@@ -272,6 +321,48 @@ mod tests {
         }
     }
 
+    /// The server's certificate is checked by default (against the system's roots and the
+    /// CA file): without the test CA the connection is refused before any password is sent;
+    /// with it, it opens. `SSLMode=require`, said by name, encrypts without the check.
+    #[tokio::test]
+    async fn the_servers_certificate_is_verified_unless_told_otherwise() {
+        let Some(plain) = config(None) else { return };
+        let untrusted = super::connect_trusting(&plain, "postgres", None).await.unwrap_err();
+        assert_eq!(untrusted.kind(), Some(warden_platform::ErrorKind::Unreachable), "{untrusted}");
+        assert!(untrusted.to_string().contains("certificate"), "{untrusted}");
+        let Some(ca_file) = warden_platform::reach::ca_file() else {
+            assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI=true needs WARDEN_CA_FILE");
+            return;
+        };
+        assert!(super::connect_trusting(&plain, "postgres", Some(ca_file)).await.is_ok());
+        let unverified = config(Some("SSLMode=require")).unwrap();
+        assert!(super::connect_trusting(&unverified, "postgres", None).await.is_ok());
+    }
+
+    /// A request may turn TLS off (or name an http AWS endpoint) only towards a loopback
+    /// address; anywhere else it is a problem naming `config.connectArgs`, and a stored config
+    /// that does so anyway is refused before connecting.
+    #[tokio::test]
+    async fn tls_is_turned_off_only_towards_loopback() {
+        let mut config = offline_config();
+        config.host = warden_model::names::Hostname::parse("acme.example.com").unwrap();
+        config.connect_args = Some("sslmode=disable".into());
+        let problems = super::check(&config);
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].path, "config.connectArgs");
+        assert!(problems[0].message.contains("only to a loopback address"), "{}", problems[0].message);
+        let refused = connect(&config, "dev").await.unwrap_err();
+        assert!(refused.to_string().contains("allows only to a loopback address"), "{refused}");
+        config.connect_args = Some("aws_endpoint_url=http://moto.internal:5000".into());
+        assert_eq!(super::check(&config)[0].path, "config.connectArgs");
+        config.connect_args = Some("aws_endpoint_url=https://redshift.eu-west-1.amazonaws.com".into());
+        assert!(super::check(&config).is_empty());
+        if let Some(mut local) = self::config(Some("sslmode=disable")) {
+            local.connect_args = Some("sslmode=disable".into());
+            assert!(super::check(&local).is_empty(), "a loopback test server may be reached without TLS");
+        }
+    }
+
     /// Issue 10, item 6: the reference's ODBC/JDBC style, with keys Warden ignores reported.
     #[test]
     fn driver_style_connect_args_are_read_and_unknown_keys_reported() {
@@ -285,10 +376,13 @@ mod tests {
         assert_eq!(args.cluster_identifier.as_deref(), Some("acme"));
         assert_eq!(args.region.as_deref(), Some("eu-west-1"));
         assert_eq!(args.ignored, ["TCPKeepAlive"]);
-        assert_eq!(args.warning().unwrap(), "connectArgs keys Warden does not use were ignored: TCPKeepAlive.");
+        assert_eq!(
+            args.warning().unwrap(),
+            "connectArgs keys Warden does not use were ignored: TCPKeepAlive; connectArgs SSLMode=require encrypts without checking the server's certificate; verify-full (the default) checks it."
+        );
         config.connect_args = Some("sslmode=prefer".into());
         let args = super::connect_args(&config).unwrap();
-        assert!(args.warning().unwrap().contains("read as require"), "prefer never falls back to clear text");
+        assert!(args.warning().unwrap().contains("read as verify-full"), "prefer never falls back to clear text");
         config.connect_args = Some("Timeout=soon".into());
         assert!(super::connect_args(&config).unwrap_err().to_string().contains("Timeout \"soon\""));
     }

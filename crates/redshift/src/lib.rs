@@ -224,6 +224,10 @@ impl Platform for Redshift {
         &DESCRIPTOR
     }
 
+    fn check_config(&self, spec: &IntegrationSpec) -> Vec<warden_model::Problem> {
+        config(spec).map(connect::check).unwrap_or_default()
+    }
+
     async fn open(&self, spec: &IntegrationSpec, phase: Phase) -> Result<Session, PlatformError> {
         let config = config(spec)?;
         let connection = connect(config, check_database(spec, config, phase)).await?;

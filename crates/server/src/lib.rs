@@ -85,6 +85,10 @@ struct ServeArgs {
     /// operation it started is not cut short).
     #[arg(long, env = "WARDEN_REQUEST_TIMEOUT_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
     request_timeout_secs: u64,
+    /// A PEM file of CA certificates Warden trusts besides the system's roots when it
+    /// connects to a platform over TLS (a corporate proxy's or a private CA).
+    #[arg(long, env = "WARDEN_CA_FILE")]
+    ca_file: Option<PathBuf>,
     /// How many connections may be open at once; past that a new one is answered 503.
     #[arg(long, env = "WARDEN_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_connections: u64,
@@ -225,6 +229,11 @@ fn lock_data_dir(data_dir: &Path) -> Result<File, String> {
 async fn serve(args: ServeArgs, platforms: Platforms) -> Result<(), String> {
     init_logging(args.log_format);
     raise_file_limit();
+    if let Some(ca_file) = &args.ca_file {
+        let certificates = warden_platform::reach::check_ca_file(ca_file).map_err(|e| format!("--ca-file: {e}"))?;
+        tracing::info!(ca_file = %ca_file.display(), certificates, "trusting this CA bundle besides the system's roots");
+    }
+    warden_platform::reach::set_ca_file(args.ca_file.clone());
     let _lock = match args.store.database_url {
         None => Some(lock_data_dir(&args.store.data_dir)?),
         Some(_) => None,

@@ -1,0 +1,138 @@
+//! How every adapter reaches a server, one rule for all:
+//!
+//! - TLS by default, verified against the system's roots plus the CA bundle the operator
+//!   names (`warden serve --ca-file`, or `WARDEN_CA_FILE`) for corporate proxies and private
+//!   CAs: [`ca_file`].
+//! - Unencrypted transport only to a loopback address (127.0.0.0/8, ::1), so that emulators
+//!   can be reached in tests and nothing else can be downgraded: [`plaintext_allowed`] and
+//!   [`refuse_plaintext`], which an adapter's [`check_config`](crate::Platform::check_config)
+//!   uses to answer a 400 naming the field.
+//! - Test endpoints follow each vendor's client convention (AWS: `AWS_ENDPOINT_URL` and
+//!   `AWS_ENDPOINT_URL_<SERVICE>`): [`aws_endpoint`].
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use warden_model::Problem;
+
+/// The environment variable naming the CA bundle.
+pub const CA_FILE_ENV: &str = "WARDEN_CA_FILE";
+
+static CA_FILE: OnceLock<Option<PathBuf>> = OnceLock::new();
+
+/// Sets the CA bundle for this process (the server calls it once at start, before any
+/// adapter connects). Returns `false` when it was set (or read) already.
+pub fn set_ca_file(path: Option<PathBuf>) -> bool {
+    CA_FILE.set(path).is_ok()
+}
+
+/// Checks that `path` is a readable PEM bundle with at least one certificate, and says how
+/// many it has (the server checks `--ca-file` at start, so a wrong path fails there and not
+/// at the first connection).
+pub fn check_ca_file(path: &Path) -> Result<usize, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let begins = text.matches("-----BEGIN CERTIFICATE-----").count();
+    let ends = text.matches("-----END CERTIFICATE-----").count();
+    if begins == 0 || begins != ends {
+        return Err(format!(
+            "{} holds no PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)",
+            path.display()
+        ));
+    }
+    Ok(begins)
+}
+
+/// The CA bundle (PEM) trusted besides the system's roots: what [`set_ca_file`] set, or else
+/// `WARDEN_CA_FILE` as the process started with it.
+pub fn ca_file() -> Option<&'static Path> {
+    CA_FILE.get_or_init(|| std::env::var_os(CA_FILE_ENV).filter(|v| !v.is_empty()).map(PathBuf::from)).as_deref()
+}
+
+/// Whether `host` is a loopback address literal (127.0.0.0/8, ::1): the only place an
+/// unencrypted connection may go. A name is never loopback here, since it could resolve
+/// anywhere.
+pub fn plaintext_allowed(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The problem to answer when `field` asks for an unencrypted connection (`what`) to
+/// `host`, unless `host` is loopback.
+pub fn refuse_plaintext(field: &str, what: &str, host: &str) -> Result<(), Problem> {
+    if plaintext_allowed(host) {
+        return Ok(());
+    }
+    Err(Problem {
+        path: field.to_owned(),
+        message: format!(
+            "{what} is allowed only to a loopback address (127.0.0.0/8, ::1), for local emulators; {host} is not one. Remove it: Warden connects with TLS"
+        ),
+    })
+}
+
+/// The endpoint of AWS service `service` (its SDK name: `REDSHIFT`, `STS`, `S3`), by the AWS
+/// SDKs' convention: `AWS_ENDPOINT_URL_<SERVICE>`, else `AWS_ENDPOINT_URL`, else `default`.
+pub fn aws_endpoint(service: &str, default: String) -> String {
+    std::env::var(format!("AWS_ENDPOINT_URL_{}", service.to_ascii_uppercase()))
+        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or(default)
+}
+
+/// Whether `url` may be used: `https`, or `http` to a loopback address. `field` names where
+/// the URL came from.
+pub fn check_url(field: &str, url: &str) -> Result<(), Problem> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(Problem { path: field.to_owned(), message: format!("{url:?} is not a URL (https://...)") });
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
+        _ => authority,
+    };
+    match scheme.to_ascii_lowercase().as_str() {
+        "https" => Ok(()),
+        "http" => refuse_plaintext(field, &format!("http:// ({url})"), host),
+        other => Err(Problem { path: field.to_owned(), message: format!("{other}:// is not supported: use https://") }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // a panic is a failed test
+
+    use super::{check_ca_file, check_url, plaintext_allowed};
+
+    #[test]
+    fn a_ca_file_must_hold_pem_certificates() {
+        let dir = std::env::temp_dir().join(format!("warden-reach-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (good, bad) = (dir.join("ca.pem"), dir.join("not.pem"));
+        std::fs::write(&good, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").unwrap();
+        std::fs::write(&bad, "just text").unwrap();
+        assert_eq!(check_ca_file(&good), Ok(1));
+        assert!(check_ca_file(&bad).unwrap_err().contains("holds no PEM certificate"));
+        assert!(check_ca_file(&dir.join("missing.pem")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn only_loopback_literals_may_be_reached_without_tls() {
+        for host in ["127.0.0.1", "127.8.9.10", "::1", "[::1]"] {
+            assert!(plaintext_allowed(host), "{host}");
+        }
+        for host in ["localhost", "10.0.0.1", "acme.example.com", "127.0.0.1.nip.io", "::ffff:10.0.0.1", ""] {
+            assert!(!plaintext_allowed(host), "{host}");
+        }
+        assert!(check_url("f", "https://redshift.us-east-1.amazonaws.com/").is_ok());
+        assert!(check_url("f", "http://127.0.0.1:5000").is_ok());
+        assert!(check_url("f", "http://[::1]:5000/").is_ok());
+        let refused = check_url("connectArgs", "http://moto.internal:5000").unwrap_err();
+        assert_eq!(refused.path, "connectArgs");
+        assert!(refused.message.contains("only to a loopback address"), "{}", refused.message);
+        assert!(check_url("f", "ftp://127.0.0.1").is_err());
+        assert!(check_url("f", "127.0.0.1:5000").is_err());
+    }
+}
