@@ -8,7 +8,8 @@
 //!   [`refuse_plaintext`], which an adapter's [`check_config`](crate::Platform::check_config)
 //!   uses to answer a 400 naming the field.
 //! - Test endpoints follow each vendor's client convention (AWS: `AWS_ENDPOINT_URL` and
-//!   `AWS_ENDPOINT_URL_<SERVICE>`): [`aws_endpoint`].
+//!   `AWS_ENDPOINT_URL_<SERVICE>`: [`aws_endpoint`]; Google: `BIGQUERY_EMULATOR_HOST`:
+//!   [`bigquery_endpoint`]), under the same plain-text rule.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -79,6 +80,20 @@ pub fn aws_endpoint(service: &str, default: String) -> String {
         .ok()
         .filter(|v| !v.is_empty())
         .unwrap_or(default)
+}
+
+/// The BigQuery API's base URL, as Google's client libraries choose it: the emulator named
+/// by `BIGQUERY_EMULATOR_HOST` (`host:port`, spoken to over http, so only a loopback one is
+/// taken), else `default`.
+pub fn bigquery_endpoint(default: String) -> Result<String, Problem> {
+    match std::env::var("BIGQUERY_EMULATOR_HOST").ok().filter(|v| !v.is_empty()) {
+        Some(host) => {
+            let url = format!("http://{host}");
+            check_url("BIGQUERY_EMULATOR_HOST", &url)?;
+            Ok(url)
+        }
+        None => Ok(default),
+    }
 }
 
 /// Whether `url` may be used: `https`, or `http` to a loopback address. `field` names where
