@@ -75,18 +75,29 @@ pub fn refuse_plaintext(field: &str, what: &str, host: &str) -> Result<(), Probl
 /// The endpoint of AWS service `service` (its SDK name: `REDSHIFT`, `STS`, `S3`), by the AWS
 /// SDKs' convention: `AWS_ENDPOINT_URL_<SERVICE>`, else `AWS_ENDPOINT_URL`, else `default`.
 pub fn aws_endpoint(service: &str, default: String) -> String {
-    std::env::var(format!("AWS_ENDPOINT_URL_{}", service.to_ascii_uppercase()))
-        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or(default)
+    let var = |name: &str| std::env::var(name).ok();
+    aws_endpoint_from(
+        var(&format!("AWS_ENDPOINT_URL_{}", service.to_ascii_uppercase())),
+        var("AWS_ENDPOINT_URL"),
+        default,
+    )
+}
+
+/// [`aws_endpoint`] with the variables' values given: the service's own wins.
+fn aws_endpoint_from(for_service: Option<String>, general: Option<String>, default: String) -> String {
+    [for_service, general].into_iter().flatten().find(|v| !v.is_empty()).unwrap_or(default)
 }
 
 /// The BigQuery API's base URL, as Google's client libraries choose it: the emulator named
 /// by `BIGQUERY_EMULATOR_HOST` (`host:port`, spoken to over http, so only a loopback one is
 /// taken), else `default`.
 pub fn bigquery_endpoint(default: String) -> Result<String, Problem> {
-    match std::env::var("BIGQUERY_EMULATOR_HOST").ok().filter(|v| !v.is_empty()) {
+    bigquery_endpoint_from(std::env::var("BIGQUERY_EMULATOR_HOST").ok(), default)
+}
+
+/// [`bigquery_endpoint`] with the variable's value given.
+fn bigquery_endpoint_from(emulator: Option<String>, default: String) -> Result<String, Problem> {
+    match emulator.filter(|v| !v.is_empty()) {
         Some(host) => {
             let url = format!("http://{host}");
             check_url("BIGQUERY_EMULATOR_HOST", &url)?;
@@ -118,7 +129,23 @@ pub fn check_url(field: &str, url: &str) -> Result<(), Problem> {
 mod tests {
     #![allow(clippy::unwrap_used)] // a panic is a failed test
 
-    use super::{check_ca_file, check_url, plaintext_allowed};
+    use super::{aws_endpoint_from, bigquery_endpoint_from, check_ca_file, check_url, plaintext_allowed};
+
+    #[test]
+    fn emulator_endpoints_follow_the_vendors_conventions_under_the_loopback_rule() {
+        let some = |s: &str| Some(s.to_owned());
+        let default = || "https://default".to_owned();
+        assert_eq!(
+            aws_endpoint_from(some("http://127.0.0.1:1"), some("http://127.0.0.1:2"), default()),
+            "http://127.0.0.1:1"
+        );
+        assert_eq!(aws_endpoint_from(None, some("http://127.0.0.1:2"), default()), "http://127.0.0.1:2");
+        assert_eq!(aws_endpoint_from(some(""), None, default()), "https://default");
+        assert_eq!(bigquery_endpoint_from(some("127.0.0.1:9050"), default()).unwrap(), "http://127.0.0.1:9050");
+        assert_eq!(bigquery_endpoint_from(None, default()).unwrap(), "https://default");
+        let remote = bigquery_endpoint_from(some("bq.internal:9050"), default()).unwrap_err();
+        assert_eq!(remote.path, "BIGQUERY_EMULATOR_HOST");
+    }
 
     #[test]
     fn a_ca_file_must_hold_pem_certificates() {
