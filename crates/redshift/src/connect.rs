@@ -17,7 +17,8 @@ use warden_model::config::{RedshiftAuthentication, RedshiftConfig};
 use warden_model::{Problem, Secret};
 use warden_platform::{ErrorKind, PlatformError, reach};
 
-use crate::aws::{ClusterRequest, Keys, cluster_credentials};
+use crate::aws::{ClusterRequest, cluster_credentials};
+use warden_aws::Keys;
 
 /// How long a connection attempt may take unless `connectArgs` says `Timeout`.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
