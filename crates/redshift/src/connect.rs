@@ -210,7 +210,7 @@ pub(crate) async fn connect_trusting(
     // for anything but a loopback address.
     if matches!(ssl_mode, PgSslMode::Disable) && !reach::plaintext_allowed(config.host.as_str()) {
         return Err(PlatformError::unsupported(format!(
-            "connectArgs turns TLS off, which Warden allows only to a loopback address; {} is not one: remove SSLMode=disable with PUT /integrations/{{id}}",
+            "connectArgs turns TLS off, which Warden allows only to a loopback address; {} is not one: send the integration's PUT with SSLMode=disable removed from connectArgs",
             config.host.as_str()
         )));
     }
