@@ -332,7 +332,8 @@ impl HttpPath {
 }
 
 string_newtype!(
-    /// An https URL (plain http only for a loopback host, which tests use).
+    /// An https URL (plain http only to a loopback address literal, 127.0.0.0/8 or ::1, which
+    /// local emulators use: the rule `warden_platform::reach` applies to every adapter).
     HttpsUrl
 );
 
@@ -343,8 +344,9 @@ impl HttpsUrl {
             return Self::parse(&format!("https://{s}"));
         }
         let url = url::Url::parse(s).map_err(|e| format!("must be a URL ({e})"))?;
+        // A name is never loopback here: it could resolve anywhere.
         let loopback = match url.host() {
-            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Domain(_)) => false,
             Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
             Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
             None => false,
@@ -352,6 +354,7 @@ impl HttpsUrl {
         match url.scheme() {
             "https" if url.host().is_some() => Ok(Self(s.to_owned())),
             "http" if loopback => Ok(Self(s.to_owned())),
+            "http" => Err("must be an https URL (http only to a loopback address such as 127.0.0.1, for a local emulator)".into()),
             _ => Err("must be an https URL".into()),
         }
     }
@@ -498,6 +501,9 @@ mod tests {
             "https://login.microsoftonline.com/tenant"
         );
         assert!(HttpsUrl::parse("http://example.com").is_err());
+        assert!(HttpsUrl::parse("http://localhost:8080/oidc").is_err(), "a name is not loopback");
+        assert!(HttpsUrl::parse("http://127.0.0.1:8080/oidc").is_ok());
+        assert!(HttpsUrl::parse("http://[::1]:8080/oidc").is_ok());
     }
 
     #[test]
