@@ -354,7 +354,10 @@ impl HttpsUrl {
         match url.scheme() {
             "https" if url.host().is_some() => Ok(Self(s.to_owned())),
             "http" if loopback => Ok(Self(s.to_owned())),
-            "http" => Err("must be an https URL (http only to a loopback address such as 127.0.0.1, for a local emulator)".into()),
+            "http" => {
+                Err("must be an https URL (http only to a loopback address such as 127.0.0.1, for a local emulator)"
+                    .into())
+            }
             _ => Err("must be an https URL".into()),
         }
     }

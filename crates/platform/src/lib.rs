@@ -17,6 +17,7 @@
 pub mod catalogue;
 mod context;
 mod error;
+mod idle;
 pub mod reach;
 
 use async_trait::async_trait;
@@ -26,6 +27,7 @@ use warden_model::{ErrorCode, IntegrationSpec, IntegrationType, Problem};
 pub use catalogue::{Applies, Needs, TestDef, TestId, catalogue};
 pub use context::{CheckContext, DataSource, NoRecords, Registered, Registry, Session};
 pub use error::{ErrorKind, PlatformError};
+pub use idle::{IdleCache, Reusable};
 
 /// What a check found, when it could run.
 #[derive(Debug, Clone, PartialEq, Eq)]

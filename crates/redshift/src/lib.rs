@@ -5,13 +5,16 @@
 //! password), and runs the `warden-scripts` Redshift scripts for automatic setup, edit,
 //! removal and cleanup. Statements only Redshift has run only when `SELECT version()` says
 //! the server is Redshift. The checks of one validation run share the connection the runner
-//! opens for the run (and closes when the run ends, before any change); a script's parts
-//! each open and close their own, so Warden holds no session that would keep `DROP
+//! opens for the run; when the run ends it is kept a second for the next run on the same
+//! target and login (the contract's `IdleCache`), and closed before any change. A script's
+//! parts each open and close their own, so Warden holds no session that would keep `DROP
 //! DATABASE` waiting.
 
 mod aws;
 mod connect;
 pub mod queries;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection, Row as _};
@@ -19,8 +22,8 @@ use tokio::sync::Mutex;
 use warden_model::config::{RedshiftAuthentication, RedshiftConfig, SYSTEM_ACCOUNT_SUFFIX};
 use warden_model::{IntegrationSpec, IntegrationType, PlatformConfig, Secret};
 use warden_platform::{
-    Applied, Change, CheckContext, CheckOutcome, Descriptor, ErrorKind, Phase, Platform, PlatformError, Session,
-    SetupModel, TestId, catalogue::RedshiftTest,
+    Applied, Change, CheckContext, CheckOutcome, Descriptor, ErrorKind, IdleCache, Phase, Platform, PlatformError,
+    Reusable, Session, SetupModel, TestId, catalogue::RedshiftTest,
 };
 use warden_scripts::{Created, PasswordForm, Script, ScriptKind};
 
@@ -36,17 +39,59 @@ pub static DESCRIPTOR: Descriptor = Descriptor::new(
 /// The database an automatic setup connects to first when the config names none.
 const DEFAULT_INITIAL_DATABASE: &str = "dev";
 
-/// The Redshift adapter.
-#[derive(Debug, Default)]
-pub struct Redshift;
+/// How long a check connection is kept after its run, for the next run on the same target.
+const IDLE: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// The connection the checks of one validation run take turns on.
-type CheckConnection = Mutex<PgConnection>;
+/// The Redshift adapter.
+#[derive(Debug)]
+pub struct Redshift {
+    /// Check connections between runs (closed after [`IDLE`], and before any change).
+    idle: Arc<IdleCache<Kept>>,
+}
+
+impl Default for Redshift {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The connection the checks of one validation run take turns on, and the key it is kept
+/// under afterwards.
+struct CheckConnection {
+    key: String,
+    connection: Mutex<PgConnection>,
+}
+
+/// A check connection kept between runs.
+struct Kept(PgConnection);
+
+#[async_trait]
+impl Reusable for Kept {
+    async fn close(self) {
+        let _ = self.0.close().await;
+    }
+}
+
+/// The key of a check connection: where it goes and as whom (secrets only as a digest).
+fn connection_key(config: &RedshiftConfig, database: &str) -> String {
+    // Secret's Debug shows [REDACTED], so the login's description holds no secret.
+    let login = format!("{:?}", config.authentication);
+    let secrets: Vec<&Secret<String>> = match &config.authentication {
+        RedshiftAuthentication::UserPassword { password, .. } => vec![password],
+        RedshiftAuthentication::AccessKey { secret_key, session_token, .. } => {
+            std::iter::once(secret_key).chain(session_token).collect()
+        }
+        RedshiftAuthentication::Okta { okta } => vec![&okta.password],
+    };
+    let port = config.port.get().to_string();
+    let args = config.connect_args.as_deref().unwrap_or_default();
+    IdleCache::<Kept>::key(&[config.host.as_str(), &port, database, &login, args], &secrets)
+}
 
 impl Redshift {
     /// A new adapter.
-    pub const fn new() -> Self {
-        Self
+    pub fn new() -> Self {
+        Self { idle: IdleCache::new(IDLE) }
     }
 }
 
@@ -230,20 +275,29 @@ impl Platform for Redshift {
 
     async fn open(&self, spec: &IntegrationSpec, phase: Phase) -> Result<Session, PlatformError> {
         let config = config(spec)?;
-        let connection = connect(config, check_database(spec, config, phase)).await?;
-        Ok(Session::new(CheckConnection::new(connection)))
+        let database = check_database(spec, config, phase);
+        let key = connection_key(config, database);
+        // The previous run's connection, if it is still alive; otherwise a new one.
+        let connection = match self.idle.take(&key) {
+            Some(Kept(mut kept)) => match kept.ping().await {
+                Ok(()) => kept,
+                Err(_) => connect(config, database).await?,
+            },
+            None => connect(config, database).await?,
+        };
+        Ok(Session::new(CheckConnection { key, connection: Mutex::new(connection) }))
     }
 
     async fn close(&self, session: Session) {
-        if let Some(connection) = session.into_inner::<CheckConnection>() {
-            let _ = connection.into_inner().close().await;
+        if let Some(CheckConnection { key, connection }) = session.into_inner::<CheckConnection>() {
+            self.idle.put(key, Kept(connection.into_inner()));
         }
     }
 
     async fn check(&self, test: TestId, context: &CheckContext) -> Result<CheckOutcome, PlatformError> {
         let TestId::Redshift(test) = test else { return Err(PlatformError::UnknownCheck(format!("{test:?}"))) };
         let config = config(&context.spec)?;
-        let mut connection = context.session::<CheckConnection>()?.lock().await;
+        let mut connection = context.session::<CheckConnection>()?.connection.lock().await;
         let outcome = match test {
             RedshiftTest::Connection => match connect_args(config)?.warning() {
                 Some(warning) => CheckOutcome::Warning(warning),
@@ -307,6 +361,8 @@ impl Platform for Redshift {
     async fn apply(&self, change: Change<'_>) -> Result<Applied, PlatformError> {
         // A manual integration's platform side is the administrator's (the scripts).
         let Some(privileged) = change.privileged() else { return Ok(Applied::NOTHING) };
+        // No check connection may stay open on a database a script is about to drop.
+        self.idle.close_all().await;
         let admin = config(privileged)?;
         let mut created = Vec::new();
         match change {
@@ -334,5 +390,56 @@ impl Platform for Redshift {
                 Ok(Applied::NOTHING)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::print_stderr)] // a panic is a failed test
+
+    use serde_json::json;
+    use sqlx::{Connection as _, Row as _};
+    use warden_model::IntegrationSpec;
+    use warden_platform::{Phase, Platform as _};
+
+    use super::{CheckConnection, IDLE, Redshift};
+
+    async fn backend_pid(session: &warden_platform::Session) -> i32 {
+        let mut connection = session.get::<CheckConnection>().unwrap().connection.lock().await;
+        sqlx::query("SELECT pg_backend_pid()").fetch_one(&mut *connection).await.unwrap().get(0)
+    }
+
+    /// Back-to-back runs on one target take the same connection (no new TLS and login), and
+    /// it is closed on the server once idle.
+    #[tokio::test]
+    async fn back_to_back_runs_share_a_connection_that_closes_when_idle() {
+        let Ok(url) = std::env::var("WARDEN_TEST_POSTGRES_URL") else {
+            assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI=true needs WARDEN_TEST_POSTGRES_URL");
+            eprintln!("WARDEN_TEST_POSTGRES_URL is not set: skipped");
+            return;
+        };
+        let url = url::Url::parse(&url).unwrap();
+        let payload = json!({"type": "Redshift", "autoBootstrap": false, "config": {"host": url.host_str().unwrap(),
+            "port": url.port().unwrap(), "database": "postgres", "authenticationType": "userPassword",
+            "username": url.username(), "password": url.password().unwrap()}});
+        let spec = IntegrationSpec::from_value(&payload, None).unwrap();
+        let redshift = Redshift::new();
+        let first = redshift.open(&spec, Phase::Installed).await.unwrap();
+        let pid = backend_pid(&first).await;
+        redshift.close(first).await;
+        let second = redshift.open(&spec, Phase::Installed).await.unwrap();
+        assert_eq!(backend_pid(&second).await, pid, "the second run took the first run's connection");
+        redshift.close(second).await;
+        assert_eq!(redshift.idle.len(), 1);
+        tokio::time::sleep(IDLE + std::time::Duration::from_millis(500)).await;
+        assert!(redshift.idle.is_empty(), "closed once idle");
+        let mut admin = sqlx::PgConnection::connect(url.as_str()).await.unwrap();
+        let alive: i64 = sqlx::query("SELECT count(*) FROM pg_stat_activity WHERE pid = $1")
+            .bind(pid)
+            .fetch_one(&mut admin)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(alive, 0, "the server no longer has the idle connection");
     }
 }
