@@ -7,6 +7,7 @@
 //!   every other check fails; the connection test also fails when any secret of the config
 //!   contains `wrong` (a wrong password in a DELETE body, say); `abortcheck`: the first check
 //!   after the connection test aborts the request (Databricks' metastore lookup error);
+//!   `hangcheck`: every check after the connection test never answers (until the check timeout);
 //! - `failsetup`, `failcleanup`, `failedit`, `faildelete`: that change fails (a failed setup
 //!   rolls back, and `failrollback` fails that rollback);
 //! - `slowsetup`, `slowedit`, `slowdelete`: that change takes 2 s; `hangsetup`, `hangedit`,
@@ -111,6 +112,9 @@ impl Platform for Rehearsal {
         let wrong_secret = spec.secrets().values().any(|secret| secret.expose().contains("wrong"));
         if is_connection && wrong_secret {
             return Ok(CheckOutcome::failed("FATAL: password authentication failed (rehearsal)"));
+        }
+        if !is_connection && has(spec, "hangcheck") {
+            std::future::pending::<()>().await;
         }
         if !is_connection && has(spec, "abortcheck") {
             return Ok(CheckOutcome::Abort(ErrorCode::MetastoreLookupFailed));

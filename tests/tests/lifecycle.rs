@@ -217,3 +217,16 @@ async fn a_hung_change_ends_in_its_error_status_at_the_deadline() {
         "what it made may be left: {message}"
     );
 }
+
+/// Issue 12: every check has a deadline from configuration (`--check-timeout-secs`): a check
+/// that never answers fails with a timeout, and the request still answers.
+#[tokio::test]
+async fn a_hung_check_fails_at_the_configured_check_timeout() {
+    let server = Server::start_with(&Backend::Sqlite, &["--check-timeout-secs", "1"]).await;
+    let answer = server.call("POST", "/integrations?dryRun=true", Some(&redshift("hangcheck.example.com", true))).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let tests = answer.body["validationResults"]["validationTests"].as_array().unwrap();
+    let hung = tests.iter().find(|t| t["name"] == "Validate automatic: database does not exist").unwrap();
+    assert_eq!(hung["status"], "failed", "{hung}");
+    assert!(hung["message"].as_str().unwrap().ends_with("The check did not finish within 1 s."), "{hung}");
+}

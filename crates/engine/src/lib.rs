@@ -35,7 +35,8 @@ use warden_lifecycle::{Decision, Operation, Subject, decide};
 use warden_model::{ErrorCode, IntegrationId, IntegrationSpec, IntegrationType, Problem, Secret, ValidationResults};
 use warden_platform::{CheckContext, Descriptor, Phase, Platform};
 use warden_store::{IntegrationSummary, Job, JobOwner, Store, StoreError, StoredIntegration};
-use warden_validation::{Aborted, RunOptions};
+use warden_validation::Aborted;
+pub use warden_validation::RunOptions;
 
 pub use error::{EngineError, Rejection};
 

@@ -77,6 +77,10 @@ struct ServeArgs {
     /// Warden stops waiting and gives the integration its error status.
     #[arg(long, env = "WARDEN_CHANGE_TIMEOUT_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=86400))]
     change_timeout_secs: u64,
+    /// How long one validation check (and opening a validation run's connection) may take,
+    /// in seconds, before the check fails with a timeout.
+    #[arg(long, env = "WARDEN_CHECK_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    check_timeout_secs: u64,
     /// How long a client may take to send a request's headers, in seconds, counted from when
     /// its connection opens or its previous answer was sent: also the idle keep-alive timeout.
     #[arg(long, env = "WARDEN_HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -246,6 +250,10 @@ async fn serve(args: ServeArgs, platforms: Platforms) -> Result<(), String> {
         lease: Duration::from_secs(args.job_lease_secs),
         recheck_interval: Duration::from_secs(args.recheck_interval_secs),
         change_timeout: Duration::from_secs(args.change_timeout_secs),
+        validation: warden_engine::RunOptions {
+            per_test_timeout: Duration::from_secs(args.check_timeout_secs),
+            ..warden_engine::RunOptions::default()
+        },
         ..EngineOptions::default()
     };
     let engine = Engine::new(Arc::clone(&store), platforms, options);
