@@ -69,6 +69,12 @@ impl Platforms {
     pub fn get(&self, integration_type: IntegrationType) -> Option<Arc<dyn Platform>> {
         self.by_type.get(&integration_type).cloned()
     }
+
+    /// The descriptor of a type's adapter, if this build has one (without taking the
+    /// adapter: the views ask for every integration they show).
+    pub fn descriptor(&self, integration_type: IntegrationType) -> Option<&'static Descriptor> {
+        self.by_type.get(&integration_type).map(|platform| platform.descriptor())
+    }
 }
 
 /// How the engine runs.
@@ -267,7 +273,7 @@ impl Engine {
 
     /// What this build knows about a platform, if it has its adapter.
     pub fn descriptor(&self, integration_type: IntegrationType) -> Option<&'static Descriptor> {
-        self.platforms.get(integration_type).map(|platform| platform.descriptor())
+        self.platforms.descriptor(integration_type)
     }
 
     fn platform(&self, integration_type: IntegrationType) -> Result<Arc<dyn Platform>, EngineError> {
