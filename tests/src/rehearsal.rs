@@ -152,6 +152,7 @@ impl Platform for Rehearsal {
             Change::Edit { to, .. } => (to, "failedit", "slowedit", "hangedit"),
             Change::Delete { spec, .. } => (spec, "faildelete", "slowdelete", "hangdelete"),
             Change::Cleanup { spec, .. } => (spec, "failcleanup", "slowcleanup", "hangcleanup"),
+            Change::Migrate { spec, .. } => (spec, "failmigrate", "slowmigrate", "hangmigrate"),
         };
         record(change.name(), spec);
         if has(spec, hang) {

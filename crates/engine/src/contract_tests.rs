@@ -30,12 +30,24 @@ type Seen = Mutex<Vec<(&'static str, bool, Option<Value>)>>;
 struct Probe {
     descriptor: &'static Descriptor,
     seen: Seen,
+    /// Migrations that failed so far (a `failmigrate` host fails its first one only).
+    failed_migrations: std::sync::atomic::AtomicUsize,
 }
 
 static PRIVILEGED: Descriptor = Descriptor::new(IntegrationType::Redshift, SetupModel::PrivilegedOnce, &["username"]);
 static OWN_IDENTITY: Descriptor = Descriptor::new(IntegrationType::Databricks, SetupModel::OwnIdentity, &[]);
 static MANUAL: Descriptor =
     Descriptor { data_sources: true, ..Descriptor::new(IntegrationType::NativeS3, SetupModel::ManualOnly, &[]) };
+/// The same platforms, by a later Warden whose adapters create their objects differently.
+static PRIVILEGED_V2: Descriptor = Descriptor {
+    objects_version: 2,
+    ..Descriptor::new(IntegrationType::Redshift, SetupModel::PrivilegedOnce, &["username"])
+};
+static MANUAL_V2: Descriptor = Descriptor {
+    data_sources: true,
+    objects_version: 2,
+    ..Descriptor::new(IntegrationType::NativeS3, SetupModel::ManualOnly, &[])
+};
 static NOTHING: Descriptor = Descriptor {
     editable: false,
     callback_key: Some(CallbackKey { config_lines: |url, key| format!("endpoint={url}\nkey={key}\n") }),
@@ -44,7 +56,7 @@ static NOTHING: Descriptor = Descriptor {
 
 impl Probe {
     fn new(descriptor: &'static Descriptor) -> Arc<Self> {
-        Arc::new(Self { descriptor, seen: Mutex::new(Vec::new()) })
+        Arc::new(Self { descriptor, seen: Mutex::new(Vec::new()), failed_migrations: Default::default() })
     }
 
     fn seen(&self) -> Vec<(&'static str, bool, Option<Value>)> {
@@ -103,7 +115,10 @@ impl Platform for Probe {
     async fn apply(&self, change: Change<'_>) -> Result<Applied, PlatformError> {
         let state = match change {
             Change::Create { .. } => None,
-            Change::Edit { state, .. } | Change::Delete { state, .. } | Change::Cleanup { state, .. } => state.cloned(),
+            Change::Edit { state, .. }
+            | Change::Delete { state, .. }
+            | Change::Migrate { state, .. }
+            | Change::Cleanup { state, .. } => state.cloned(),
         };
         self.seen.lock().unwrap().push((change.name(), change.privileged().is_some(), state));
         if host_has(change.spec(), "hang") {
@@ -112,6 +127,17 @@ impl Platform for Probe {
         Ok(match change {
             Change::Create { .. } => Applied::with_state(json!({"object": "made-by-create"})),
             Change::Edit { .. } => Applied::with_state(json!({"object": "moved-by-edit"})),
+            Change::Migrate { from, spec, .. } => {
+                if host_has(spec, "failmigrate")
+                    && self.failed_migrations.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0
+                {
+                    return Err(PlatformError::new(
+                        warden_platform::ErrorKind::Forbidden,
+                        "the probe refused its first migration",
+                    ));
+                }
+                Applied::with_state(json!({"object": format!("migrated-from-{from}")}))
+            }
             Change::Delete { .. } | Change::Cleanup { .. } => Applied::NOTHING,
         })
     }
@@ -149,6 +175,11 @@ struct Harness {
 async fn harness(probes: &[Arc<Probe>], change_timeout: Duration) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open_sqlite(dir.path(), MasterKey::generate().unwrap()).await.unwrap());
+    harness_over(store, dir, probes, change_timeout)
+}
+
+/// A harness over an existing store (a later Warden over the same data).
+fn harness_over(store: Arc<Store>, dir: tempfile::TempDir, probes: &[Arc<Probe>], change_timeout: Duration) -> Harness {
     let platforms =
         probes.iter().fold(Platforms::new(), |platforms, probe| platforms.with(Arc::clone(probe) as Arc<dyn Platform>));
     let options =
@@ -163,6 +194,13 @@ impl Harness {
     async fn stop(self) {
         self.stop.send(true).unwrap();
         self.worker.await.unwrap();
+    }
+
+    /// Stops the worker and hands back the store (and its directory) for a later Warden.
+    async fn stop_keeping_the_store(self) -> (Arc<Store>, tempfile::TempDir) {
+        self.stop.send(true).unwrap();
+        self.worker.await.unwrap();
+        (self.store, self._dir)
     }
 
     /// Waits (up to 5 s) until the integration leaves its transitional status.
@@ -375,4 +413,71 @@ async fn a_change_that_hangs_ends_at_the_deadline_in_the_error_status() {
     let message = failed.status_message.unwrap_or_default();
     assert!(message.contains("did not finish within"), "{message}");
     h.stop().await;
+}
+
+/// A later Warden whose adapter creates its objects differently migrates what an earlier
+/// one set up, at start: an integration its own identity can migrate goes `migrating` then
+/// `enabled`, with the new state; one set up with privileged credentials gets `migrateError`
+/// with the request that migrates it, and that PUT does (migration first, then the edit); a
+/// migration that fails leaves `migrateError`, and its advice (a PUT) works.
+#[tokio::test]
+async fn a_later_version_migrates_what_an_earlier_one_set_up() {
+    let before = harness(&[Probe::new(&MANUAL), Probe::new(&PRIVILEGED)], Duration::from_secs(30)).await;
+    let actor = Actor::warden();
+    let create = |payload: Value| {
+        let engine = Arc::clone(&before.engine);
+        async move { accepted(engine.create(&payload, false, &Actor::warden(), "http://x").await.unwrap()).integration.id }
+    };
+    let manual = create(s3("lake", "111111111111")).await;
+    let failing = create(s3("failmigrate", "222222222222")).await;
+    let automatic = create(redshift("auto.example.com", false)).await;
+    for id in [manual, failing, automatic] {
+        assert_eq!(before.settled(id).await.status, Status::Enabled);
+        assert_eq!(before.store.get_integration(id).await.unwrap().unwrap().objects_version, 1);
+    }
+    let (store, dir) = before.stop_keeping_the_store().await;
+
+    let (manual_probe, privileged_probe) = (Probe::new(&MANUAL_V2), Probe::new(&PRIVILEGED_V2));
+    let after =
+        harness_over(store, dir, &[Arc::clone(&manual_probe), Arc::clone(&privileged_probe)], Duration::from_secs(30));
+    assert_eq!(after.engine.migrate_outdated().await.unwrap(), 3);
+    let migrated = after.settled(manual).await;
+    assert_eq!(migrated.status, Status::Enabled, "{:?}", migrated.status_message);
+    assert_eq!(migrated.objects_version, 2);
+    assert_eq!(migrated.platform_state, Some(json!({"object": "migrated-from-1"})));
+
+    let refused = after.settled(failing).await;
+    assert_eq!(refused.status, Status::MigrateError);
+    let message = refused.status_message.unwrap();
+    assert!(message.contains(&format!("send PUT /integrations/{failing} with its current configuration")), "{message}");
+    after.engine.update(failing, &s3("failmigrate", "222222222222"), false, &actor).await.unwrap();
+    let retried = after.settled(failing).await;
+    assert_eq!((retried.status, retried.objects_version), (Status::Enabled, 2), "{:?}", retried.status_message);
+
+    let waiting = after.settled(automatic).await;
+    assert_eq!(waiting.status, Status::MigrateError);
+    let message = waiting.status_message.unwrap();
+    assert!(
+        message.contains(&format!(
+            "send PUT /integrations/{automatic} with its configuration and the privileged credentials"
+        )),
+        "{message}"
+    );
+    assert_eq!(
+        after.engine.migrate_outdated().await.unwrap(),
+        3 - 2,
+        "only the one waiting for credentials is left, and it is not told twice"
+    );
+    after.engine.update(automatic, &redshift("auto.example.com", false), false, &actor).await.unwrap();
+    let updated = after.settled(automatic).await;
+    assert_eq!((updated.status, updated.objects_version), (Status::Enabled, 2), "{:?}", updated.status_message);
+    assert_eq!(
+        privileged_probe.seen(),
+        vec![
+            ("migrate", true, Some(json!({"object": "made-by-create"}))),
+            ("edit", true, Some(json!({"object": "migrated-from-1"}))),
+        ],
+        "the PUT migrated with the credentials it brought, then edited"
+    );
+    after.stop().await;
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use warden_lifecycle::{Operation, Setup, recovery_message};
-use warden_model::IntegrationSpec;
+use warden_model::{IntegrationSpec, Status};
 use warden_platform::{Applied, Change, Platform, PlatformError};
 use warden_store::{Job, StoredIntegration};
 
@@ -207,6 +207,7 @@ impl Engine {
                 }
             },
             "delete" => self.run_delete(&platform, &integration, privileged, false).await,
+            "migrate" => self.run_migrate(&platform, &integration).await,
             "cleanup" => self.run_delete(&platform, &integration, privileged, true).await,
             other => {
                 tracing::error!(job = job.id, kind = other, "unknown job kind");
@@ -279,6 +280,7 @@ impl Engine {
             }
         };
         let Some(failure) = failure else {
+            self.store.set_objects_version(id, platform.descriptor().objects_version).await?;
             self.settle(integration, Operation::Succeeded, None, None).await?;
             return Ok(());
         };
@@ -303,7 +305,16 @@ impl Engine {
         privileged: Option<&IntegrationSpec>,
     ) -> Result<(), EngineError> {
         self.failure_point(FailurePoint::BeforeChange)?;
-        let state = integration.platform_state.as_ref();
+        // Objects set up by an earlier version are brought up to date first (a PUT is how an
+        // automatic setup gives the credentials a migration needs).
+        if let Err(error) = self.bring_objects_up_to_date(platform, integration, privileged).await {
+            let message = format!(
+                "Updating its platform objects for this version of Warden failed: {error}. The previous configuration and objects are still in force; fix the cause and send the PUT again."
+            );
+            return self.settle(integration, Operation::Failed, Some(&message), None).await.map(drop);
+        }
+        let state = self.existing(integration.id).await?.platform_state;
+        let state = state.as_ref();
         let applied = self.apply(platform, Change::Edit { from: &integration.spec, to, privileged, state }).await;
         if let Ok(Applied { state: Some(state) }) = &applied {
             self.store.set_platform_state(integration.id, Some(state)).await?;
@@ -360,6 +371,100 @@ impl Engine {
                 self.settle(integration, Operation::Failed, Some(&message), None).await.map(drop)
             }
         }
+    }
+}
+
+impl Engine {
+    /// Migrates what an earlier version of the adapter created for `integration`, when it
+    /// is older than the adapter's, and records the new version (and state).
+    async fn bring_objects_up_to_date(
+        &self,
+        platform: &Arc<dyn Platform>,
+        integration: &StoredIntegration,
+        privileged: Option<&IntegrationSpec>,
+    ) -> Result<(), PlatformError> {
+        let (from, to) = (integration.objects_version, platform.descriptor().objects_version);
+        if from >= to {
+            return Ok(());
+        }
+        let state = integration.platform_state.as_ref();
+        let spec = &integration.spec;
+        let applied = self.apply(platform, Change::Migrate { spec, from, privileged, state }).await?;
+        let recorded = async {
+            if let Some(state) = &applied.state {
+                self.store.set_platform_state(integration.id, Some(state)).await?;
+            }
+            self.store.set_objects_version(integration.id, to).await
+        };
+        recorded
+            .await
+            .map_err(|e| PlatformError::other(format!("the migration ran, but Warden could not record it: {e}")))?;
+        tracing::info!(integration = %integration.id, from, to, "platform objects migrated");
+        Ok(())
+    }
+
+    /// The `migrate` job: brings an integration's platform objects up to date, then back to
+    /// `enabled`; on failure `migrateError`, with the objects it had still in force.
+    async fn run_migrate(
+        &self,
+        platform: &Arc<dyn Platform>,
+        integration: &StoredIntegration,
+    ) -> Result<(), EngineError> {
+        self.failure_point(FailurePoint::BeforeChange)?;
+        let migrated = self.bring_objects_up_to_date(platform, integration, None).await;
+        self.failure_point(FailurePoint::AfterChange)?;
+        match migrated {
+            Ok(()) => self.settle(integration, Operation::Succeeded, None, None).await.map(drop),
+            Err(error) => {
+                let id = integration.id;
+                let message = format!(
+                    "Updating its platform objects for this version of Warden failed: {error}. It keeps working with its previous objects. Fix the cause, then send PUT /integrations/{id} with its current configuration (the edit migrates first), or restart Warden (the migration runs again at start)."
+                );
+                self.settle(integration, Operation::Failed, Some(&message), None).await.map(drop)
+            }
+        }
+    }
+
+    /// At start: every integration in use whose platform objects an earlier version of its
+    /// adapter made is migrated. One set up with privileged credentials cannot be (Warden
+    /// never stores them): it gets `migrateError` with the request that migrates it.
+    /// Returns how many integrations were outdated.
+    pub async fn migrate_outdated(&self) -> Result<usize, EngineError> {
+        let mut outdated = 0;
+        for integration in self.store.list_integrations(false).await? {
+            let Some(descriptor) = self.descriptor(integration.spec.integration_type()) else { continue };
+            if integration.objects_version >= descriptor.objects_version
+                || !matches!(
+                    integration.status,
+                    Status::Enabled | Status::RecurringValidationError | Status::MigrateError
+                )
+            {
+                continue;
+            }
+            outdated += 1;
+            let waits_for_credentials = descriptor.needs_privileged(&integration.spec);
+            if waits_for_credentials && integration.status == Status::MigrateError {
+                continue; // told already
+            }
+            let migrating = self.settle(&integration, Operation::Migrate, None, None).await?;
+            if migrating.status != Status::Migrating {
+                continue; // someone changed it meanwhile
+            }
+            if waits_for_credentials {
+                let id = integration.id;
+                let message = format!(
+                    "This version of Warden changes the objects it creates on the platform (version {} to {}), and updating them needs the privileged credentials, which Warden never stores. It keeps working with its current objects; send PUT /integrations/{id} with its configuration and the privileged credentials to update them.",
+                    integration.objects_version, descriptor.objects_version
+                );
+                self.settle(&migrating, Operation::Failed, Some(&message), None).await?;
+            } else {
+                self.start_job(&migrating, "migrate", None, None).await?;
+            }
+        }
+        if outdated > 0 {
+            tracing::info!(integrations = outdated, "integrations set up by an earlier version are being migrated");
+        }
+        Ok(outdated)
     }
 }
 

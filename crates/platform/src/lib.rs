@@ -126,6 +126,19 @@ pub enum Change<'a> {
         /// The platform state stored with the integration.
         state: Option<&'a Value>,
     },
+    /// Bring what an earlier version of the adapter created (`from`, a
+    /// [`Descriptor::objects_version`]) up to what this version creates, for the config in
+    /// force. Only asked of an adapter whose `objects_version` is above `from`.
+    Migrate {
+        /// The config in force.
+        spec: &'a IntegrationSpec,
+        /// The objects version the integration was set up (or last migrated) with.
+        from: u32,
+        /// The privileged credentials, for automatic setup.
+        privileged: Option<&'a IntegrationSpec>,
+        /// The platform state stored with the integration.
+        state: Option<&'a Value>,
+    },
     /// Undo a setup that failed part way.
     Cleanup {
         /// The config that was being set up.
@@ -138,12 +151,13 @@ pub enum Change<'a> {
 }
 
 impl Change<'_> {
-    /// A short name for logs: `create`, `edit`, `delete`, `cleanup`.
+    /// A short name for logs: `create`, `edit`, `delete`, `migrate`, `cleanup`.
     pub const fn name(&self) -> &'static str {
         match self {
             Self::Create { .. } => "create",
             Self::Edit { .. } => "edit",
             Self::Delete { .. } => "delete",
+            Self::Migrate { .. } => "migrate",
             Self::Cleanup { .. } => "cleanup",
         }
     }
@@ -151,7 +165,10 @@ impl Change<'_> {
     /// The config the change is about (the new one, for an edit).
     pub const fn spec(&self) -> &IntegrationSpec {
         match self {
-            Self::Create { spec, .. } | Self::Delete { spec, .. } | Self::Cleanup { spec, .. } => spec,
+            Self::Create { spec, .. }
+            | Self::Delete { spec, .. }
+            | Self::Migrate { spec, .. }
+            | Self::Cleanup { spec, .. } => spec,
             Self::Edit { to, .. } => to,
         }
     }
@@ -162,6 +179,7 @@ impl Change<'_> {
             Self::Create { privileged, .. }
             | Self::Edit { privileged, .. }
             | Self::Delete { privileged, .. }
+            | Self::Migrate { privileged, .. }
             | Self::Cleanup { privileged, .. } => *privileged,
         }
     }
@@ -230,11 +248,17 @@ pub struct Descriptor {
     pub callback_key: Option<CallbackKey>,
     /// Whether the platform has data sources (API.md section 7).
     pub data_sources: bool,
+    /// The version of what the adapter creates on the platform (1 to begin with). A new
+    /// Warden that changes those objects bumps it and handles [`Change::Migrate`] from the
+    /// versions before: at start, the engine migrates every enabled integration set up with
+    /// an older one (status `migrating`, then `enabled` or `migrateError`). Removals must
+    /// remove what any earlier version made (they skip what is not there).
+    pub objects_version: u32,
 }
 
 impl Descriptor {
     /// A descriptor with the defaults most platforms have: editable, no callback key, no
-    /// data sources.
+    /// data sources, objects version 1.
     pub const fn new(
         integration_type: IntegrationType,
         setup: SetupModel,
@@ -247,6 +271,7 @@ impl Descriptor {
             editable: true,
             callback_key: None,
             data_sources: false,
+            objects_version: 1,
         }
     }
 

@@ -271,6 +271,11 @@ async fn serve(args: ServeArgs, platforms: Platforms) -> Result<(), String> {
     tracing::info!(%address, "listening on http://{address}");
 
     engine.recover_on_start().await.map_err(|e| format!("recovery after start failed: {e}"))?;
+    // Integrations whose platform objects an earlier version made are migrated by the worker
+    // (or told what request migrates them); a failure here is logged, not fatal.
+    if let Err(error) = engine.migrate_outdated().await {
+        tracing::error!(%error, "could not start the migration of integrations set up by an earlier version");
+    }
     let (stop_worker, worker_stopped) = watch::channel(false);
     let worker = tokio::spawn(Arc::clone(&engine).run_worker(worker_stopped.clone()));
     let rechecks = tokio::spawn(Arc::clone(&engine).run_rechecks(worker_stopped));

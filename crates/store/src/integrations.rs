@@ -146,6 +146,14 @@ impl Store {
         Ok(())
     }
 
+    /// Records the version of what the adapter created on the platform for it (after a
+    /// setup, an edit or a migration). Not a change to the integration: no version bump.
+    pub async fn set_objects_version(&self, id: IntegrationId, version: u32) -> Result<(), StoreError> {
+        let sql = self.sql("UPDATE integrations SET objects_version = $1 WHERE id = $2");
+        on_pool!(self, pool => sqlx::query(sql).bind(i64::from(version)).bind(db_id(id)).execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
     /// Changes an integration's status (and, with `spec`, its config) if it is still at
     /// `expected_version`; otherwise [`StoreError::VersionConflict`] ([`StoreError::HostTaken`]
     /// when the new config or status would put two integrations in use on one host). Two concurrent writers

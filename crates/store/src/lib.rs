@@ -64,6 +64,8 @@ pub struct StoredIntegration {
     pub validation_results: Option<serde_json::Value>,
     /// What the adapter's last change returned about the platform (JSON, never a secret).
     pub platform_state: Option<serde_json::Value>,
+    /// The version of what the adapter created on the platform for it.
+    pub objects_version: u32,
 }
 
 /// An integration as responses show it: the redacted config as stored, read without
@@ -218,6 +220,7 @@ struct RawIntegration {
     validation_results: Option<String>,
     platform_state: Option<String>,
     config_version: i64,
+    objects_version: i64,
 }
 
 /// The statuses of integrations no longer in use, as the SQL filters (and the unique index of
@@ -227,7 +230,7 @@ const NOT_IN_USE: &str = "('deleted', 'disabled')";
 /// `Status::is_transitional`.
 const TRANSITIONAL: &str = "('creating', 'editing', 'deleting', 'migrating')";
 
-const INTEGRATION_COLUMNS: &str = "id, status, status_message, config, secrets, version, created_at, updated_at, validation_results, platform_state, config_version";
+const INTEGRATION_COLUMNS: &str = "id, status, status_message, config, secrets, version, created_at, updated_at, validation_results, platform_state, config_version, objects_version";
 
 const SUMMARY_COLUMNS: &str = "id, status, status_message, config, created_at, updated_at, validation_results";
 
@@ -282,6 +285,7 @@ macro_rules! raw_integration {
             validation_results: $row.try_get("validation_results")?,
             platform_state: $row.try_get("platform_state")?,
             config_version: $row.try_get("config_version")?,
+            objects_version: $row.try_get("objects_version")?,
         }
     };
 }
@@ -398,6 +402,9 @@ impl Store {
                 .map(serde_json::from_str)
                 .transpose()
                 .map_err(|e| StoreError::Corrupt(format!("integration {id}: platform state: {e}")))?,
+            objects_version: u32::try_from(raw.objects_version).map_err(|_| {
+                StoreError::Corrupt(format!("integration {id}: objects version {}", raw.objects_version))
+            })?,
         })
     }
 }
