@@ -6,13 +6,15 @@
 //!   at the first failing step and exits non-zero. The tests get a throwaway PostgreSQL
 //!   server (see [`postgres`]) through `WARDEN_TEST_POSTGRES_URL`; it is stopped at the end.
 //!   The script oracle gets the Python of the sqlglot virtualenv through
-//!   `WARDEN_SQLGLOT_PYTHON` (see [`venv`]), and the AWS tests a moto server through
-//!   `WARDEN_TEST_MOTO_URL` and moto's virtualenv Python through `WARDEN_TEST_PYTHON` (see [`moto`]). Then schemathesis checks every operation of the
-//!   served OpenAPI document against the running server (see [`schemathesis`]).
+//!   `WARDEN_SQLGLOT_PYTHON` (see [`venv`]), the AWS tests a moto server through
+//!   `WARDEN_TEST_MOTO_URL` and moto's virtualenv Python through `WARDEN_TEST_PYTHON`, and the
+//!   Snowflake tests a fakesnow server through `WARDEN_TEST_FAKESNOW_URL` (see [`emulators`]).
+//!   Then schemathesis checks every operation of the served OpenAPI document against the
+//!   running server (see [`schemathesis`]).
 
 #![allow(clippy::print_stdout)] // a command-line tool: stdout is its output
 
-mod moto;
+mod emulators;
 mod postgres;
 mod schemathesis;
 mod tidy;
@@ -77,11 +79,14 @@ fn ci() -> Result<(), String> {
     // Snapshots are never written in CI: a changed snapshot is a failure to review.
     let sqlglot = venv::ensure_sqlglot()?;
     let moto_python = venv::ensure_moto()?;
+    let fakesnow_python = venv::ensure_fakesnow()?;
     let tally = {
         let server = postgres::Postgres::start()?;
-        let aws = moto::Moto::start(&moto_python)?;
+        let aws = emulators::Emulator::moto(&moto_python)?;
+        let snowflake = emulators::Emulator::fakesnow(&fakesnow_python)?;
         let pythons = Pythons { sqlglot: &sqlglot, moto: &moto_python };
-        let tally = test_workspace(&server, &pythons, &aws.url())?;
+        let urls = EmulatorUrls { moto: aws.url(), fakesnow: snowflake.url() };
+        let tally = test_workspace(&server, &pythons, &urls)?;
         // The benchmark harness must never rot: its quick mode runs here and only checks
         // that every measurement produced a number.
         run_bench(true, &server)?;
@@ -147,7 +152,13 @@ struct Pythons<'a> {
     moto: &'a Path,
 }
 
-fn test_workspace(postgres: &postgres::Postgres, pythons: &Pythons<'_>, moto_url: &str) -> Result<Tally, String> {
+/// Where the emulators listen.
+struct EmulatorUrls {
+    moto: String,
+    fakesnow: String,
+}
+
+fn test_workspace(postgres: &postgres::Postgres, pythons: &Pythons<'_>, urls: &EmulatorUrls) -> Result<Tally, String> {
     use std::io::{BufRead, BufReader};
     let args = ["test", "--workspace", "--locked"];
     eprintln!("\n==> cargo {}", args.join(" "));
@@ -161,7 +172,8 @@ fn test_workspace(postgres: &postgres::Postgres, pythons: &Pythons<'_>, moto_url
             ("WARDEN_CA_FILE", &postgres.ca_path().display().to_string()),
             ("WARDEN_SQLGLOT_PYTHON", &pythons.sqlglot.display().to_string()),
             ("WARDEN_TEST_PYTHON", &pythons.moto.display().to_string()),
-            ("WARDEN_TEST_MOTO_URL", moto_url),
+            ("WARDEN_TEST_MOTO_URL", &urls.moto),
+            ("WARDEN_TEST_FAKESNOW_URL", &urls.fakesnow),
             ("WARDEN_TEST_POSTGRES_LOG", &postgres.log_path().display().to_string()),
         ])
         .current_dir(workspace_root())

@@ -15,6 +15,11 @@ const SQLGLOT: &str = "30.30.0";
 /// The moto release the AWS tests run against (emulators-and-crates.md).
 const MOTO: &str = "5.2.5";
 
+/// The fakesnow release the Snowflake tests run against, and the Python connector release it
+/// works with (emulators-and-crates.md: fakesnow 0.12.1 breaks with connector 5.x).
+const FAKESNOW: &str = "0.12.1";
+const SNOWFLAKE_CONNECTOR: &str = "4.8.1";
+
 /// The schemathesis release `cargo xtask ci` checks the OpenAPI document with.
 pub const SCHEMATHESIS: &str = "4.32.5";
 
@@ -28,6 +33,17 @@ pub fn ensure_sqlglot() -> Result<PathBuf, String> {
 pub fn ensure_moto() -> Result<PathBuf, String> {
     let check = format!("import moto, boto3, sys; sys.exit(moto.__version__ != '{MOTO}')");
     ensure_named(".venv-moto", &[format!("moto[server]=={MOTO}")], &check)
+}
+
+/// The virtualenv of fakesnow (with the Python connector it needs), the Snowflake emulator;
+/// returns its Python.
+pub fn ensure_fakesnow() -> Result<PathBuf, String> {
+    let check = format!(
+        "import importlib.metadata as m, sys; sys.exit(m.version('fakesnow') != '{FAKESNOW}' or m.version('snowflake-connector-python') != '{SNOWFLAKE_CONNECTOR}')"
+    );
+    let packages =
+        [format!("fakesnow[server]=={FAKESNOW}"), format!("snowflake-connector-python=={SNOWFLAKE_CONNECTOR}")];
+    ensure_named(".venv-fakesnow", &packages, &check)
 }
 
 /// The virtualenv of schemathesis (its own: its pins conflict with the others'); returns its

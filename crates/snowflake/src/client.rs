@@ -1,0 +1,369 @@
+//! Snowflake's connector protocol, as Snowflake's own connectors speak it (read in the
+//! Python and Go connectors' sources and Snowflake's driver documentation):
+//!
+//! - `POST /session/v1/login-request` with the account, the login name and the credential
+//!   (a password, or a key-pair JWT with `AUTHENTICATOR: SNOWFLAKE_JWT`), the warehouse,
+//!   database and role as query parameters, and session parameters; it answers a session
+//!   token.
+//! - `POST /queries/v1/query-request?requestId=<uuid>` with `Authorization: Snowflake
+//!   Token="<token>"` and `{"sqlText", "sequenceId"}`; the rows come as an Arrow IPC stream
+//!   (`rowsetBase64`, for SELECT and SHOW) or a JSON `rowset` (DML and some answers); a
+//!   statement still running answers `333334` with a URL to poll.
+//! - `POST /session?delete=true` ends the session.
+//!
+//! Errors carry Snowflake's code and SQL state; they are mapped to the contract's kinds. No
+//! credential or token is ever put in an error or a log line.
+
+use std::time::Duration;
+
+use arrow_array::RecordBatch;
+use arrow_cast::display::{ArrayFormatter, FormatOptions};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use warden_model::Secret;
+use warden_platform::{ErrorKind, PlatformError};
+
+/// How long one HTTP call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often, and how long, a statement still running is polled.
+const POLL_EVERY: Duration = Duration::from_millis(250);
+const POLL_AT_MOST: usize = 240;
+
+/// The name Warden's sessions carry (`CLIENT_APP_ID`).
+const CLIENT_APP_ID: &str = "Warden";
+
+/// Where a Snowflake account is reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `https://<account>.snowflakecomputing.com:443`, or `http://127.0.0.1:<port>` for a
+    /// local emulator.
+    pub base_url: String,
+    /// The account name the login names (the host's first label, upper-cased).
+    pub account: String,
+}
+
+/// How a session logs in.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// A password.
+    Password(Secret<String>),
+    /// A key-pair JWT (signed by the caller).
+    KeyPairJwt(Secret<String>),
+}
+
+/// What a session is opened with.
+#[derive(Debug, Clone)]
+pub struct Login {
+    /// The login name.
+    pub user: String,
+    /// The credential.
+    pub credential: Credential,
+    /// The warehouse, database and role to start in, when given.
+    pub warehouse: Option<String>,
+    /// The database to start in.
+    pub database: Option<String>,
+    /// The role to start in.
+    pub role: Option<String>,
+    /// Session parameters (`connectArgs`).
+    pub session_parameters: serde_json::Map<String, Value>,
+}
+
+/// An open session.
+#[derive(Debug)]
+pub struct Session {
+    http: reqwest::Client,
+    base_url: String,
+    token: Secret<String>,
+    sequence: std::sync::atomic::AtomicU64,
+}
+
+/// The rows of a statement, every value as Snowflake's text for it (`None` for NULL).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rows {
+    /// The column names, as Snowflake answered them.
+    pub columns: Vec<String>,
+    /// The rows.
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+impl Rows {
+    /// The value of `column` (case-insensitive) in each row.
+    pub fn column(&self, column: &str) -> Option<Vec<Option<&str>>> {
+        let at = self.columns.iter().position(|c| c.eq_ignore_ascii_case(column))?;
+        Some(self.rows.iter().map(|row| row.get(at).and_then(|v| v.as_deref())).collect())
+    }
+}
+
+/// The kind of a Snowflake error, from its code (and SQL state).
+fn kind_of(code: &str, sql_state: Option<&str>) -> ErrorKind {
+    match code {
+        // Incorrect user name or password; key-pair JWT refused; user locked or disabled.
+        "390100" | "390144" | "390318" | "390422" | "390102" | "394304" => ErrorKind::Unauthenticated,
+        // Session or token expired or unknown.
+        "390103" | "390104" | "390112" | "390114" => ErrorKind::Unauthenticated,
+        // Insufficient privileges; role not granted or not authorized.
+        "003001" | "390186" | "390189" => ErrorKind::Forbidden,
+        // Object does not exist or not authorized.
+        "002003" | "002043" | "390201" => ErrorKind::NotFound,
+        // Object already exists.
+        "002002" => ErrorKind::AlreadyExists,
+        // Too many requests; warehouse overloaded.
+        "000625" | "390133" => ErrorKind::Throttled { retry_after: None },
+        _ => match sql_state {
+            Some("28000" | "08001") => ErrorKind::Unauthenticated,
+            Some("42501") => ErrorKind::Forbidden,
+            Some("42S02" | "02000") => ErrorKind::NotFound,
+            _ => ErrorKind::Other,
+        },
+    }
+}
+
+/// A Snowflake answer with `success: false`, as a typed error with its code and message.
+fn refused(answer: &Value, doing: &str) -> PlatformError {
+    let code = answer["code"].as_str().or_else(|| answer["data"]["errorCode"].as_str()).unwrap_or("unknown");
+    let sql_state = answer["data"]["sqlState"].as_str();
+    let message = answer["message"].as_str().unwrap_or("no message");
+    let state = sql_state.map(|s| format!(", SQL state {s}")).unwrap_or_default();
+    PlatformError::new(kind_of(code, sql_state), format!("{doing}: Snowflake error {code}{state}: {message}"))
+}
+
+fn unreachable(doing: &str, error: reqwest::Error) -> PlatformError {
+    let kind = if error.is_timeout() || error.is_connect() { ErrorKind::Unreachable } else { ErrorKind::Other };
+    PlatformError::new(kind, format!("{doing}: {}", error.without_url()))
+}
+
+/// A random request id in UUID form, as the connectors send it.
+fn request_id() -> String {
+    let mut bytes = [0u8; 16];
+    // Without randomness the id is zeros; Snowflake only uses it to tell requests apart.
+    let _ = getrandom::fill(&mut bytes);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}
+
+fn http_client() -> Result<reqwest::Client, PlatformError> {
+    // rustls with the ring provider (the one sqlx uses); installing it twice is a no-op.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = reqwest::Client::builder().timeout(CALL_TIMEOUT);
+    if let Some(path) = warden_platform::reach::ca_file() {
+        let pem = std::fs::read(path)
+            .map_err(|e| PlatformError::unsupported(format!("the CA file {}: {e}", path.display())))?;
+        for certificate in reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| PlatformError::unsupported(format!("the CA file {}: {e}", path.display())))?
+        {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    builder.build().map_err(|e| PlatformError::unreachable(format!("no HTTPS client: {e}")))
+}
+
+/// Opens a session.
+pub async fn login(endpoint: &Endpoint, login: &Login) -> Result<Session, PlatformError> {
+    let http = http_client()?;
+    let mut data = json!({
+        "CLIENT_APP_ID": CLIENT_APP_ID,
+        "CLIENT_APP_VERSION": env!("CARGO_PKG_VERSION"),
+        "ACCOUNT_NAME": endpoint.account,
+        "LOGIN_NAME": login.user,
+        "SESSION_PARAMETERS": Value::Object(login.session_parameters.clone()),
+    });
+    match &login.credential {
+        Credential::Password(password) => data["PASSWORD"] = json!(password.expose()),
+        Credential::KeyPairJwt(jwt) => {
+            data["AUTHENTICATOR"] = json!("SNOWFLAKE_JWT");
+            data["TOKEN"] = json!(jwt.expose());
+        }
+    }
+    let id = request_id();
+    let mut query = vec![("request_id", id.as_str())];
+    for (name, value) in [("warehouse", &login.warehouse), ("databaseName", &login.database), ("roleName", &login.role)]
+    {
+        if let Some(value) = value {
+            query.push((name, value.as_str()));
+        }
+    }
+    let url = format!("{}/session/v1/login-request", endpoint.base_url);
+    let response = http
+        .post(&url)
+        .query(&query)
+        .header("accept", "application/json")
+        .json(&json!({"data": data}))
+        .send()
+        .await
+        .map_err(|e| unreachable("login", e))?;
+    let answer: Value = response.json().await.map_err(|e| unreachable("login", e))?;
+    if answer["success"] != json!(true) {
+        return Err(refused(&answer, "login"));
+    }
+    let token = answer["data"]["token"]
+        .as_str()
+        .ok_or_else(|| PlatformError::other("login: Snowflake answered without a session token"))?;
+    Ok(Session {
+        http,
+        base_url: endpoint.base_url.clone(),
+        token: Secret::new(token.to_owned()),
+        sequence: std::sync::atomic::AtomicU64::new(0),
+    })
+}
+
+impl Session {
+    fn authorization(&self) -> String {
+        format!("Snowflake Token=\"{}\"", self.token.expose())
+    }
+
+    /// Runs one statement and reads its rows.
+    pub async fn query(&self, sql: &str) -> Result<Rows, PlatformError> {
+        let label = statement_label(sql);
+        let sequence = self.sequence.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let url = format!("{}/queries/v1/query-request", self.base_url);
+        let response = self
+            .http
+            .post(&url)
+            .query(&[("requestId", request_id())])
+            .header("authorization", self.authorization())
+            .header("accept", "application/snowflake")
+            .json(&json!({"sqlText": sql, "sequenceId": sequence, "asyncExec": false}))
+            .send()
+            .await
+            .map_err(|e| unreachable(&label, e))?;
+        let mut answer: Value = response.json().await.map_err(|e| unreachable(&label, e))?;
+        for _ in 0..POLL_AT_MOST {
+            // 333334 and 333333: the statement is still running; its result is polled.
+            if !matches!(answer["code"].as_str(), Some("333334" | "333333")) {
+                break;
+            }
+            let Some(path) = answer["data"]["getResultUrl"].as_str().map(str::to_owned) else { break };
+            tokio::time::sleep(POLL_EVERY).await;
+            answer = self
+                .http
+                .get(format!("{}{path}", self.base_url))
+                .header("authorization", self.authorization())
+                .header("accept", "application/snowflake")
+                .send()
+                .await
+                .map_err(|e| unreachable(&label, e))?
+                .json()
+                .await
+                .map_err(|e| unreachable(&label, e))?;
+        }
+        if answer["success"] != json!(true) {
+            return Err(refused(&answer, &label));
+        }
+        rows(&answer["data"]).map_err(|detail| PlatformError::other(format!("{label}: {detail}")))
+    }
+
+    /// Ends the session (a failure to say goodbye is only logged).
+    pub async fn close(self) {
+        let url = format!("{}/session", self.base_url);
+        let sent = self
+            .http
+            .post(&url)
+            .query(&[("delete", "true"), ("request_id", &request_id())])
+            .header("authorization", self.authorization())
+            .header("accept", "application/json")
+            .send()
+            .await;
+        if let Err(error) = sent {
+            tracing::debug!(error = %error.without_url(), "could not close a Snowflake session");
+        }
+    }
+}
+
+/// The opening words of a statement, for errors and logs: cut before its first literal, so
+/// never a password.
+pub fn statement_label(sql: &str) -> String {
+    let before_literal = sql.split('\'').next().unwrap_or_default();
+    let words: Vec<&str> = before_literal.split_whitespace().take(6).collect();
+    words.join(" ")
+}
+
+/// The rows of a query answer: an Arrow IPC stream (`rowsetBase64`) or a JSON `rowset`.
+fn rows(data: &Value) -> Result<Rows, String> {
+    let columns: Vec<String> = data["rowtype"]
+        .as_array()
+        .map(|types| types.iter().filter_map(|t| t["name"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    if data["chunks"].as_array().is_some_and(|chunks| !chunks.is_empty()) {
+        return Err("the result is larger than one chunk, which Warden does not read".into());
+    }
+    if let Some(encoded) = data["rowsetBase64"].as_str() {
+        let mut rows = Vec::new();
+        if !encoded.is_empty() {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .map_err(|e| format!("the Arrow result is not base64: {e}"))?;
+            let reader = arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None)
+                .map_err(|e| format!("the Arrow result does not read: {e}"))?;
+            for batch in reader {
+                let batch = batch.map_err(|e| format!("the Arrow result does not read: {e}"))?;
+                rows.extend(batch_rows(&batch)?);
+            }
+        }
+        return Ok(Rows { columns, rows });
+    }
+    let rows = data["rowset"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .map(|row| {
+                    row.as_array()
+                        .map(|values| values.iter().map(|v| v.as_str().map(str::to_owned)).collect())
+                        .unwrap_or_default()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Rows { columns, rows })
+}
+
+/// The rows of one Arrow record batch, each value as its display text.
+fn batch_rows(batch: &RecordBatch) -> Result<Vec<Vec<Option<String>>>, String> {
+    let options = FormatOptions::default();
+    let formatters: Vec<ArrayFormatter<'_>> = batch
+        .columns()
+        .iter()
+        .map(|column| ArrayFormatter::try_new(column.as_ref(), &options).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    Ok((0..batch.num_rows())
+        .map(|row| {
+            batch
+                .columns()
+                .iter()
+                .zip(&formatters)
+                .map(|(column, formatter)| (!column.is_null(row)).then(|| formatter.value(row).to_string()))
+                .collect()
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{kind_of, request_id, statement_label};
+    use warden_platform::ErrorKind;
+
+    #[test]
+    fn labels_stop_before_the_first_literal() {
+        assert_eq!(statement_label("CREATE USER x PASSWORD = 'secret' TYPE = SERVICE"), "CREATE USER x PASSWORD =");
+        assert_eq!(statement_label("SHOW DATABASES LIKE 'W%'"), "SHOW DATABASES LIKE");
+    }
+
+    #[test]
+    fn error_codes_map_to_kinds() {
+        assert_eq!(kind_of("390100", None), ErrorKind::Unauthenticated);
+        assert_eq!(kind_of("002003", Some("02000")), ErrorKind::NotFound);
+        assert_eq!(kind_of("003001", Some("42501")), ErrorKind::Forbidden);
+        assert_eq!(kind_of("002002", Some("42710")), ErrorKind::AlreadyExists);
+        assert_eq!(kind_of("999999", Some("42S02")), ErrorKind::NotFound);
+        assert_eq!(kind_of("999999", None), ErrorKind::Other);
+    }
+
+    #[test]
+    fn request_ids_are_version_4_uuids() {
+        let id = request_id();
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4");
+        assert_ne!(id, request_id());
+    }
+}

@@ -1,0 +1,80 @@
+//! The local emulators the tests talk to, each from its own project virtualenv, on a free
+//! 127.0.0.1 port, stopped when dropped (also when the run fails):
+//!
+//! - moto's server mode (PyPI `moto[server]`), the AWS emulator, checking SigV4 signatures
+//!   after its first four requests (`INITIAL_NO_AUTH_ACTION_COUNT=4`, spent by
+//!   `xtask/moto_setup.py`); its URL reaches the tests as `WARDEN_TEST_MOTO_URL`.
+//! - fakesnow's server mode (PyPI `fakesnow[server]`), the Snowflake emulator speaking the
+//!   connectors' HTTP protocol; its URL reaches the tests as `WARDEN_TEST_FAKESNOW_URL`.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running emulator.
+pub struct Emulator {
+    name: &'static str,
+    child: Child,
+    port: u16,
+}
+
+impl Emulator {
+    /// Starts moto from the virtualenv whose Python is `python`.
+    pub fn moto(python: &Path) -> Result<Self, String> {
+        Self::start("moto", python, "moto_server", &["-H", "127.0.0.1", "-p"], &[("INITIAL_NO_AUTH_ACTION_COUNT", "4")])
+    }
+
+    /// Starts fakesnow from the virtualenv whose Python is `python`.
+    pub fn fakesnow(python: &Path) -> Result<Self, String> {
+        Self::start("fakesnow", python, "fakesnow", &["-s", "--host", "127.0.0.1", "-p"], &[])
+    }
+
+    /// Starts `program` from the virtualenv's bin directory with `args` and a free port
+    /// after them, and waits until the port answers.
+    fn start(
+        name: &'static str,
+        python: &Path,
+        program: &str,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Result<Self, String> {
+        let bin = python.parent().ok_or("no virtualenv bin directory")?.join(program);
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("no free port: {e}"))?
+            .port();
+        let child = Command::new(&bin)
+            .args(args)
+            .arg(port.to_string())
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("could not start {}: {e}", bin.display()))?;
+        let emulator = Self { name, child, port };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return Err(format!("{name} did not start listening within 30 s"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("==> {name} started on 127.0.0.1:{port}");
+        Ok(emulator)
+    }
+
+    /// Its endpoint URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        eprintln!("==> {} stopped", self.name);
+    }
+}
