@@ -2,8 +2,9 @@
 //! `http://` when `connectArgs` says `protocol=http`, the name Snowflake's own connectors use,
 //! which Warden allows only towards a loopback address, for a local emulator), the account
 //! (the host's first label), the login (the system account's, or for an automatic setup
-//! before or during its setup the privileged one with `role`), and the other `connectArgs`
-//! keys as session parameters.
+//! before or during its setup the privileged one with `role`; a password, or a key-pair
+//! token signed for the account and user), and the other `connectArgs` keys as session
+//! parameters.
 
 use serde_json::{Map, Value};
 use warden_model::config::{SnowflakeAuthentication, SnowflakeConfig};
@@ -11,6 +12,7 @@ use warden_model::{IntegrationSpec, Problem};
 use warden_platform::{Phase, PlatformError, reach};
 
 use crate::client::{Credential, Endpoint, Login};
+use crate::key_pair::{self, PrivateKey};
 
 /// `connectArgs`, read: `key=value` pairs separated by `&` or `;`.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -87,8 +89,9 @@ pub(crate) fn session_for(
         SnowflakeAuthentication::UserPassword { username, password } => {
             (username.clone(), Credential::Password(password.clone()))
         }
-        SnowflakeAuthentication::KeyPair { .. } => {
-            return Err(PlatformError::unsupported("key-pair sign-in is not built yet in this version of Warden"));
+        SnowflakeAuthentication::KeyPair { username, private_key, private_key_password } => {
+            let key = PrivateKey::from_pem(private_key, private_key_password.as_ref())?;
+            (username.clone(), Credential::KeyPairJwt(key_pair::token_now(&key, &endpoint.account, username)?))
         }
         SnowflakeAuthentication::OAuthClientCredentials { .. } => {
             return Err(PlatformError::unsupported("OAuth sign-in is not built yet in this version of Warden"));

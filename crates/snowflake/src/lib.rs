@@ -1,13 +1,14 @@
 //! Warden's Snowflake adapter (issue 13, in progress). It speaks Snowflake's connector
 //! protocol ([`client`]), reaches the account as [`connect`] says, and answers the checks
 //! whose Snowflake statements it runs today: the connection, the default warehouse, and that
-//! an automatic setup's database does not exist yet. The other four checks, key-pair and
-//! OAuth sign-in, and automatic setup are not built yet: they answer an `unsupported` error,
-//! never a pass. Until they are, the server does not register this adapter, so a Snowflake
+//! an automatic setup's database does not exist yet. It signs in with a password or a key
+//! pair ([`key_pair`]). The other four checks, OAuth sign-in and automatic setup are not
+//! built yet: they answer an `unsupported` error, never a pass. Until they are, the server does not register this adapter, so a Snowflake
 //! create still answers `501`.
 
 pub mod client;
 mod connect;
+pub mod key_pair;
 
 use async_trait::async_trait;
 use tokio::sync::Mutex;

@@ -95,3 +95,29 @@ async fn plain_http_is_refused_towards_a_remote_account() {
     let refused = Snowflake.open(&spec, Phase::Installed).await.unwrap_err();
     assert!(refused.to_string().contains("only to a loopback address"), "{refused}");
 }
+
+/// Key-pair sign-in: the adapter signs a token with the configured key (fakesnow takes it
+/// without checking the signature; the signature is checked in `key_pair`'s own tests).
+#[tokio::test]
+async fn a_key_pair_signs_in() {
+    let Some(url) = fakesnow() else { return };
+    let mut key_pair = payload(&url, false, "FAKESNOW_WAREHOUSE", "WARDEN_DB");
+    let config = key_pair["config"].as_object_mut().unwrap();
+    config.remove("password");
+    config.insert("authenticationType".into(), json!("keyPair"));
+    config.insert("privateKey".into(), json!(include_str!("fixtures/test_key_encrypted.p8")));
+    config.insert("privateKeyPassword".into(), json!("fixture-passphrase"));
+    let found = results(&key_pair, Phase::Installed).await;
+    assert_eq!(found[CONNECT].0, TestStatus::Passed, "{found:?}");
+    a_wrong_passphrase_fails_the_connection_test(&key_pair).await;
+}
+
+async fn a_wrong_passphrase_fails_the_connection_test(key_pair: &Value) {
+    let mut wrong = key_pair.clone();
+    wrong["config"]["privateKeyPassword"] = json!("not-the-passphrase");
+    let found = results(&wrong, Phase::Installed).await;
+    let (status, message) = &found[CONNECT];
+    assert_eq!(*status, TestStatus::Failed);
+    assert!(message.as_deref().unwrap().contains("does not open with privateKeyPassword"), "{message:?}");
+    assert!(!message.as_deref().unwrap().contains("not-the-passphrase"), "{message:?}");
+}
