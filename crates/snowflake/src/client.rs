@@ -101,8 +101,8 @@ fn kind_of(code: &str, sql_state: Option<&str>) -> ErrorKind {
         "390100" | "390144" | "390318" | "390422" | "390102" | "394304" => ErrorKind::Unauthenticated,
         // Session or token expired or unknown.
         "390103" | "390104" | "390112" | "390114" => ErrorKind::Unauthenticated,
-        // Insufficient privileges; role not granted or not authorized.
-        "003001" | "390186" | "390189" => ErrorKind::Forbidden,
+        // Insufficient privileges; a role not granted (at login, or to USE ROLE).
+        "003001" | "003013" | "390186" | "390189" => ErrorKind::Forbidden,
         // Object does not exist or not authorized.
         "002003" | "002043" | "390201" => ErrorKind::NotFound,
         // Object already exists.
@@ -354,6 +354,7 @@ mod tests {
         assert_eq!(kind_of("390100", None), ErrorKind::Unauthenticated);
         assert_eq!(kind_of("002003", Some("02000")), ErrorKind::NotFound);
         assert_eq!(kind_of("003001", Some("42501")), ErrorKind::Forbidden);
+        assert_eq!(kind_of("003013", Some("42501")), ErrorKind::Forbidden, "USE ROLE of a role not granted");
         assert_eq!(kind_of("002002", Some("42710")), ErrorKind::AlreadyExists);
         assert_eq!(kind_of("999999", Some("42S02")), ErrorKind::NotFound);
         assert_eq!(kind_of("999999", None), ErrorKind::Other);

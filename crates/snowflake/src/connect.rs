@@ -63,7 +63,7 @@ pub(crate) fn check(config: &SnowflakeConfig) -> Vec<Problem> {
 
 /// Whether a check in `phase` logs in with the privileged account (an automatic setup not
 /// yet there, or being removed) rather than the system account.
-fn privileged_phase(spec: &IntegrationSpec, phase: Phase) -> bool {
+pub(crate) fn privileged_phase(spec: &IntegrationSpec, phase: Phase) -> bool {
     spec.auto_bootstrap && phase != Phase::Installed
 }
 
@@ -102,7 +102,9 @@ pub(crate) fn session_for(
         credential,
         warehouse: Some(config.warehouse.clone()),
         database: None,
-        role: if privileged { config.role.clone() } else { None },
+        // The privileged role is taken after the login (`USE ROLE`), so that a role the user
+        // does not have fails its own check, not the connection.
+        role: None,
         session_parameters: args.session_parameters,
     };
     Ok((endpoint, login))

@@ -1,8 +1,10 @@
 //! Warden's Snowflake adapter (issue 13, in progress). It speaks Snowflake's connector
 //! protocol ([`client`]), reaches the account as [`connect`] says, and answers the checks
-//! whose Snowflake statements it runs today: the connection, the default warehouse, and that
-//! an automatic setup's database does not exist yet. It signs in with a password or a key
-//! pair ([`key_pair`]). The other four checks, OAuth sign-in and automatic setup are not
+//! whose Snowflake statements it runs today: the connection, the default warehouse, access
+//! to the privileged role (taken with `USE ROLE` after the login, so a role the user lacks
+//! fails that check and not the connection), and that an automatic setup's database does not
+//! exist yet. It signs in with a password or a key
+//! pair ([`key_pair`]). The other three checks, OAuth sign-in and automatic setup are not
 //! built yet: they answer an `unsupported` error, never a pass. Until they are, the server does not register this adapter, so a Snowflake
 //! create still answers `501`.
 
@@ -32,8 +34,12 @@ pub static DESCRIPTOR: Descriptor = Descriptor::new(
 #[derive(Debug, Default)]
 pub struct Snowflake;
 
-/// The session the checks of one validation run share.
-type CheckSession = Mutex<Option<client::Session>>;
+/// What the checks of one validation run share: the session, and why the privileged role
+/// could not be taken, when it could not.
+struct CheckSession {
+    session: Mutex<Option<client::Session>>,
+    role_refused: Option<String>,
+}
 
 fn config(spec: &IntegrationSpec) -> Result<&SnowflakeConfig, PlatformError> {
     match &spec.config {
@@ -49,7 +55,7 @@ fn listed(rows: &client::Rows, name: &str) -> bool {
 }
 
 async fn show_like(context: &CheckContext, what: &str, name: &str) -> Result<bool, PlatformError> {
-    let guard = context.session::<CheckSession>()?.lock().await;
+    let guard = context.session::<CheckSession>()?.session.lock().await;
     let session = guard.as_ref().ok_or_else(|| PlatformError::other("the run's Snowflake session is closed"))?;
     let rows = session.query(&format!("SHOW {what} LIKE {}", Dialect::Snowflake.literal(name))).await?;
     Ok(listed(&rows, name))
@@ -66,13 +72,22 @@ impl Platform for Snowflake {
     }
 
     async fn open(&self, spec: &IntegrationSpec, phase: Phase) -> Result<Session, PlatformError> {
-        let (endpoint, login) = connect::session_for(spec, config(spec)?, phase)?;
+        let config = config(spec)?;
+        let (endpoint, login) = connect::session_for(spec, config, phase)?;
         let session = client::login(&endpoint, &login).await?;
-        Ok(Session::new(CheckSession::new(Some(session))))
+        let mut role_refused = None;
+        if let (true, Some(role)) = (connect::privileged_phase(spec, phase), &config.role) {
+            let role =
+                Dialect::Snowflake.ident("config.role", role).map_err(|e| PlatformError::unsupported(e.to_string()))?;
+            if let Err(error) = session.query(&format!("USE ROLE {role}")).await {
+                role_refused = Some(error.to_string());
+            }
+        }
+        Ok(Session::new(CheckSession { session: Mutex::new(Some(session)), role_refused }))
     }
 
     async fn close(&self, session: Session) {
-        if let Some(session) = session.into_inner::<CheckSession>().and_then(Mutex::into_inner) {
+        if let Some(session) = session.into_inner::<CheckSession>().and_then(|s| s.session.into_inner()) {
             session.close().await;
         }
     }
@@ -96,8 +111,11 @@ impl Platform for Snowflake {
                     CheckOutcome::Passed
                 }
             }
+            SnowflakeTest::PrivilegedRoleAccess => match &context.session::<CheckSession>()?.role_refused {
+                Some(refused) => CheckOutcome::failed(refused.clone()),
+                None => CheckOutcome::Passed,
+            },
             SnowflakeTest::TableGrantsRolePrefixUnique
-            | SnowflakeTest::PrivilegedRoleAccess
             | SnowflakeTest::BootstrapUserGrants
             | SnowflakeTest::ImpersonationRoleDoesNotExist => {
                 return Err(PlatformError::unsupported("this check is not built yet in this version of Warden"));

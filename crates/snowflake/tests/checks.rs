@@ -46,6 +46,7 @@ async fn results(payload: &Value, phase: Phase) -> HashMap<String, (TestStatus, 
 const CONNECT: &str = "Initial validation: basic connection test";
 const WAREHOUSE: &str = "Initial validation: default warehouse access test";
 const DATABASE: &str = "Validate automatic: database does not exist";
+const ROLE: &str = "Initial validation: validate access to privileged role";
 
 #[tokio::test]
 async fn the_warehouse_check_passes_and_fails_for_real() {
@@ -65,7 +66,10 @@ async fn the_database_check_fails_once_the_database_exists() {
     let Some(url) = fakesnow() else { return };
     let database = format!("WARDEN_CHECK_{}", std::process::id());
     let auto = payload(&url, true, "FAKESNOW_WAREHOUSE", &database);
-    assert_eq!(results(&auto, Phase::Request).await[DATABASE].0, TestStatus::Passed);
+    let before = results(&auto, Phase::Request).await;
+    assert_eq!(before[DATABASE].0, TestStatus::Passed);
+    // fakesnow takes any USE ROLE; a role not granted is Snowflake's 003013, a failed check.
+    assert_eq!(before[ROLE].0, TestStatus::Passed, "{before:?}");
     let endpoint = Endpoint { base_url: url.as_str().trim_end_matches('/').to_owned(), account: "X".into() };
     let admin = Login {
         user: "ADMIN".into(),
