@@ -3,8 +3,8 @@
 //! whose Snowflake statements it runs today: the connection, the default warehouse, access
 //! to the privileged role (taken with `USE ROLE` after the login, so a role the user lacks
 //! fails that check and not the connection), and that an automatic setup's database does not
-//! exist yet. It signs in with a password or a key
-//! pair ([`key_pair`]). The other three checks, OAuth sign-in and automatic setup are not
+//! exist yet, nor its impersonation role. It signs in with a password or a key
+//! pair ([`key_pair`]). The other two checks, OAuth sign-in and automatic setup are not
 //! built yet: they answer an `unsupported` error, never a pass. Until they are, the server does not register this adapter, so a Snowflake
 //! create still answers `501`.
 
@@ -115,9 +115,14 @@ impl Platform for Snowflake {
                 Some(refused) => CheckOutcome::failed(refused.clone()),
                 None => CheckOutcome::Passed,
             },
-            SnowflakeTest::TableGrantsRolePrefixUnique
-            | SnowflakeTest::BootstrapUserGrants
-            | SnowflakeTest::ImpersonationRoleDoesNotExist => {
+            SnowflakeTest::ImpersonationRoleDoesNotExist => {
+                if show_like(context, "ROLES", &config.impersonation.role).await? {
+                    CheckOutcome::failed(format!("(role {} exists)", config.impersonation.role))
+                } else {
+                    CheckOutcome::Passed
+                }
+            }
+            SnowflakeTest::TableGrantsRolePrefixUnique | SnowflakeTest::BootstrapUserGrants => {
                 return Err(PlatformError::unsupported("this check is not built yet in this version of Warden"));
             }
         })
