@@ -3,8 +3,9 @@
 //! whose Snowflake statements it runs today: the connection, the default warehouse, access
 //! to the privileged role (taken with `USE ROLE` after the login, so a role the user lacks
 //! fails that check and not the connection), and that an automatic setup's database does not
-//! exist yet, nor its impersonation role. It signs in with a password or a key
-//! pair ([`key_pair`]). The other two checks, OAuth sign-in and automatic setup are not
+//! exist yet, nor its impersonation role, and that the privileged user holds every role the
+//! setup script switches to (its grants walked as Snowflake documents SHOW GRANTS). It signs in with a password or a key
+//! pair ([`key_pair`]). The table-grants prefix check, OAuth sign-in and automatic setup are not
 //! built yet: they answer an `unsupported` error, never a pass. Until they are, the server does not register this adapter, so a Snowflake
 //! create still answers `501`.
 
@@ -12,16 +13,18 @@ pub mod client;
 mod connect;
 pub mod key_pair;
 
+use std::collections::BTreeSet;
+
 use async_trait::async_trait;
 use tokio::sync::Mutex;
-use warden_model::config::SnowflakeConfig;
+use warden_model::config::{SnowflakeAuthentication, SnowflakeConfig};
 use warden_model::{IntegrationSpec, IntegrationType, PlatformConfig, Problem};
 use warden_platform::catalogue::SnowflakeTest;
 use warden_platform::{
     Applied, Change, CheckContext, CheckOutcome, Descriptor, Phase, Platform, PlatformError, Session, SetupModel,
     TestId,
 };
-use warden_scripts::Dialect;
+use warden_scripts::{Dialect, ScriptKind};
 
 /// Snowflake as the engine sees it.
 pub static DESCRIPTOR: Descriptor = Descriptor::new(
@@ -59,6 +62,64 @@ async fn show_like(context: &CheckContext, what: &str, name: &str) -> Result<boo
     let session = guard.as_ref().ok_or_else(|| PlatformError::other("the run's Snowflake session is closed"))?;
     let rows = session.query(&format!("SHOW {what} LIKE {}", Dialect::Snowflake.literal(name))).await?;
     Ok(listed(&rows, name))
+}
+
+/// The login name of a config (`None` for OAuth, which has no user of its own).
+fn login_name(config: &SnowflakeConfig) -> &str {
+    match &config.authentication {
+        SnowflakeAuthentication::UserPassword { username, .. } | SnowflakeAuthentication::KeyPair { username, .. } => {
+            username
+        }
+        SnowflakeAuthentication::OAuthClientCredentials { .. } => "",
+    }
+}
+
+/// The roles the automatic setup's create script switches to (its `USE ROLE` statements).
+fn setup_roles(spec: &IntegrationSpec) -> Result<BTreeSet<String>, PlatformError> {
+    let script =
+        warden_scripts::build(ScriptKind::Create, spec, None).map_err(|e| PlatformError::unsupported(e.to_string()))?;
+    Ok(script
+        .statements()
+        .filter_map(|s| s.sql.strip_prefix("USE ROLE "))
+        .map(|role| role.trim().trim_matches('"').replace("\"\"", "\""))
+        .collect())
+}
+
+/// How many roles the grant walk reads at most (a guard against a cycle or a huge tree).
+const ROLE_WALK_LIMIT: usize = 200;
+
+/// The roles `user` holds: granted to it (`SHOW GRANTS TO USER`), and those roles inherit
+/// (`USAGE` on a role, in `SHOW GRANTS TO ROLE`), as Snowflake documents both results.
+async fn roles_of_user(context: &CheckContext, user: &str) -> Result<BTreeSet<String>, PlatformError> {
+    let guard = context.session::<CheckSession>()?.session.lock().await;
+    let session = guard.as_ref().ok_or_else(|| PlatformError::other("the run's Snowflake session is closed"))?;
+    let quote = |name: &str| {
+        Dialect::Snowflake.ident("config.username", name).map_err(|e| PlatformError::unsupported(e.to_string()))
+    };
+    let granted = session.query(&format!("SHOW GRANTS TO USER {}", quote(user)?)).await?;
+    let mut pending: Vec<String> =
+        granted.column("role").unwrap_or_default().into_iter().flatten().map(str::to_owned).collect();
+    let mut held = BTreeSet::new();
+    while let Some(role) = pending.pop() {
+        if held.len() >= ROLE_WALK_LIMIT || !held.insert(role.clone()) {
+            continue;
+        }
+        let grants = session.query(&format!("SHOW GRANTS TO ROLE {}", quote(&role)?)).await?;
+        let (privileges, kinds, names) = (
+            grants.column("privilege").unwrap_or_default(),
+            grants.column("granted_on").unwrap_or_default(),
+            grants.column("name").unwrap_or_default(),
+        );
+        for ((privilege, kind), name) in privileges.iter().zip(&kinds).zip(&names) {
+            if *privilege == Some("USAGE")
+                && *kind == Some("ROLE")
+                && let Some(name) = name
+            {
+                pending.push((*name).to_owned());
+            }
+        }
+    }
+    Ok(held)
 }
 
 #[async_trait]
@@ -122,7 +183,21 @@ impl Platform for Snowflake {
                     CheckOutcome::Passed
                 }
             }
-            SnowflakeTest::TableGrantsRolePrefixUnique | SnowflakeTest::BootstrapUserGrants => {
+            SnowflakeTest::BootstrapUserGrants => {
+                let needed = setup_roles(&context.spec)?;
+                let held = roles_of_user(context, login_name(config)).await?;
+                let missing: Vec<&str> = needed.iter().filter(|r| !held.contains(*r)).map(String::as_str).collect();
+                if missing.is_empty() {
+                    CheckOutcome::Passed
+                } else {
+                    CheckOutcome::failed(format!(
+                        "(the setup switches to {}, which user {} does not hold)",
+                        missing.join(", "),
+                        login_name(config)
+                    ))
+                }
+            }
+            SnowflakeTest::TableGrantsRolePrefixUnique => {
                 return Err(PlatformError::unsupported("this check is not built yet in this version of Warden"));
             }
         })

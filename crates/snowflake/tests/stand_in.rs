@@ -29,7 +29,15 @@ struct Account {
     roles: Vec<&'static str>,
     /// Roles the signed-in user was granted.
     granted: Vec<&'static str>,
+    /// Role inheritance: (parent, child) where the parent has USAGE on the child.
+    inherits: Vec<(&'static str, &'static str)>,
 }
+
+/// SHOW GRANTS TO USER's documented columns.
+const GRANTS_TO_USER_COLUMNS: [&str; 5] = ["created_on", "role", "granted_to", "grantee_name", "granted_by"];
+/// SHOW GRANTS TO ROLE's documented columns.
+const GRANTS_TO_ROLE_COLUMNS: [&str; 8] =
+    ["created_on", "privilege", "granted_on", "name", "granted_to", "grantee_name", "grant_option", "granted_by"];
 
 const SHOW_ROLES_COLUMNS: [&str; 10] = [
     "created_on",
@@ -78,6 +86,38 @@ async fn query(State(account): State<Arc<Account>>, Json(body): Json<Value>) -> 
         });
         return rows(&SHOW_ROLES_COLUMNS, found.collect());
     }
+    if sql.starts_with("SHOW GRANTS TO USER") {
+        let granted = account
+            .granted
+            .iter()
+            .map(|r| vec![json!("2026-11-01"), json!(r), json!("USER"), json!(quoted), json!("")]);
+        return rows(&GRANTS_TO_USER_COLUMNS, granted.collect());
+    }
+    if sql.starts_with("SHOW GRANTS TO ROLE") {
+        let inherited = account.inherits.iter().filter(|(parent, _)| *parent == quoted).map(|(_, child)| {
+            vec![
+                json!("2026-11-01"),
+                json!("USAGE"),
+                json!("ROLE"),
+                json!(child),
+                json!("ROLE"),
+                json!(quoted),
+                json!("false"),
+                json!("SECURITYADMIN"),
+            ]
+        });
+        let account_grant = vec![
+            json!("2026-11-01"),
+            json!("CREATE DATABASE"),
+            json!("ACCOUNT"),
+            json!("ACME"),
+            json!("ROLE"),
+            json!(quoted),
+            json!("false"),
+            json!("SYSADMIN"),
+        ];
+        return rows(&GRANTS_TO_ROLE_COLUMNS, inherited.chain(std::iter::once(account_grant)).collect());
+    }
     rows(&["name"], Vec::new())
 }
 
@@ -119,9 +159,10 @@ const IMPERSONATION: &str = "Validate automatic: impersonation role does not exi
 
 #[tokio::test]
 async fn a_role_the_user_lacks_fails_its_own_check_not_the_connection() {
-    let granted = start(Account { roles: vec!["WARDEN_ADMIN"], granted: vec!["WARDEN_ADMIN"] }).await;
+    let granted =
+        start(Account { roles: vec!["WARDEN_ADMIN"], granted: vec!["WARDEN_ADMIN"], ..Account::default() }).await;
     assert_eq!(results(&granted, false).await[ROLE].0, TestStatus::Passed);
-    let lacking = start(Account { roles: vec!["WARDEN_ADMIN"], granted: vec![] }).await;
+    let lacking = start(Account { roles: vec!["WARDEN_ADMIN"], ..Account::default() }).await;
     let found = results(&lacking, false).await;
     assert_eq!(found["Initial validation: basic connection test"].0, TestStatus::Passed, "{found:?}");
     let (status, message) = &found[ROLE];
@@ -133,11 +174,45 @@ async fn a_role_the_user_lacks_fails_its_own_check_not_the_connection() {
 
 #[tokio::test]
 async fn an_existing_impersonation_role_fails_its_check() {
-    let free = start(Account { roles: vec!["WARDEN_ADMIN"], granted: vec!["WARDEN_ADMIN"] }).await;
+    let free =
+        start(Account { roles: vec!["WARDEN_ADMIN"], granted: vec!["WARDEN_ADMIN"], ..Account::default() }).await;
     assert_eq!(results(&free, true).await[IMPERSONATION].0, TestStatus::Passed);
-    let taken =
-        start(Account { roles: vec!["WARDEN_ADMIN", "WARDEN_IMPERSONATION"], granted: vec!["WARDEN_ADMIN"] }).await;
+    let taken = start(Account {
+        roles: vec!["WARDEN_ADMIN", "WARDEN_IMPERSONATION"],
+        granted: vec!["WARDEN_ADMIN"],
+        ..Account::default()
+    })
+    .await;
     let (status, message) = &results(&taken, true).await[IMPERSONATION];
     assert_eq!(*status, TestStatus::Failed);
     assert!(message.as_deref().unwrap().ends_with("(role WARDEN_IMPERSONATION exists)"), "{message:?}");
+}
+
+const GRANTS: &str = "Validate automatic bootstrap user grants";
+
+/// The privileged user must hold every role the setup script switches to (SYSADMIN,
+/// USERADMIN, SECURITYADMIN), directly or through the roles it holds: ACCOUNTADMIN inherits
+/// SYSADMIN and SECURITYADMIN, which inherits USERADMIN, as in every Snowflake account.
+#[tokio::test]
+async fn the_bootstrap_user_must_hold_every_role_the_setup_switches_to() {
+    let hierarchy =
+        vec![("ACCOUNTADMIN", "SYSADMIN"), ("ACCOUNTADMIN", "SECURITYADMIN"), ("SECURITYADMIN", "USERADMIN")];
+    let admin = start(Account {
+        roles: vec!["WARDEN_ADMIN"],
+        granted: vec!["WARDEN_ADMIN", "ACCOUNTADMIN"],
+        inherits: hierarchy.clone(),
+    })
+    .await;
+    assert_eq!(results(&admin, false).await[GRANTS].0, TestStatus::Passed);
+    let partial =
+        start(Account { roles: vec!["WARDEN_ADMIN"], granted: vec!["WARDEN_ADMIN", "SYSADMIN"], inherits: hierarchy })
+            .await;
+    let (status, message) = &results(&partial, false).await[GRANTS];
+    assert_eq!(*status, TestStatus::Failed);
+    let message = message.as_deref().unwrap();
+    assert!(message.starts_with("The user running the automatic setup lacks a grant it needs."), "{message}");
+    assert!(
+        message.ends_with("(the setup switches to SECURITYADMIN, USERADMIN, which user ADMIN does not hold)"),
+        "{message}"
+    );
 }
