@@ -23,6 +23,7 @@ use warden_model::{IntegrationSpec, IntegrationType};
 
 pub use dialect::{Dialect, Ident};
 pub use password::{PasswordForm, generate_password, meets_policy};
+pub use snowflake::USER_ROLE_PREFIX as SNOWFLAKE_USER_ROLE_PREFIX;
 
 /// Why a script could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -8,8 +8,9 @@ use warden_model::config::{SnowflakeAuthentication, SnowflakeConfig};
 use crate::{Dialect, Draft, Ident, ScriptError, ScriptKind};
 
 const SCHEMAS: [&str; 4] = ["WARDEN_PROCEDURES", "WARDEN_FUNCTIONS", "WARDEN_SYSTEM", "WARDEN_POLICIES"];
-/// The prefix of the per-user roles Warden creates for table grants.
-const USER_ROLE_PREFIX: &str = "WARDEN_USER_";
+/// The prefix of the per-user roles Warden creates for table grants (the delete script drops
+/// every role with it, so two Warden instances on one account must not share it).
+pub const USER_ROLE_PREFIX: &str = "WARDEN_USER_";
 
 struct Names {
     database: Ident,

@@ -1,12 +1,13 @@
 //! Warden's Snowflake adapter (issue 13, in progress). It speaks Snowflake's connector
-//! protocol ([`client`]), reaches the account as [`connect`] says, and answers the checks
-//! whose Snowflake statements it runs today: the connection, the default warehouse, access
-//! to the privileged role (taken with `USE ROLE` after the login, so a role the user lacks
-//! fails that check and not the connection), and that an automatic setup's database does not
-//! exist yet, nor its impersonation role, and that the privileged user holds every role the
-//! setup script switches to (its grants walked as Snowflake documents SHOW GRANTS). It signs in with a password or a key
-//! pair ([`key_pair`]). The table-grants prefix check, OAuth sign-in and automatic setup are not
-//! built yet: they answer an `unsupported` error, never a pass. Until they are, the server does not register this adapter, so a Snowflake
+//! protocol ([`client`]), reaches the account as [`connect`] says, signs in with a password
+//! or a key pair ([`key_pair`]), and answers the seven checks of API.md section 4: the
+//! connection; the default warehouse; access to the privileged role (taken with `USE ROLE`
+//! after the login, so a role the user lacks fails that check, not the connection); that no
+//! other Warden instance uses the table-grants role prefix; that the privileged user holds
+//! every role the setup script switches to (its grants walked as Snowflake documents SHOW
+//! GRANTS); and that an automatic setup's database and impersonation role do not exist yet.
+//! OAuth sign-in and automatic setup are not built yet: they answer an `unsupported` error,
+//! never a pass. Until they are, the server does not register this adapter, so a Snowflake
 //! create still answers `501`.
 
 pub mod client;
@@ -82,6 +83,32 @@ fn setup_roles(spec: &IntegrationSpec) -> Result<BTreeSet<String>, PlatformError
         .statements()
         .filter_map(|s| s.sql.strip_prefix("USE ROLE "))
         .map(|role| role.trim().trim_matches('"').replace("\"\"", "\""))
+        .collect())
+}
+
+/// The roles with Warden's table-grants prefix that this integration's system role
+/// (`<database>_SYSTEM`) does not own: another Warden instance on the account uses the
+/// prefix, and this one's removal script would drop its roles.
+async fn roles_of_another_owner(
+    context: &CheckContext,
+    config: &SnowflakeConfig,
+) -> Result<Vec<String>, PlatformError> {
+    let prefix = warden_scripts::SNOWFLAKE_USER_ROLE_PREFIX;
+    let pattern = Dialect::Snowflake.literal(&format!("{}%", prefix.replace('_', "\\_")));
+    let guard = context.session::<CheckSession>()?.session.lock().await;
+    let session = guard.as_ref().ok_or_else(|| PlatformError::other("the run's Snowflake session is closed"))?;
+    let roles = session.query(&format!("SHOW ROLES LIKE {pattern}")).await?;
+    let ours = format!("{}_SYSTEM", config.database);
+    let (names, owners) = (roles.column("name").unwrap_or_default(), roles.column("owner").unwrap_or_default());
+    Ok(names
+        .iter()
+        .zip(&owners)
+        .filter_map(|(name, owner)| match (name, owner) {
+            (Some(name), owner) if name.starts_with(prefix) && *owner != Some(ours.as_str()) => {
+                Some((*name).to_owned())
+            }
+            _ => None,
+        })
         .collect())
 }
 
@@ -198,7 +225,16 @@ impl Platform for Snowflake {
                 }
             }
             SnowflakeTest::TableGrantsRolePrefixUnique => {
-                return Err(PlatformError::unsupported("this check is not built yet in this version of Warden"));
+                let others = roles_of_another_owner(context, config).await?;
+                if others.is_empty() {
+                    CheckOutcome::Passed
+                } else {
+                    CheckOutcome::failed(format!(
+                        "(roles {} exist and are not owned by {}_SYSTEM)",
+                        others.join(", "),
+                        config.database
+                    ))
+                }
             }
         })
     }

@@ -31,6 +31,8 @@ struct Account {
     granted: Vec<&'static str>,
     /// Role inheritance: (parent, child) where the parent has USAGE on the child.
     inherits: Vec<(&'static str, &'static str)>,
+    /// Owners of roles, where not USERADMIN.
+    owners: Vec<(&'static str, &'static str)>,
 }
 
 /// SHOW GRANTS TO USER's documented columns.
@@ -70,7 +72,15 @@ async fn query(State(account): State<Arc<Account>>, Json(body): Json<Value>) -> 
             "success": false}));
     }
     if sql.starts_with("SHOW ROLES LIKE") {
-        let found = account.roles.iter().filter(|r| **r == quoted).map(|r| {
+        // The literal as Snowflake reads it (`\\` is one backslash), then LIKE: `\_` is an
+        // underscore, a final `%` any rest.
+        let pattern = quoted.replace("\\\\", "\\").replace("\\_", "_");
+        let matches = |role: &str| match pattern.strip_suffix('%') {
+            Some(prefix) => role.starts_with(prefix),
+            None => role == pattern,
+        };
+        let owner = |role: &str| account.owners.iter().find(|(r, _)| *r == role).map_or("USERADMIN", |(_, o)| *o);
+        let found = account.roles.iter().filter(|r| matches(r)).map(|r| {
             vec![
                 json!("2026-11-01 00:00:00.000 -0800"),
                 json!(r),
@@ -80,7 +90,7 @@ async fn query(State(account): State<Arc<Account>>, Json(body): Json<Value>) -> 
                 json!("0"),
                 json!("0"),
                 json!("0"),
-                json!("USERADMIN"),
+                json!(owner(r)),
                 json!(""),
             ]
         });
@@ -201,12 +211,17 @@ async fn the_bootstrap_user_must_hold_every_role_the_setup_switches_to() {
         roles: vec!["WARDEN_ADMIN"],
         granted: vec!["WARDEN_ADMIN", "ACCOUNTADMIN"],
         inherits: hierarchy.clone(),
+        ..Account::default()
     })
     .await;
     assert_eq!(results(&admin, false).await[GRANTS].0, TestStatus::Passed);
-    let partial =
-        start(Account { roles: vec!["WARDEN_ADMIN"], granted: vec!["WARDEN_ADMIN", "SYSADMIN"], inherits: hierarchy })
-            .await;
+    let partial = start(Account {
+        roles: vec!["WARDEN_ADMIN"],
+        granted: vec!["WARDEN_ADMIN", "SYSADMIN"],
+        inherits: hierarchy,
+        ..Account::default()
+    })
+    .await;
     let (status, message) = &results(&partial, false).await[GRANTS];
     assert_eq!(*status, TestStatus::Failed);
     let message = message.as_deref().unwrap();
@@ -215,4 +230,37 @@ async fn the_bootstrap_user_must_hold_every_role_the_setup_switches_to() {
         message.ends_with("(the setup switches to SECURITYADMIN, USERADMIN, which user ADMIN does not hold)"),
         "{message}"
     );
+}
+
+const PREFIX: &str = "Initial validation: table grants role prefix is unique";
+
+/// Per-user roles with Warden's prefix that another system role owns belong to another
+/// Warden instance (whose roles this one's removal would drop): the check fails and names
+/// them; roles owned by this integration's own system role pass.
+#[tokio::test]
+async fn another_wardens_table_grant_roles_fail_the_prefix_check() {
+    let granted = vec!["WARDEN_ADMIN"];
+    let ours = start(Account {
+        roles: vec!["WARDEN_ADMIN", "WARDEN_USER_ALICE"],
+        granted: granted.clone(),
+        owners: vec![("WARDEN_USER_ALICE", "WARDEN_DB_SYSTEM")],
+        ..Account::default()
+    })
+    .await;
+    assert_eq!(results(&ours, false).await[PREFIX].0, TestStatus::Passed);
+    let theirs = start(Account {
+        roles: vec!["WARDEN_ADMIN", "WARDEN_USER_BOB", "WARDENXUSERX"],
+        granted,
+        owners: vec![("WARDEN_USER_BOB", "OTHER_DB_SYSTEM")],
+        ..Account::default()
+    })
+    .await;
+    let (status, message) = &results(&theirs, false).await[PREFIX];
+    assert_eq!(*status, TestStatus::Failed);
+    let message = message.as_deref().unwrap();
+    assert!(
+        message.starts_with("The Snowflake table grants role prefix is used by another Warden instance"),
+        "{message}"
+    );
+    assert!(message.ends_with("(roles WARDEN_USER_BOB exist and are not owned by WARDEN_DB_SYSTEM)"), "{message}");
 }
