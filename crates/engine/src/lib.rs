@@ -70,6 +70,11 @@ impl Platforms {
         self.by_type.get(&integration_type).cloned()
     }
 
+    /// The descriptors of every adapter this build has.
+    pub fn descriptors(&self) -> impl Iterator<Item = &'static Descriptor> + '_ {
+        self.by_type.values().map(|platform| platform.descriptor())
+    }
+
     /// The descriptor of a type's adapter, if this build has one (without taking the
     /// adapter: the views ask for every integration they show).
     pub fn descriptor(&self, integration_type: IntegrationType) -> Option<&'static Descriptor> {

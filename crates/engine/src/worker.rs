@@ -307,13 +307,15 @@ impl Engine {
         self.failure_point(FailurePoint::BeforeChange)?;
         // Objects set up by an earlier version are brought up to date first (a PUT is how an
         // automatic setup gives the credentials a migration needs).
-        if let Err(error) = self.bring_objects_up_to_date(platform, integration, privileged).await {
-            let message = format!(
-                "Updating its platform objects for this version of Warden failed: {error}. The previous configuration and objects are still in force; fix the cause and send the PUT again."
-            );
-            return self.settle(integration, Operation::Failed, Some(&message), None).await.map(drop);
-        }
-        let state = self.existing(integration.id).await?.platform_state;
+        let state = match self.bring_objects_up_to_date(platform, integration, privileged).await {
+            Ok(state) => state,
+            Err(error) => {
+                let message = format!(
+                    "Updating its platform objects for this version of Warden failed: {error}. The previous configuration and objects are still in force; fix the cause and send the PUT again."
+                );
+                return self.settle(integration, Operation::Failed, Some(&message), None).await.map(drop);
+            }
+        };
         let state = state.as_ref();
         let applied = self.apply(platform, Change::Edit { from: &integration.spec, to, privileged, state }).await;
         if let Ok(Applied { state: Some(state) }) = &applied {
@@ -376,16 +378,17 @@ impl Engine {
 
 impl Engine {
     /// Migrates what an earlier version of the adapter created for `integration`, when it
-    /// is older than the adapter's, and records the new version (and state).
+    /// is older than the adapter's, and records the new version (and state). Returns the
+    /// platform state in force afterwards.
     async fn bring_objects_up_to_date(
         &self,
         platform: &Arc<dyn Platform>,
         integration: &StoredIntegration,
         privileged: Option<&IntegrationSpec>,
-    ) -> Result<(), PlatformError> {
+    ) -> Result<Option<serde_json::Value>, PlatformError> {
         let (from, to) = (integration.objects_version, platform.descriptor().objects_version);
         if from >= to {
-            return Ok(());
+            return Ok(integration.platform_state.clone());
         }
         let state = integration.platform_state.as_ref();
         let spec = &integration.spec;
@@ -400,7 +403,7 @@ impl Engine {
             .await
             .map_err(|e| PlatformError::other(format!("the migration ran, but Warden could not record it: {e}")))?;
         tracing::info!(integration = %integration.id, from, to, "platform objects migrated");
-        Ok(())
+        Ok(applied.state.or_else(|| integration.platform_state.clone()))
     }
 
     /// The `migrate` job: brings an integration's platform objects up to date, then back to
@@ -411,7 +414,7 @@ impl Engine {
         integration: &StoredIntegration,
     ) -> Result<(), EngineError> {
         self.failure_point(FailurePoint::BeforeChange)?;
-        let migrated = self.bring_objects_up_to_date(platform, integration, None).await;
+        let migrated = self.bring_objects_up_to_date(platform, integration, None).await.map(drop);
         self.failure_point(FailurePoint::AfterChange)?;
         match migrated {
             Ok(()) => self.settle(integration, Operation::Succeeded, None, None).await.map(drop),
@@ -431,15 +434,18 @@ impl Engine {
     /// Returns how many integrations were outdated.
     pub async fn migrate_outdated(&self) -> Result<usize, EngineError> {
         let mut outdated = 0;
-        for integration in self.store.list_integrations(false).await? {
-            let Some(descriptor) = self.descriptor(integration.spec.integration_type()) else { continue };
-            if integration.objects_version >= descriptor.objects_version
-                || !matches!(
-                    integration.status,
-                    Status::Enabled | Status::RecurringValidationError | Status::MigrateError
-                )
+        let mut candidates = Vec::new();
+        for descriptor in self.platforms.descriptors() {
+            let found = self
+                .store
+                .integrations_with_objects_below(descriptor.integration_type, descriptor.objects_version)
+                .await?;
+            candidates.extend(found.into_iter().map(|integration| (descriptor, integration)));
+        }
+        for (descriptor, integration) in candidates {
+            if !matches!(integration.status, Status::Enabled | Status::RecurringValidationError | Status::MigrateError)
             {
-                continue;
+                continue; // one in an operation or its error is migrated at a later start, once working again
             }
             outdated += 1;
             let waits_for_credentials = descriptor.needs_privileged(&integration.spec);

@@ -132,6 +132,33 @@ impl Store {
         self.fetch_integrations(sql, &[integration_type.wire_name()]).await
     }
 
+    /// Integrations of `integration_type` in use whose platform objects are older than
+    /// `version` (what a newer adapter migrates), oldest first. Every other row is left
+    /// unread, so a start with nothing to migrate decrypts nothing.
+    pub async fn integrations_with_objects_below(
+        &self,
+        integration_type: IntegrationType,
+        version: u32,
+    ) -> Result<Vec<StoredIntegration>, StoreError> {
+        let sql = self.sql(&format!(
+            "SELECT {INTEGRATION_COLUMNS} FROM integrations \
+             WHERE integration_type = $1 AND objects_version < $2 AND status NOT IN {NOT_IN_USE} ORDER BY id"
+        ));
+        let raws = on_pool!(self, pool => {
+            let rows = sqlx::query(sql)
+                .bind(integration_type.wire_name())
+                .bind(i64::from(version))
+                .fetch_all(pool)
+                .await?;
+            let mut raws = Vec::with_capacity(rows.len());
+            for row in rows {
+                raws.push(raw_integration!(row));
+            }
+            raws
+        });
+        raws.into_iter().map(|r| self.integration(r)).collect()
+    }
+
     /// Records what the adapter's last change returned about the platform (`None` clears
     /// it). Like the validation results it does not bump the version: it is written by the
     /// job that owns the integration's transitional status, and no one else writes it.
