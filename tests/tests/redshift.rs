@@ -673,3 +673,47 @@ async fn tls_cannot_be_turned_off_towards_a_remote_host() {
     let listed = server.call("GET", "/integrations", None).await;
     assert_eq!(listed.body, json!([]), "{}", listed.text);
 }
+
+/// A config stored before the loopback rule (TLS off towards a remote host) is refused
+/// before any password is sent, seen from the outside in a removal's dry run; and the advice
+/// in that refusal is a request that works: the PUT without `SSLMode=disable` and with the
+/// password given again passes the rules (its dry run goes on to connect), while one that
+/// keeps the stored password is refused.
+#[tokio::test]
+async fn a_stored_config_with_tls_off_is_refused_and_its_advice_works() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().to_path_buf();
+    let config = |connect_args: Option<&str>, password: &str| {
+        let mut payload = json!({"type": "Redshift", "autoBootstrap": false, "config": {"host": "warden-test.invalid",
+            "database": "warden", "authenticationType": "userPassword", "username": "warden_system", "password": password}});
+        if let Some(args) = connect_args {
+            payload["config"]["connectArgs"] = json!(args);
+        }
+        payload
+    };
+    let id = {
+        let key = warden_store::MasterKey::from_hex(common::MASTER_KEY).unwrap();
+        let store = warden_store::Store::open_sqlite(&dir, key).await.unwrap();
+        let spec =
+            warden_model::IntegrationSpec::from_value(&config(Some("sslmode=disable"), "S3CRET-pw"), None).unwrap();
+        store.insert_integration(&spec, warden_model::Status::Enabled).await.unwrap().id
+    };
+    let server = Server::start_binary(SHIPPED, &Backend::Sqlite, &dir, Some(temp), &[]).await;
+    let removal = server.call("DELETE", &format!("/integrations/{id}?dryRun=true"), None).await;
+    assert_eq!(removal.status, 200, "{}", removal.text);
+    let connect = &removal.body["validationResults"]["validationTests"][0];
+    let refusal = connect["message"].as_str().unwrap();
+    assert!(refusal.contains("allows only to a loopback address"), "{refusal}");
+    assert!(refusal.contains("taken out of connectArgs and the credentials given again"), "{refusal}");
+
+    let kept = server.call("PUT", &format!("/integrations/{id}?dryRun=true"), Some(&config(None, "[REDACTED]"))).await;
+    assert_eq!(kept.status, 400, "{}", kept.text);
+    assert_eq!(kept.body["errors"][0]["path"], "config.password", "{}", kept.text);
+    let advised =
+        server.call("PUT", &format!("/integrations/{id}?dryRun=true"), Some(&config(None, "S3CRET-pw"))).await;
+    assert_eq!(advised.status, 200, "{}", advised.text);
+    let connect = &advised.body["validationResults"]["validationTests"][0];
+    let message = connect["message"].as_str().unwrap_or_default();
+    assert!(!message.contains("loopback"), "the TLS rule no longer stops it: {message}");
+    assert!(!advised.text.contains("S3CRET"), "{}", advised.text);
+}

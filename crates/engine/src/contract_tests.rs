@@ -365,6 +365,13 @@ async fn manual_setups_read_the_registry_and_register_data_sources() {
     assert_eq!(rejected(taken.unwrap_err()).code, ErrorCode::DataSourceNameTaken { name: "sales".into() });
     let refused = h.engine.register_data_sources(id, &[request("refused", "s3://lake/raw/r")], &actor).await;
     assert_eq!(rejected(refused.unwrap_err()).code.http_status(), 502);
+    let audit = h.store.audit_of(id).await.unwrap();
+    let entry = audit.iter().find(|(_, action, _, _)| action == "dataSources.register").unwrap();
+    let after = entry.3.as_deref().unwrap();
+    assert!(
+        after.contains("\"sales\"") && after.contains("s3://lake/raw/hr"),
+        "the audit names what was registered: {after}"
+    );
     let kept = h.store.data_sources(warden_store::DataSourcesOf::Integration(id)).await.unwrap();
     assert_eq!(
         kept.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(),

@@ -77,7 +77,18 @@ impl Engine {
             tracing::info!(integration = %id, data_source = stored.id, actor = actor.as_str(), "data source registered");
             registered.push(stored);
         }
-        self.audit(actor, "dataSources.register", id, Some(&integration), Some(&integration)).await;
+        // The entry names what was registered (the integration itself did not change).
+        let registered_view = serde_json::json!({"dataSources": registered
+            .iter()
+            .map(|d| serde_json::json!({"id": d.id, "name": d.name, "location": d.location}))
+            .collect::<Vec<_>>()});
+        let recorded = self
+            .store
+            .record_audit(actor.as_str(), "dataSources.register", Some(id), None, Some(&registered_view))
+            .await;
+        if let Err(error) = recorded {
+            tracing::error!(integration = %id, %error, "could not write the audit log");
+        }
         Ok(registered)
     }
 }

@@ -210,7 +210,7 @@ pub(crate) async fn connect_trusting(
     // for anything but a loopback address.
     if matches!(ssl_mode, PgSslMode::Disable) && !reach::plaintext_allowed(config.host.as_str()) {
         return Err(PlatformError::unsupported(format!(
-            "connectArgs turns TLS off, which Warden allows only to a loopback address; {} is not one: send the integration's PUT with SSLMode=disable removed from connectArgs",
+            "connectArgs turns TLS off, which Warden allows only to a loopback address; {} is not one: send the integration's PUT with SSLMode=disable taken out of connectArgs and the credentials given again (the password, or for an automatic setup the privileged credentials), since Warden sends no stored secret over connection settings that changed",
             config.host.as_str()
         )));
     }

@@ -79,7 +79,7 @@ pub(crate) fn session_for(
     let host = config.host.as_str();
     if args.plain_http && !reach::plaintext_allowed(host) {
         return Err(PlatformError::unsupported(format!(
-            "connectArgs says protocol=http, which Warden allows only to a loopback address; {host} is not one: send the integration's PUT without it"
+            "connectArgs says protocol=http, which Warden allows only to a loopback address; {host} is not one: send the integration's PUT with protocol=http taken out and the credentials given again (for an automatic setup the privileged credentials), since Warden sends no stored secret over connection settings that changed"
         )));
     }
     let scheme = if args.plain_http { "http" } else { "https" };
