@@ -5,7 +5,8 @@
 //!   after its first four requests (`INITIAL_NO_AUTH_ACTION_COUNT=4`, spent by
 //!   `xtask/moto_setup.py`); its URL reaches the tests as `WARDEN_TEST_MOTO_URL`.
 //! - fakesnow's server mode (PyPI `fakesnow[server]`), the Snowflake emulator speaking the
-//!   connectors' HTTP protocol; its URL reaches the tests as `WARDEN_TEST_FAKESNOW_URL`.
+//!   connectors' HTTP protocol, started by `xtask/fakesnow_server.py` (which adds the
+//!   `DROP DATABASE` fakesnow lacks); its URL reaches the tests as `WARDEN_TEST_FAKESNOW_URL`.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -22,29 +23,25 @@ pub struct Emulator {
 impl Emulator {
     /// Starts moto from the virtualenv whose Python is `python`.
     pub fn moto(python: &Path) -> Result<Self, String> {
-        Self::start("moto", python, "moto_server", &["-H", "127.0.0.1", "-p"], &[("INITIAL_NO_AUTH_ACTION_COUNT", "4")])
+        let bin = python.parent().ok_or("no virtualenv bin directory")?.join("moto_server");
+        Self::start("moto", &bin, &["-H", "127.0.0.1", "-p"], &[("INITIAL_NO_AUTH_ACTION_COUNT", "4")])
     }
 
-    /// Starts fakesnow from the virtualenv whose Python is `python`.
+    /// Starts fakesnow from the virtualenv whose Python is `python`, through
+    /// `xtask/fakesnow_server.py` (fakesnow's own server, with the `DROP DATABASE` it lacks).
     pub fn fakesnow(python: &Path) -> Result<Self, String> {
-        Self::start("fakesnow", python, "fakesnow", &["-s", "--host", "127.0.0.1", "-p"], &[])
+        let launcher = crate::workspace_root().join("xtask/fakesnow_server.py");
+        let launcher = launcher.to_str().ok_or("the workspace path is not UTF-8")?;
+        Self::start("fakesnow", python, &[launcher, "-s", "--host", "127.0.0.1", "-p"], &[])
     }
 
-    /// Starts `program` from the virtualenv's bin directory with `args` and a free port
-    /// after them, and waits until the port answers.
-    fn start(
-        name: &'static str,
-        python: &Path,
-        program: &str,
-        args: &[&str],
-        envs: &[(&str, &str)],
-    ) -> Result<Self, String> {
-        let bin = python.parent().ok_or("no virtualenv bin directory")?.join(program);
+    /// Starts `bin` with `args` and a free port after them, and waits until the port answers.
+    fn start(name: &'static str, bin: &Path, args: &[&str], envs: &[(&str, &str)]) -> Result<Self, String> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free port: {e}"))?
             .port();
-        let child = Command::new(&bin)
+        let child = Command::new(bin)
             .args(args)
             .arg(port.to_string())
             .envs(envs.iter().copied())

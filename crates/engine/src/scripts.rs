@@ -15,6 +15,9 @@ impl From<ScriptError> for EngineError {
             ScriptError::UnsafeName { field, reason } => Self::invalid(vec![Problem { path: field, message: reason }]),
             ScriptError::TypeNotAccepted { accepted } => Self::code(ErrorCode::ScriptTypeNotAccepted { accepted }),
             ScriptError::Randomness(detail) => Self::Internal(detail),
+            error @ ScriptError::PrivateKey(_) => {
+                Self::invalid(vec![Problem { path: "config.privateKey".into(), message: error.to_string() }])
+            }
         }
     }
 }

@@ -91,6 +91,18 @@ impl PlatformError {
         Self::new(ErrorKind::Unsupported, detail)
     }
 
+    /// The same failure, saying which statement of a script it came from. `label` must hold
+    /// no literal (a statement's label stops before its first one), so that a failed
+    /// `CREATE USER ... PASSWORD` never echoes the password.
+    #[must_use]
+    pub fn while_running(self, label: &str) -> Self {
+        let (kind, detail) = match self {
+            Self::Failed { kind, detail } => (kind, detail),
+            other => (ErrorKind::Other, other.to_string()),
+        };
+        Self::new(kind, format!("{detail} (while running: {label})"))
+    }
+
     /// The kind of failure (`None` for an unknown check; a timed-out change is `None` too).
     pub fn kind(&self) -> Option<ErrorKind> {
         match self {

@@ -185,12 +185,7 @@ async fn run(
                 let _ = connection.close().await;
                 // The label stops before any literal: a failed CREATE USER must not echo
                 // the password into the status message or the log.
-                let label = statement.label();
-                let (kind, detail) = match error {
-                    PlatformError::Failed { kind, detail } => (kind, detail),
-                    other => (ErrorKind::Other, other.to_string()),
-                };
-                return Err(PlatformError::new(kind, format!("{detail} (while running: {label})")));
+                return Err(error.while_running(&statement.label()));
             }
             if let Some(object) = &statement.creates {
                 created.push(object.clone());

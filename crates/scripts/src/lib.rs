@@ -12,6 +12,7 @@ mod databricks;
 mod dialect;
 mod password;
 mod redshift;
+mod rsa_key;
 mod snowflake;
 mod synapse;
 
@@ -23,6 +24,7 @@ use warden_model::{IntegrationSpec, IntegrationType};
 
 pub use dialect::{Dialect, Ident};
 pub use password::{PasswordForm, generate_password, meets_policy};
+pub use rsa_key::{RsaKey, rsa_key};
 pub use snowflake::USER_ROLE_PREFIX as SNOWFLAKE_USER_ROLE_PREFIX;
 
 /// Why a script could not be built.
@@ -45,6 +47,9 @@ pub enum ScriptError {
     /// The OS gave no randomness for a password.
     #[error("no randomness for a password: {0}")]
     Randomness(String),
+    /// A key-pair login's private key cannot be read: what is wrong and what to do.
+    #[error("the private key {0}")]
+    PrivateKey(&'static str),
 }
 
 /// Which script.
@@ -317,14 +322,19 @@ pub fn build_with(
 }
 
 /// The script that removes `created` (what a failed setup had made when it stopped), and
-/// nothing else: databases first (which takes every grant on them away), then users and
-/// groups. `connect_to` is the database the setup started from.
+/// nothing else. Redshift: databases first (which takes every grant on them away), then users
+/// and groups, connected to `connect_to`, the database the setup started from. Snowflake: in
+/// the reverse order of their creation (`connect_to` is not used: a session is account-wide).
 pub fn undo(integration_type: IntegrationType, created: &[Created], connect_to: &str) -> Result<Script, ScriptError> {
-    let accepted = [IntegrationType::Redshift];
-    if !accepted.contains(&integration_type) {
-        return Err(ScriptError::TypeNotAccepted { accepted: accepted.to_vec() });
-    }
-    let mut draft = redshift::undo(created, connect_to)?;
+    let mut draft = match integration_type {
+        IntegrationType::Redshift => redshift::undo(created, connect_to)?,
+        IntegrationType::Snowflake => snowflake::undo(created)?,
+        _ => {
+            return Err(ScriptError::TypeNotAccepted {
+                accepted: vec![IntegrationType::Redshift, IntegrationType::Snowflake],
+            });
+        }
+    };
     draft.parts.retain(|p| !p.statements.is_empty());
     Ok(Script {
         integration_type,

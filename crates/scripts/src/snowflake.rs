@@ -5,7 +5,7 @@
 
 use warden_model::config::{SnowflakeAuthentication, SnowflakeConfig};
 
-use crate::{Dialect, Draft, Ident, ScriptError, ScriptKind};
+use crate::{Created, Dialect, Draft, Ident, ScriptError, ScriptKind, rsa_key};
 
 const SCHEMAS: [&str; 4] = ["WARDEN_PROCEDURES", "WARDEN_FUNCTIONS", "WARDEN_SYSTEM", "WARDEN_POLICIES"];
 /// The prefix of the per-user roles Warden creates for table grants (the delete script drops
@@ -72,17 +72,16 @@ fn create(d: &mut Draft, config: &SnowflakeConfig, n: &Names) -> Result<(), Scri
             d.note("The system account's password is the one in this script (config.password).");
         }
         SnowflakeAuthentication::KeyPair { .. } => {
-            d.note(format!(
-                "Set the system account's public key afterwards: ALTER USER {} SET RSA_PUBLIC_KEY = '<the public key of config.privateKey>';",
-                n.user
-            ));
+            d.note("The system account is a service user (TYPE = SERVICE) that signs in with the key pair of config.privateKey; the script holds its public key only.");
         }
         SnowflakeAuthentication::OAuthClientCredentials { .. } => {
             d.note("Map the OAuth client's identity to this user in your security integration.");
         }
     }
+    d.note("Warden's database, role and user must not exist yet: a create that stops part way is undone with the cleanup script before it runs again.");
     d.run("USE ROLE SYSADMIN".to_owned())
-        .explain("Warden's database and schemas.", format!("CREATE DATABASE IF NOT EXISTS {}", n.database));
+        .explain("Warden's database and schemas.", format!("CREATE DATABASE {}", n.database))
+        .creating(Created::Database(n.database.name().to_owned()));
     for schema in &n.schemas {
         d.run(format!("CREATE SCHEMA IF NOT EXISTS {}.{schema}", n.database));
     }
@@ -96,22 +95,29 @@ fn create(d: &mut Draft, config: &SnowflakeConfig, n: &Names) -> Result<(), Scri
     ))
     .run(format!("CREATE TABLE IF NOT EXISTS {system}.\"VERSION\" (\"VERSION\" VARCHAR NOT NULL)"));
     allow_list(d, config, n);
-    d.run("USE ROLE USERADMIN".to_owned()).run(format!("CREATE ROLE IF NOT EXISTS {}", n.system_role));
+    d.run("USE ROLE USERADMIN".to_owned())
+        .run(format!("CREATE ROLE {}", n.system_role))
+        .creating(Created::Group(n.system_role.name().to_owned()));
     let credentials = match &config.authentication {
         SnowflakeAuthentication::UserPassword { password, .. } => {
             format!(" PASSWORD = {}", s.literal(password.expose()))
         }
-        _ => String::new(),
+        SnowflakeAuthentication::KeyPair { private_key, private_key_password, .. } => {
+            let key = rsa_key(private_key, private_key_password.as_ref())?;
+            format!(" TYPE = SERVICE RSA_PUBLIC_KEY = {}", s.literal(&key.public_key_base64()))
+        }
+        SnowflakeAuthentication::OAuthClientCredentials { .. } => " TYPE = SERVICE".to_owned(),
     };
     d.explain(
         "Warden's system account.",
         format!(
-            "CREATE USER IF NOT EXISTS {}{credentials} DEFAULT_ROLE = {} DEFAULT_NAMESPACE = {} DEFAULT_WAREHOUSE = {}",
+            "CREATE USER {}{credentials} DEFAULT_ROLE = {} DEFAULT_NAMESPACE = {} DEFAULT_WAREHOUSE = {}",
             n.user, n.system_role, n.database, n.warehouse
         ),
-    );
+    )
+    .creating(Created::User(n.user.name().to_owned()));
     if config.impersonation.enabled {
-        d.run(format!("CREATE ROLE IF NOT EXISTS {}", n.impersonation));
+        d.run(format!("CREATE ROLE {}", n.impersonation)).creating(Created::Group(n.impersonation.name().to_owned()));
     }
     d.run("USE ROLE SECURITYADMIN".to_owned()).explain(
         "The system role owns what Warden made.",
@@ -268,4 +274,25 @@ fn remove(d: &mut Draft, config: &SnowflakeConfig, n: &Names, delete: bool) {
         ),
     )
     .run(format!("DROP ROLE IF EXISTS {}", n.system_role));
+}
+
+/// What undoes a failed automatic setup: the objects it had created, and nothing else,
+/// dropped by the role that runs the removal scripts.
+pub(crate) fn undo(created: &[Created]) -> Result<Draft, ScriptError> {
+    let d = Dialect::Snowflake;
+    let mut draft = Draft::new(d, "ACCOUNTADMIN");
+    draft.summarise("what the failed setup had created, and nothing else");
+    draft.run("USE ROLE ACCOUNTADMIN".to_owned());
+    for object in created.iter().rev() {
+        match object {
+            Created::Database(name) => {
+                draft.run(format!("DROP DATABASE IF EXISTS {}", d.ident("config.database", name)?))
+            }
+            Created::User(name) => draft.run(format!("DROP USER IF EXISTS {}", d.ident("config.username", name)?)),
+            Created::Group(name) => {
+                draft.run(format!("DROP ROLE IF EXISTS {}", d.ident("config.impersonation.role", name)?))
+            }
+        };
+    }
+    Ok(draft)
 }

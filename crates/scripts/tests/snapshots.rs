@@ -106,7 +106,7 @@ fn hostile_but_legal_names_are_quoted_never_spliced() {
     payload["config"]["warehouse"] = json!("WH'x\\");
     let spec = cases::spec(&payload);
     let script = build(ScriptKind::Create, &spec, None).unwrap().render();
-    assert!(script.contains("CREATE DATABASE IF NOT EXISTS \"W\"\"; DROP DATABASE PROD; --\""), "{script}");
+    assert!(script.contains("CREATE DATABASE \"W\"\"; DROP DATABASE PROD; --\""), "{script}");
     assert!(script.contains("\"WH'x\\\""), "{script}");
 }
 
@@ -117,4 +117,49 @@ fn a_statement_label_never_shows_a_literal() {
     let labels: Vec<String> = script.statements().map(warden_scripts::Statement::label).collect();
     assert!(labels.contains(&"CREATE USER \"warden_system\" PASSWORD ...".to_owned()), "{labels:?}");
     assert!(labels.iter().all(|l| !l.contains("Sys-Passw0rd")), "{labels:?}");
+}
+
+/// A key-pair system account is a service user created with the public key derived from
+/// `config.privateKey` (the one openssl derives), and no line of the private key is in the
+/// script.
+#[test]
+fn a_key_pair_system_account_is_a_service_user_holding_the_public_key_only() {
+    const KEY: &str = include_str!("../../snowflake/tests/fixtures/test_key.p8");
+    let mut payload = cases::snowflake(false);
+    let config = payload["config"].as_object_mut().unwrap();
+    config.remove("password");
+    config.insert("authenticationType".into(), json!("keyPair"));
+    config.insert("privateKey".into(), json!(KEY));
+    let script = build(ScriptKind::Create, &cases::spec(&payload), None).unwrap().render();
+    let public = warden_scripts::rsa_key(&warden_model::Secret::new(KEY.to_owned()), None).unwrap().public_key_base64();
+    assert!(public.starts_with("MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA1jLapBfxpiFsuoDG"), "{public}");
+    assert!(
+        script.contains(&format!(
+            "CREATE USER \"WARDEN_DB_SYSTEM_ACCOUNT\" TYPE = SERVICE RSA_PUBLIC_KEY = '{public}' DEFAULT_ROLE"
+        )),
+        "{script}"
+    );
+    for line in KEY.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!script.contains(line), "a line of the private key is in the script");
+    }
+}
+
+/// The undo of a failed Snowflake setup drops what it had created, in the reverse order,
+/// and nothing else.
+#[test]
+fn a_snowflake_undo_drops_what_was_created_in_reverse() {
+    use warden_scripts::Created;
+    let created =
+        [Created::Database("DB".into()), Created::Group("DB_SYSTEM".into()), Created::User("DB_SYSTEM_ACCOUNT".into())];
+    let script = warden_scripts::undo(warden_model::IntegrationType::Snowflake, &created, "").unwrap();
+    let statements: Vec<&str> = script.statements().map(|s| s.sql.as_str()).collect();
+    assert_eq!(
+        statements,
+        [
+            "USE ROLE ACCOUNTADMIN",
+            "DROP USER IF EXISTS \"DB_SYSTEM_ACCOUNT\"",
+            "DROP ROLE IF EXISTS \"DB_SYSTEM\"",
+            "DROP DATABASE IF EXISTS \"DB\""
+        ]
+    );
 }

@@ -4,7 +4,7 @@
 //! (the host's first label), the login (the system account's, or for an automatic setup
 //! before or during its setup the privileged one with `role`; a password, or a key-pair
 //! token signed for the account and user), and the other `connectArgs` keys as session
-//! parameters.
+//! parameters (named as given; Snowflake reads their names without regard to case).
 
 use serde_json::{Map, Value};
 use warden_model::config::{SnowflakeAuthentication, SnowflakeConfig};
@@ -36,10 +36,19 @@ pub(crate) fn connect_args(text: Option<&str>) -> Result<ConnectArgs, String> {
                 _ => return Err(format!("protocol {value:?} is not http or https")),
             };
         } else {
-            args.session_parameters.insert(key.to_ascii_uppercase(), Value::String(value.to_owned()));
+            args.session_parameters.insert(key.to_owned(), session_value(value));
         }
     }
     Ok(args)
+}
+
+/// A session parameter's value as Snowflake's connectors send it: a number, `true`/`false` or
+/// a JSON array as that JSON value, anything else as a string.
+fn session_value(text: &str) -> Value {
+    match serde_json::from_str::<Value>(text) {
+        Ok(value @ (Value::Number(_) | Value::Bool(_) | Value::Array(_))) => value,
+        _ => Value::String(text.to_owned()),
+    }
 }
 
 /// The rules a request's `connectArgs` and `privilegedConnectArgs` must keep: they read,
@@ -118,10 +127,16 @@ mod tests {
 
     #[test]
     fn connect_args_are_session_parameters_but_the_protocol() {
-        let args = connect_args(Some("protocol=http&QUERY_TAG=warden; timezone=UTC")).unwrap();
+        let args = connect_args(Some(
+            "protocol=http&QUERY_TAG=warden; TIMEZONE=UTC&STATEMENT_TIMEOUT_IN_SECONDS=60&nop_regexes=[\"^GRANT .*\"]",
+        ))
+        .unwrap();
         assert!(args.plain_http);
         assert_eq!(args.session_parameters["QUERY_TAG"], "warden");
         assert_eq!(args.session_parameters["TIMEZONE"], "UTC");
+        assert_eq!(args.session_parameters["STATEMENT_TIMEOUT_IN_SECONDS"], 60);
+        assert_eq!(args.session_parameters["nop_regexes"], serde_json::json!(["^GRANT .*"]));
+        assert!(!args.session_parameters.contains_key("protocol"));
         assert!(connect_args(Some("protocol=ftp")).is_err());
         assert!(connect_args(Some("nonsense")).is_err());
         assert!(!connect_args(None).unwrap().plain_http);

@@ -1,35 +1,30 @@
 //! Key-pair sign-in, as Snowflake documents it ("Key-pair authentication"): a JWT signed
 //! RS256 with the user's private key, whose issuer names the public key by its fingerprint:
 //! `iss = ACCOUNT.USER.SHA256:<base64 SHA-256 of the public key's DER SubjectPublicKeyInfo>`,
-//! `sub = ACCOUNT.USER`, valid one hour. The key is a PKCS#8 PEM (`BEGIN PRIVATE KEY`), or an
-//! encrypted one (`BEGIN ENCRYPTED PRIVATE KEY`, PBES2) opened with `privateKeyPassword`.
-//! RustCrypto's `pkcs8` reads (and decrypts) the PEM; `ring` signs. Neither the key, its
-//! passphrase nor the token is ever put in an error.
+//! `sub = ACCOUNT.USER`, valid one hour. `warden-scripts` reads the PEM (the same reading that
+//! puts the public key in the create script); aws-lc-rs signs, and generates the 2048-bit key
+//! of the service user an automatic setup creates (ring cannot generate RSA keys, and the
+//! `rsa` crate carries RUSTSEC-2023-0071). Neither the key, its passphrase nor the token is
+//! ever put in an error.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use aws_lc_rs::encoding::AsDer as _;
+use aws_lc_rs::rsa::{KeyPair, KeySize};
+use aws_lc_rs::signature::RSA_PKCS1_SHA256;
 use base64::Engine as _;
-use pkcs8::der::{Decode as _, Encode as _};
-use pkcs8::{EncryptedPrivateKeyInfo, PrivateKeyInfo};
-use ring::signature::{KeyPair as _, RSA_PKCS1_SHA256, RsaKeyPair};
 use serde_json::json;
-use sha2::{Digest as _, Sha256};
 use warden_model::Secret;
 use warden_platform::PlatformError;
+use warden_scripts::RsaKey;
 
 /// How long a token is valid (Snowflake's maximum is one hour).
 const VALIDITY_SECS: u64 = 3600;
 
-/// The OID of `rsaEncryption`.
-const RSA_ENCRYPTION: pkcs8::ObjectIdentifier = pkcs8::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
-
-fn bad_key(why: &str) -> PlatformError {
-    PlatformError::new(warden_platform::ErrorKind::Unauthenticated, format!("the private key {why}"))
-}
-
 /// A private key read from its PEM.
 pub struct PrivateKey {
-    pair: RsaKeyPair,
+    key: RsaKey,
+    pair: KeyPair,
 }
 
 impl std::fmt::Debug for PrivateKey {
@@ -41,60 +36,32 @@ impl std::fmt::Debug for PrivateKey {
 impl PrivateKey {
     /// Reads a PKCS#8 PEM, decrypting it with `passphrase` when it is encrypted.
     pub fn from_pem(pem: &Secret<String>, passphrase: Option<&Secret<String>>) -> Result<Self, PlatformError> {
-        let (label, der) = pkcs8::der::pem::decode_vec(pem.expose().trim().as_bytes())
-            .map_err(|_| bad_key("is not a PEM (-----BEGIN PRIVATE KEY----- ... -----END PRIVATE KEY-----)"))?;
-        let der = match label {
-            "PRIVATE KEY" => der,
-            "ENCRYPTED PRIVATE KEY" => {
-                let passphrase =
-                    passphrase.ok_or_else(|| bad_key("is encrypted, and privateKeyPassword is not given"))?;
-                let encrypted =
-                    EncryptedPrivateKeyInfo::from_der(&der).map_err(|_| bad_key("is not an encrypted PKCS#8 key"))?;
-                let opened = encrypted
-                    .decrypt(passphrase.expose().as_bytes())
-                    .map_err(|_| bad_key("does not open with privateKeyPassword"))?;
-                opened.as_bytes().to_vec()
-            }
-            "RSA PRIVATE KEY" => {
-                return Err(bad_key(
-                    "is in PKCS#1 form (BEGIN RSA PRIVATE KEY): convert it with `openssl pkcs8 -topk8 -nocrypt`",
-                ));
-            }
-            _ => return Err(bad_key("is not a PKCS#8 private key")),
-        };
-        let info = PrivateKeyInfo::from_der(&der).map_err(|_| bad_key("is not a PKCS#8 private key"))?;
-        if info.algorithm.oid != RSA_ENCRYPTION {
-            return Err(bad_key("is not an RSA key, which Snowflake's key-pair sign-in needs"));
-        }
-        let pair = RsaKeyPair::from_pkcs8(&der).map_err(|_| bad_key("is not a usable RSA key (2048 bits or more)"))?;
-        Ok(Self { pair })
+        let key = warden_scripts::rsa_key(pem, passphrase)
+            .map_err(|e| PlatformError::new(warden_platform::ErrorKind::Unauthenticated, e.to_string()))?;
+        let pair = KeyPair::from_pkcs8(key.pkcs8_der()).map_err(|_| {
+            PlatformError::new(
+                warden_platform::ErrorKind::Unauthenticated,
+                "the private key is not a usable RSA key (2048 bits or more)",
+            )
+        })?;
+        Ok(Self { key, pair })
     }
 
     /// The public key as DER `SubjectPublicKeyInfo` (what `RSA_PUBLIC_KEY` holds in Snowflake).
-    pub fn public_key_der(&self) -> Result<Vec<u8>, PlatformError> {
-        let pkcs1 = self.pair.public_key().as_ref();
-        let info = spki::SubjectPublicKeyInfoRef {
-            algorithm: spki::AlgorithmIdentifierRef {
-                oid: RSA_ENCRYPTION,
-                parameters: Some(pkcs8::der::asn1::AnyRef::NULL),
-            },
-            subject_public_key: pkcs8::der::asn1::BitStringRef::from_bytes(pkcs1)
-                .map_err(|_| bad_key("has a public key that does not encode"))?,
-        };
-        info.to_der().map_err(|_| bad_key("has a public key that does not encode"))
+    pub fn public_key_der(&self) -> &[u8] {
+        self.key.public_key_der()
     }
 
     /// `SHA256:<base64>`, the fingerprint Snowflake shows as `RSA_PUBLIC_KEY_FP`.
-    pub fn fingerprint(&self) -> Result<String, PlatformError> {
-        let digest = Sha256::digest(self.public_key_der()?);
-        Ok(format!("SHA256:{}", base64::engine::general_purpose::STANDARD.encode(digest)))
+    pub fn fingerprint(&self) -> String {
+        self.key.fingerprint()
     }
 
     /// A sign-in token for `user` of `account`, issued at `now` (Unix seconds).
     pub fn token(&self, account: &str, user: &str, now: u64) -> Result<Secret<String>, PlatformError> {
         let qualified = format!("{}.{}", account.to_ascii_uppercase(), user.to_ascii_uppercase());
         let claims = json!({
-            "iss": format!("{qualified}.{}", self.fingerprint()?),
+            "iss": format!("{qualified}.{}", self.fingerprint()),
             "sub": qualified,
             "iat": now,
             "exp": now + VALIDITY_SECS,
@@ -105,9 +72,9 @@ impl PrivateKey {
             url.encode(json!({"alg": "RS256", "typ": "JWT"}).to_string()),
             url.encode(claims.to_string())
         );
-        let mut signature = vec![0; self.pair.public().modulus_len()];
+        let mut signature = vec![0; self.pair.public_modulus_len()];
         self.pair
-            .sign(&RSA_PKCS1_SHA256, &ring::rand::SystemRandom::new(), signing_input.as_bytes(), &mut signature)
+            .sign(&RSA_PKCS1_SHA256, &aws_lc_rs::rand::SystemRandom::new(), signing_input.as_bytes(), &mut signature)
             .map_err(|_| PlatformError::other("the sign-in token could not be signed"))?;
         Ok(Secret::new(format!("{signing_input}.{}", url.encode(signature))))
     }
@@ -119,12 +86,23 @@ pub fn token_now(key: &PrivateKey, account: &str, user: &str) -> Result<Secret<S
     key.token(account, user, now)
 }
 
+/// A new 2048-bit RSA private key as an unencrypted PKCS#8 PEM: the key of the service user
+/// an automatic setup creates, which Warden stores (encrypted) and no one else has.
+pub fn generate_pem() -> Result<Secret<String>, PlatformError> {
+    let failed = |_| PlatformError::other("no RSA key could be generated for the system account");
+    let pair = KeyPair::generate(KeySize::Rsa2048).map_err(failed)?;
+    let der = pair.as_der().map_err(failed)?;
+    let pem = pkcs8::der::pem::encode_string("PRIVATE KEY", pkcs8::der::pem::LineEnding::LF, der.as_ref())
+        .map_err(|_| PlatformError::other("the system account's key could not be written as a PEM"))?;
+    Ok(Secret::new(pem))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)] // a panic is a failed test
 
+    use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
     use base64::Engine as _;
-    use ring::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
     use serde_json::Value;
     use warden_model::Secret;
 
@@ -144,7 +122,7 @@ mod tests {
     #[test]
     fn the_token_is_signed_by_the_key_and_names_its_fingerprint() {
         let key = PrivateKey::from_pem(&Secret::new(KEY.to_owned()), None).unwrap();
-        assert_eq!(key.fingerprint().unwrap(), FINGERPRINT);
+        assert_eq!(key.fingerprint(), FINGERPRINT);
         let token = key.token("acme-prod", "warden_system", 1_700_000_000).unwrap();
         let token = token.expose();
         let header: Value = serde_json::from_slice(&part(token, 0)).unwrap();
@@ -154,23 +132,40 @@ mod tests {
         assert_eq!(claims["sub"], "ACME-PROD.WARDEN_SYSTEM");
         assert_eq!(claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(), 3600);
         let signed = token.rsplit_once('.').unwrap().0;
-        // The public key from its SubjectPublicKeyInfo: the BIT STRING's contents are the
-        // PKCS#1 key ring verifies with.
-        let spki = key.public_key_der().unwrap();
-        let pkcs1 = &spki[spki.len() - key.pair.public().as_ref().len()..];
-        UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, pkcs1).verify(signed.as_bytes(), &part(token, 2)).unwrap();
+        verify(key.public_key_der(), signed, &part(token, 2)).unwrap();
         let mut tampered = part(token, 2);
         tampered[0] ^= 1;
-        assert!(
-            UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, pkcs1).verify(signed.as_bytes(), &tampered).is_err()
-        );
+        assert!(verify(key.public_key_der(), signed, &tampered).is_err());
+    }
+
+    /// Verifies `signature` over `signed` with the public key of a DER SubjectPublicKeyInfo
+    /// (whose BIT STRING holds the PKCS#1 key the verifier reads: the last 270 bytes of a
+    /// 2048-bit key's 294).
+    fn verify(spki: &[u8], signed: &str, signature: &[u8]) -> Result<(), aws_lc_rs::error::Unspecified> {
+        assert_eq!(spki.len(), 294, "a 2048-bit key");
+        UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &spki[24..]).verify(signed.as_bytes(), signature)
+    }
+
+    /// A generated key reads back, is 2048 bits, and signs tokens its public key verifies;
+    /// two generated keys differ.
+    #[test]
+    fn a_generated_key_reads_back_and_signs() {
+        let pem = super::generate_pem().unwrap();
+        assert!(pem.expose().starts_with("-----BEGIN PRIVATE KEY-----\n"));
+        let key = PrivateKey::from_pem(&pem, None).unwrap();
+        let token = key.token("acme", "DB_SYSTEM_ACCOUNT", 1_700_000_000).unwrap();
+        let (signed, signature) = token.expose().rsplit_once('.').unwrap();
+        let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(signature).unwrap();
+        verify(key.public_key_der(), signed, &signature).unwrap();
+        let other = PrivateKey::from_pem(&super::generate_pem().unwrap(), None).unwrap();
+        assert_ne!(other.fingerprint(), key.fingerprint());
     }
 
     #[test]
     fn an_encrypted_key_opens_with_its_passphrase_only() {
         let encrypted = Secret::new(ENCRYPTED.to_owned());
         let opened = PrivateKey::from_pem(&encrypted, Some(&Secret::new("fixture-passphrase".to_owned()))).unwrap();
-        assert_eq!(opened.fingerprint().unwrap(), FINGERPRINT, "the same key as the clear one");
+        assert_eq!(opened.fingerprint(), FINGERPRINT, "the same key as the clear one");
         let wrong = PrivateKey::from_pem(&encrypted, Some(&Secret::new("wrong".to_owned()))).unwrap_err();
         assert_eq!(wrong.to_string(), "could not log in: the private key does not open with privateKeyPassword");
         let missing = PrivateKey::from_pem(&encrypted, None).unwrap_err();

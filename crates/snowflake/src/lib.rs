@@ -13,6 +13,7 @@
 pub mod client;
 mod connect;
 pub mod key_pair;
+mod setup;
 
 use std::collections::BTreeSet;
 
@@ -33,6 +34,10 @@ pub static DESCRIPTOR: Descriptor = Descriptor::new(
     SetupModel::PrivilegedOnce,
     &["authenticationType", "username", "role"],
 );
+
+/// What the system account of an automatic setup is named after its database
+/// (`<DB>_SYSTEM_ACCOUNT`, SCRIPTS.md).
+const SYSTEM_ACCOUNT_SUFFIX: &str = "_SYSTEM_ACCOUNT";
 
 /// The Snowflake adapter.
 #[derive(Debug, Default)]
@@ -241,17 +246,46 @@ impl Platform for Snowflake {
 
     fn system_account(
         &self,
-        _requested: &IntegrationSpec,
-        _current: Option<&IntegrationSpec>,
+        requested: &IntegrationSpec,
+        current: Option<&IntegrationSpec>,
     ) -> Result<IntegrationSpec, PlatformError> {
-        Err(PlatformError::unsupported("automatic setup of Snowflake is not built yet in this version of Warden"))
+        let authentication = match current {
+            Some(current) => match &config(current)?.authentication {
+                login @ SnowflakeAuthentication::KeyPair { .. } => login.clone(),
+                _ => return Err(PlatformError::unsupported("the stored system account has no key pair")),
+            },
+            None => SnowflakeAuthentication::KeyPair {
+                username: format!("{}{SYSTEM_ACCOUNT_SUFFIX}", config(requested)?.database),
+                private_key: key_pair::generate_pem()?,
+                private_key_password: None,
+            },
+        };
+        let stored = IntegrationSpec {
+            config: PlatformConfig::Snowflake(SnowflakeConfig { authentication, ..config(requested)?.clone() }),
+            ..requested.clone()
+        };
+        // Read back under the payload rules, so that a name the rules refuse is refused
+        // here, not by the platform.
+        IntegrationSpec::from_value(&stored.redacted(), Some(&stored.secrets())).map_err(|problems| {
+            let first = problems.first().map(|p| format!("{}: {}", p.path, p.message)).unwrap_or_default();
+            PlatformError::unsupported(format!("the system account's config does not read back ({first})"))
+        })
     }
 
     async fn apply(&self, change: Change<'_>) -> Result<Applied, PlatformError> {
         // A manual integration's platform side is the administrator's (the scripts).
-        if change.privileged().is_none() {
-            return Ok(Applied::NOTHING);
-        }
-        Err(PlatformError::unsupported("automatic setup of Snowflake is not built yet in this version of Warden"))
+        let Some(privileged) = change.privileged() else { return Ok(Applied::NOTHING) };
+        let session = setup::privileged_session(privileged).await?;
+        let outcome = match change {
+            Change::Create { spec, .. } => setup::create(&session, spec).await,
+            Change::Edit { from, to, .. } => setup::run(&session, ScriptKind::Edit, to, Some(from)).await,
+            Change::Delete { spec, .. } => setup::run(&session, ScriptKind::Delete, spec, None).await,
+            Change::Cleanup { spec, .. } => setup::run(&session, ScriptKind::Cleanup, spec, None).await,
+            // The adapter's objects are at their first version: there is nothing older to
+            // bring forward.
+            Change::Migrate { .. } => Ok(()),
+        };
+        session.close().await;
+        outcome.map(|()| Applied::NOTHING)
     }
 }
