@@ -127,7 +127,10 @@ fn parse_permission(text: &str) -> Result<Permission, String> {
 /// The adapters this build of Warden ships, registered here and nowhere else: one line per
 /// platform.
 pub fn shipped_platforms() -> Platforms {
-    Platforms::new().with(Arc::new(warden_trino::Trino)).with(Arc::new(warden_redshift::Redshift::new()))
+    Platforms::new()
+        .with(Arc::new(warden_trino::Trino))
+        .with(Arc::new(warden_redshift::Redshift::new()))
+        .with(Arc::new(warden_snowflake::Snowflake))
 }
 
 /// Runs the command line with these adapters.

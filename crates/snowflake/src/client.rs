@@ -2,13 +2,16 @@
 //! Python and Go connectors' sources and Snowflake's driver documentation):
 //!
 //! - `POST /session/v1/login-request` with the account, the login name and the credential
-//!   (a password, or a key-pair JWT with `AUTHENTICATOR: SNOWFLAKE_JWT`), the warehouse,
+//!   (a password, a key-pair JWT with `AUTHENTICATOR: SNOWFLAKE_JWT`, or an OAuth access
+//!   token with `AUTHENTICATOR: OAUTH`), the warehouse,
 //!   database and role as query parameters, and session parameters; it answers a session
 //!   token.
 //! - `POST /queries/v1/query-request?requestId=<uuid>` with `Authorization: Snowflake
 //!   Token="<token>"` and `{"sqlText", "sequenceId"}`; the rows come as an Arrow IPC stream
 //!   (`rowsetBase64`, for SELECT and SHOW) or a JSON `rowset` (DML and some answers); a
 //!   statement still running answers `333334` with a URL to poll.
+//! - A session token that expired (`390112`) is renewed with the login's master token
+//!   (`POST /session/token-request`, `requestType: RENEW`) and the statement sent again.
 //! - `POST /session?delete=true` ends the session.
 //!
 //! Errors carry Snowflake's code and SQL state; they are mapped to the contract's kinds. No
@@ -49,12 +52,14 @@ pub enum Credential {
     Password(Secret<String>),
     /// A key-pair JWT (signed by the caller).
     KeyPairJwt(Secret<String>),
+    /// An OAuth access token from the identity provider (external OAuth).
+    OAuth(Secret<String>),
 }
 
 /// What a session is opened with.
 #[derive(Debug, Clone)]
 pub struct Login {
-    /// The login name.
+    /// The login name (empty for OAuth, where the token names the user).
     pub user: String,
     /// The credential.
     pub credential: Credential,
@@ -73,9 +78,20 @@ pub struct Login {
 pub struct Session {
     http: reqwest::Client,
     base_url: String,
-    token: Secret<String>,
+    tokens: std::sync::RwLock<Tokens>,
     sequence: std::sync::atomic::AtomicU64,
 }
+
+/// A session's tokens: the session token every request carries, and the master token that
+/// renews it when it expires (`None` when the login gave none).
+#[derive(Debug, Clone)]
+struct Tokens {
+    session: Secret<String>,
+    master: Option<Secret<String>>,
+}
+
+/// Snowflake's code for an expired session token (renewed with the master token).
+const SESSION_EXPIRED: &str = "390112";
 
 /// The rows of a statement, every value as Snowflake's text for it (`None` for NULL).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -143,7 +159,7 @@ fn request_id() -> String {
     format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
 }
 
-fn http_client() -> Result<reqwest::Client, PlatformError> {
+pub(crate) fn http_client() -> Result<reqwest::Client, PlatformError> {
     // rustls with the ring provider (the one sqlx uses); installing it twice is a no-op.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut builder = reqwest::Client::builder().timeout(CALL_TIMEOUT);
@@ -166,14 +182,20 @@ pub async fn login(endpoint: &Endpoint, login: &Login) -> Result<Session, Platfo
         "CLIENT_APP_ID": CLIENT_APP_ID,
         "CLIENT_APP_VERSION": env!("CARGO_PKG_VERSION"),
         "ACCOUNT_NAME": endpoint.account,
-        "LOGIN_NAME": login.user,
         "SESSION_PARAMETERS": Value::Object(login.session_parameters.clone()),
     });
+    if !login.user.is_empty() {
+        data["LOGIN_NAME"] = json!(login.user);
+    }
     match &login.credential {
         Credential::Password(password) => data["PASSWORD"] = json!(password.expose()),
         Credential::KeyPairJwt(jwt) => {
             data["AUTHENTICATOR"] = json!("SNOWFLAKE_JWT");
             data["TOKEN"] = json!(jwt.expose());
+        }
+        Credential::OAuth(token) => {
+            data["AUTHENTICATOR"] = json!("OAUTH");
+            data["TOKEN"] = json!(token.expose());
         }
     }
     let id = request_id();
@@ -200,21 +222,74 @@ pub async fn login(endpoint: &Endpoint, login: &Login) -> Result<Session, Platfo
     let token = answer["data"]["token"]
         .as_str()
         .ok_or_else(|| PlatformError::other("login: Snowflake answered without a session token"))?;
+    let master = answer["data"]["masterToken"].as_str().map(|t| Secret::new(t.to_owned()));
     Ok(Session {
         http,
         base_url: endpoint.base_url.clone(),
-        token: Secret::new(token.to_owned()),
+        tokens: std::sync::RwLock::new(Tokens { session: Secret::new(token.to_owned()), master }),
         sequence: std::sync::atomic::AtomicU64::new(0),
     })
 }
 
 impl Session {
-    fn authorization(&self) -> String {
-        format!("Snowflake Token=\"{}\"", self.token.expose())
+    fn tokens(&self) -> Tokens {
+        self.tokens.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
-    /// Runs one statement and reads its rows.
+    fn authorization(&self) -> String {
+        format!("Snowflake Token=\"{}\"", self.tokens().session.expose())
+    }
+
+    /// Renews the session token with the master token (`POST /session/token-request`,
+    /// `requestType: RENEW`, as the connectors do when a session token expires).
+    async fn renew(&self) -> Result<(), PlatformError> {
+        let Tokens { session, master } = self.tokens();
+        let master = master.ok_or_else(|| {
+            PlatformError::new(
+                ErrorKind::Unauthenticated,
+                "the session expired and Snowflake gave no master token to renew it",
+            )
+        })?;
+        let url = format!("{}/session/token-request", self.base_url);
+        let answer: Value = self
+            .http
+            .post(&url)
+            .query(&[("requestId", request_id())])
+            .header("authorization", format!("Snowflake Token=\"{}\"", master.expose()))
+            .header("accept", "application/json")
+            .json(&json!({"oldSessionToken": session.expose(), "requestType": "RENEW"}))
+            .send()
+            .await
+            .map_err(|e| unreachable("renewing the session", e))?
+            .json()
+            .await
+            .map_err(|e| unreachable("renewing the session", e))?;
+        let renewed = answer["data"]["sessionToken"].as_str().filter(|_| answer["success"] == json!(true));
+        let Some(renewed) = renewed else { return Err(refused(&answer, "renewing the session")) };
+        let master = answer["data"]["masterToken"].as_str().map_or(master, |t| Secret::new(t.to_owned()));
+        *self.tokens.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Tokens { session: Secret::new(renewed.to_owned()), master: Some(master) };
+        Ok(())
+    }
+
+    /// Runs one statement and reads its rows; a session token that expired is renewed once.
     pub async fn query(&self, sql: &str) -> Result<Rows, PlatformError> {
+        let answer = self.answer(sql).await?;
+        let answer = if answer["code"].as_str() == Some(SESSION_EXPIRED) {
+            self.renew().await?;
+            self.answer(sql).await?
+        } else {
+            answer
+        };
+        let label = statement_label(sql);
+        if answer["success"] != json!(true) {
+            return Err(refused(&answer, &label));
+        }
+        rows(&answer["data"]).map_err(|detail| PlatformError::other(format!("{label}: {detail}")))
+    }
+
+    /// Snowflake's answer to one statement, once it finished running.
+    async fn answer(&self, sql: &str) -> Result<Value, PlatformError> {
         let label = statement_label(sql);
         let sequence = self.sequence.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let url = format!("{}/queries/v1/query-request", self.base_url);
@@ -248,10 +323,7 @@ impl Session {
                 .await
                 .map_err(|e| unreachable(&label, e))?;
         }
-        if answer["success"] != json!(true) {
-            return Err(refused(&answer, &label));
-        }
-        rows(&answer["data"]).map_err(|detail| PlatformError::other(format!("{label}: {detail}")))
+        Ok(answer)
     }
 
     /// Ends the session (a failure to say goodbye is only logged).

@@ -2,8 +2,8 @@
 //! `http://` when `connectArgs` says `protocol=http`, the name Snowflake's own connectors use,
 //! which Warden allows only towards a loopback address, for a local emulator), the account
 //! (the host's first label), the login (the system account's, or for an automatic setup
-//! before or during its setup the privileged one with `role`; a password, or a key-pair
-//! token signed for the account and user), and the other `connectArgs` keys as session
+//! before or during its setup the privileged one with `role`; a password, a key-pair token
+//! signed for the account and user, or an OAuth access token), and the other `connectArgs` keys as session
 //! parameters (named as given; Snowflake reads their names without regard to case).
 
 use serde_json::{Map, Value};
@@ -11,8 +11,9 @@ use warden_model::config::{SnowflakeAuthentication, SnowflakeConfig};
 use warden_model::{IntegrationSpec, Problem};
 use warden_platform::{Phase, PlatformError, reach};
 
-use crate::client::{Credential, Endpoint, Login};
+use crate::client::{self, Credential, Endpoint, Login};
 use crate::key_pair::{self, PrivateKey};
+use crate::oauth;
 
 /// `connectArgs`, read: `key=value` pairs separated by `&` or `;`.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -77,7 +78,7 @@ pub(crate) fn privileged_phase(spec: &IntegrationSpec, phase: Phase) -> bool {
 }
 
 /// The endpoint and login a session for `spec` in `phase` uses.
-pub(crate) fn session_for(
+pub(crate) async fn session_for(
     spec: &IntegrationSpec,
     config: &SnowflakeConfig,
     phase: Phase,
@@ -102,8 +103,9 @@ pub(crate) fn session_for(
             let key = PrivateKey::from_pem(private_key, private_key_password.as_ref())?;
             (username.clone(), Credential::KeyPairJwt(key_pair::token_now(&key, &endpoint.account, username)?))
         }
-        SnowflakeAuthentication::OAuthClientCredentials { .. } => {
-            return Err(PlatformError::unsupported("OAuth sign-in is not built yet in this version of Warden"));
+        SnowflakeAuthentication::OAuthClientCredentials { o_auth_client_config } => {
+            let token = oauth::access_token(&client::http_client()?, o_auth_client_config).await?;
+            (String::new(), Credential::OAuth(token))
         }
     };
     let login = Login {

@@ -66,16 +66,21 @@ impl PrivateKey {
             "iat": now,
             "exp": now + VALIDITY_SECS,
         });
+        self.sign_jwt(&json!({"alg": "RS256", "typ": "JWT"}), &claims)
+    }
+
+    /// A JWT of `header` and `claims`, signed RS256.
+    pub fn sign_jwt(
+        &self,
+        header: &serde_json::Value,
+        claims: &serde_json::Value,
+    ) -> Result<Secret<String>, PlatformError> {
         let url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let signing_input = format!(
-            "{}.{}",
-            url.encode(json!({"alg": "RS256", "typ": "JWT"}).to_string()),
-            url.encode(claims.to_string())
-        );
+        let signing_input = format!("{}.{}", url.encode(header.to_string()), url.encode(claims.to_string()));
         let mut signature = vec![0; self.pair.public_modulus_len()];
         self.pair
             .sign(&RSA_PKCS1_SHA256, &aws_lc_rs::rand::SystemRandom::new(), signing_input.as_bytes(), &mut signature)
-            .map_err(|_| PlatformError::other("the sign-in token could not be signed"))?;
+            .map_err(|_| PlatformError::other("a token could not be signed"))?;
         Ok(Secret::new(format!("{signing_input}.{}", url.encode(signature))))
     }
 }

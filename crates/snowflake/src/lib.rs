@@ -1,18 +1,19 @@
-//! Warden's Snowflake adapter (issue 13, in progress). It speaks Snowflake's connector
-//! protocol ([`client`]), reaches the account as [`connect`] says, signs in with a password
-//! or a key pair ([`key_pair`]), and answers the seven checks of API.md section 4: the
-//! connection; the default warehouse; access to the privileged role (taken with `USE ROLE`
-//! after the login, so a role the user lacks fails that check, not the connection); that no
-//! other Warden instance uses the table-grants role prefix; that the privileged user holds
-//! every role the setup script switches to (its grants walked as Snowflake documents SHOW
-//! GRANTS); and that an automatic setup's database and impersonation role do not exist yet.
-//! OAuth sign-in and automatic setup are not built yet: they answer an `unsupported` error,
-//! never a pass. Until they are, the server does not register this adapter, so a Snowflake
-//! create still answers `501`.
+//! Warden's Snowflake adapter. It speaks Snowflake's connector protocol ([`client`]),
+//! reaches the account as `connect` says, signs in with a password, a key pair
+//! ([`key_pair`]) or an OAuth client's access token (`oauth`), and answers the seven checks of
+//! API.md section 4: the connection; the default warehouse; access to the privileged role
+//! (taken with `USE ROLE` after the login, so a role the user lacks fails that check, not the
+//! connection); that no other Warden instance uses the table-grants role prefix; that the
+//! privileged user holds every role the setup script switches to (its grants walked as
+//! Snowflake documents SHOW GRANTS); and that an automatic setup's database and impersonation
+//! role do not exist yet. An automatic setup (`setup`) creates a `TYPE = SERVICE` system
+//! account signed in with a key pair Warden generates, and runs the `warden-scripts` scripts
+//! with the privileged login, used for that change only.
 
 pub mod client;
 mod connect;
 pub mod key_pair;
+mod oauth;
 mod setup;
 
 use std::collections::BTreeSet;
@@ -166,7 +167,7 @@ impl Platform for Snowflake {
 
     async fn open(&self, spec: &IntegrationSpec, phase: Phase) -> Result<Session, PlatformError> {
         let config = config(spec)?;
-        let (endpoint, login) = connect::session_for(spec, config, phase)?;
+        let (endpoint, login) = connect::session_for(spec, config, phase).await?;
         let session = client::login(&endpoint, &login).await?;
         let mut role_refused = None;
         if let (true, Some(role)) = (connect::privileged_phase(spec, phase), &config.role) {

@@ -23,7 +23,7 @@ enum OnError {
 /// A session of the privileged login, with its `role` taken.
 pub(crate) async fn privileged_session(privileged: &IntegrationSpec) -> Result<client::Session, PlatformError> {
     let config = config(privileged)?;
-    let (endpoint, login) = connect::session_for(privileged, config, Phase::Request)?;
+    let (endpoint, login) = connect::session_for(privileged, config, Phase::Request).await?;
     let session = client::login(&endpoint, &login).await?;
     if let Some(role) = &config.role {
         let role =
@@ -53,8 +53,9 @@ async fn run_script(
             Err(error) if on_error == OnError::TolerateMissing && error.kind() == Some(ErrorKind::NotFound) => {
                 tracing::info!(%error, "skipping: already gone");
             }
-            // The label stops before any literal: a failed CREATE USER never echoes a secret.
-            Err(error) => return Err(error.while_running(&statement.label())),
+            // The client's error names the statement by its label, which stops before any
+            // literal: a failed CREATE USER never echoes a secret.
+            Err(error) => return Err(error),
         }
     }
     Ok(())

@@ -136,7 +136,7 @@ async fn a_setup_that_fails_part_way_removes_what_it_made() {
     let stored = Snowflake.system_account(&privileged, None).unwrap();
     let error = Snowflake.apply(Change::Create { spec: &stored, privileged: Some(&privileged) }).await.unwrap_err();
     let message = error.to_string();
-    assert!(message.contains(&format!("(while running: CREATE ROLE \"{database}_SYSTEM\")")), "{message}");
+    assert!(message.contains(&format!("CREATE ROLE \"{database}_SYSTEM\": Snowflake error 001003")), "{message}");
     assert_eq!(error.rollback_failure(), None, "the rollback went through: {message}");
     let admin = admin(&url).await;
     assert!(!names(&admin, "SHOW DATABASES").await.contains(&database), "the database it made is gone");
