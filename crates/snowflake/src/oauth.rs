@@ -35,8 +35,11 @@ const ASSERTION_VALIDITY_SECS: u64 = 300;
 /// RFC 7523's client assertion type.
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
+/// A cached token and the instant it stops being used.
+type Cached = (Secret<String>, Instant);
+
 /// Cached tokens by client digest.
-static TOKENS: LazyLock<Mutex<HashMap<[u8; 32], (Secret<String>, Instant)>>> = LazyLock::new(Mutex::default);
+static TOKENS: LazyLock<Mutex<HashMap<[u8; 32], Cached>>> = LazyLock::new(Mutex::default);
 
 fn is_entra(url: &url::Url) -> bool {
     url.host_str().is_some_and(|h| h == "login.microsoftonline.com" || h.ends_with(".microsoftonline.com"))

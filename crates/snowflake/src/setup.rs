@@ -48,6 +48,7 @@ async fn run_script(
     created: &mut Vec<Created>,
 ) -> Result<(), PlatformError> {
     for statement in script.statements() {
+        tracing::debug!(statement = %statement.label(), "running on Snowflake");
         match session.query(&statement.sql).await {
             Ok(_) => created.extend(statement.creates.clone()),
             Err(error) if on_error == OnError::TolerateMissing && error.kind() == Some(ErrorKind::NotFound) => {
