@@ -8,7 +8,9 @@
 //!    integrations, 64 keep-alive connections (wrk), SQLite and PostgreSQL; floor: the same
 //!    server's `/healthz` under the same load.
 //! 2. Validation: `POST /integrations?dryRun=true` for Redshift against PostgreSQL; floor:
-//!    the same catalogue queries issued directly with sqlx in this process.
+//!    the same catalogue queries issued directly with sqlx in this process. And for a manual
+//!    Snowflake integration against fakesnow; floor: Snowflake's Python connector signing in
+//!    and running the same statements on the same fakesnow (`bench/snowflake_floor.py`).
 //! 3. Automatic setup: POST create until `enabled`; floor: psql running the same scripts.
 //! 4. Script generation: scripts per second per platform (build and render).
 //! 5. Footprint: resident memory idle and under load, cold start to `/readyz`, database
@@ -33,8 +35,17 @@ fn main() -> ExitCode {
         eprintln!("warden-bench: WARDEN_TEST_POSTGRES_URL is not set (cargo xtask bench starts PostgreSQL)");
         return ExitCode::from(2);
     };
+    let (Ok(fakesnow), Ok(fakesnow_python)) =
+        (std::env::var("WARDEN_TEST_FAKESNOW_URL"), std::env::var("WARDEN_FAKESNOW_PYTHON"))
+    else {
+        eprintln!(
+            "warden-bench: WARDEN_TEST_FAKESNOW_URL or WARDEN_FAKESNOW_PYTHON is not set (cargo xtask bench starts fakesnow)"
+        );
+        return ExitCode::from(2);
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let rows = runtime.block_on(measure::all(measure::Setup { quick, server: server.into(), postgres }));
+    let setup = measure::Setup { quick, server: server.into(), postgres, fakesnow: (fakesnow, fakesnow_python.into()) };
+    let rows = runtime.block_on(measure::all(setup));
     let report = measure::report(&rows, quick);
     println!("{report}");
     let out = if quick { "target/bench/quick.md" } else { "docs/BENCHMARKS.md" };

@@ -21,6 +21,8 @@ pub struct Setup {
     pub quick: bool,
     pub server: PathBuf,
     pub postgres: String,
+    /// fakesnow's URL and the Python of its virtualenv (which has Snowflake's connector).
+    pub fakesnow: (String, PathBuf),
 }
 
 /// Whether bigger is better.
@@ -67,6 +69,7 @@ pub async fn all(setup: Setup) -> Vec<Row> {
         }
     }
     rows.extend(validation(&setup).await);
+    rows.extend(snowflake_validation(&setup).await);
     rows.extend(automatic_setup(&setup).await);
     rows.extend(script_generation(&setup));
     rows.extend(scale_out(&setup).await);
@@ -420,6 +423,70 @@ async fn validation(setup: &Setup) -> Vec<Row> {
             Better::Lower,
         )
         .against(percentile(&mut floor_warm, 0.99), warm),
+    ]
+}
+
+/// The statements a dry run of a manual Snowflake integration runs once signed in: the
+/// default warehouse check and the table-grants role prefix check, as `warden-snowflake`
+/// issues them (SHOW ... LIKE with Snowflake's literal quoting).
+const SNOWFLAKE_CHECKS: [&str; 2] =
+    ["SHOW WAREHOUSES LIKE 'FAKESNOW_WAREHOUSE'", "SHOW ROLES LIKE 'WARDEN\\\\_USER\\\\_%'"];
+
+/// `POST /integrations?dryRun=true` of a manual Snowflake integration against fakesnow (sign
+/// in, the checks, close), against Snowflake's Python connector doing the same on the same
+/// fakesnow in the same run.
+async fn snowflake_validation(setup: &Setup) -> Vec<Row> {
+    let (fakesnow, python) = &setup.fakesnow;
+    let url = url::Url::parse(fakesnow).unwrap();
+    let (host, port) = (url.host_str().unwrap().to_owned(), url.port().unwrap());
+    let temp = tempfile::tempdir().unwrap();
+    let server = Server::start(setup, temp.path(), None).await;
+    let client = http();
+    let payload = json!({"type": "Snowflake", "autoBootstrap": false, "config": {"host": host, "port": port,
+        "warehouse": "FAKESNOW_WAREHOUSE", "database": "BENCH_DB", "authenticationType": "userPassword",
+        "username": "WARDEN_SYSTEM", "password": "bench-pw", "connectArgs": "protocol=http"}});
+    let runs = if setup.quick { 5 } else { 200 };
+    let mut warden = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        let answer = client
+            .post(format!("{}/integrations?dryRun=true", server.base))
+            .header("Authorization", ADMIN_KEY)
+            .json(&payload)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["validationResults"]["status"], "passed", "{body}");
+        warden.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let floor_script = Path::new(env!("CARGO_MANIFEST_DIR")).join("snowflake_floor.py");
+    let output = Command::new(python)
+        .arg(&floor_script)
+        .args([host.as_str(), &port.to_string(), &runs.to_string(), &json!(SNOWFLAKE_CHECKS).to_string()])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let mut floor: Vec<f64> = serde_json::from_slice(&output.stdout).unwrap();
+    let what = "Snowflake's Python connector: sign in, the same statements, close";
+    vec![
+        row(
+            "Validation",
+            "POST dryRun p50 (Snowflake on fakesnow, manual)",
+            percentile(&mut warden, 0.5),
+            "ms",
+            Better::Lower,
+        )
+        .against(percentile(&mut floor, 0.5), what),
+        row(
+            "Validation",
+            "POST dryRun p99 (Snowflake on fakesnow, manual)",
+            percentile(&mut warden, 0.99),
+            "ms",
+            Better::Lower,
+        )
+        .against(percentile(&mut floor, 0.99), what),
     ]
 }
 

@@ -89,7 +89,7 @@ fn ci() -> Result<(), String> {
         let tally = test_workspace(&server, &pythons, &urls)?;
         // The benchmark harness must never rot: its quick mode runs here and only checks
         // that every measurement produced a number.
-        run_bench(true, &server)?;
+        run_bench(true, &server, (&snowflake, &fakesnow_python))?;
         tally
     };
     // The served OpenAPI document and the server agree on every operation.
@@ -111,11 +111,19 @@ struct Tally {
 /// (release; debug with `--quick`) and runs `warden-bench`, which writes
 /// `docs/BENCHMARKS.md` (or `target/bench/quick.md`).
 fn bench(quick: bool) -> Result<(), String> {
+    let fakesnow_python = venv::ensure_fakesnow()?;
     let server = postgres::Postgres::start()?;
-    run_bench(quick, &server)
+    let snowflake = emulators::Emulator::fakesnow(&fakesnow_python)?;
+    run_bench(quick, &server, (&snowflake, &fakesnow_python))
 }
 
-fn run_bench(quick: bool, postgres: &postgres::Postgres) -> Result<(), String> {
+/// Runs the benchmarks against `postgres` and `fakesnow` (the emulator and its virtualenv's
+/// Python, whose Snowflake connector is the Snowflake measurement's floor).
+fn run_bench(
+    quick: bool,
+    postgres: &postgres::Postgres,
+    fakesnow: (&emulators::Emulator, &Path),
+) -> Result<(), String> {
     if !succeeds("wrk", &["--version"]) && !Command::new("which").arg("wrk").status().is_ok_and(|s| s.success()) {
         let is_root =
             Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
@@ -140,7 +148,12 @@ fn run_bench(quick: bool, postgres: &postgres::Postgres) -> Result<(), String> {
     run(
         &bench.display().to_string(),
         &args,
-        &[("WARDEN_TEST_POSTGRES_URL", &postgres.url()), ("WARDEN_CA_FILE", &ca_file)],
+        &[
+            ("WARDEN_TEST_POSTGRES_URL", &postgres.url()),
+            ("WARDEN_CA_FILE", &ca_file),
+            ("WARDEN_TEST_FAKESNOW_URL", &fakesnow.0.url()),
+            ("WARDEN_FAKESNOW_PYTHON", &fakesnow.1.display().to_string()),
+        ],
     )
 }
 
