@@ -132,15 +132,36 @@ pub struct Statement {
 }
 
 impl Statement {
+    /// The statement as an automatic setup runs it. One that creates an object a rollback
+    /// must remove ([`Statement::creates`]) runs without its `IF NOT EXISTS`, so that it fails
+    /// when the object is already there and its success means the setup made it; the script
+    /// an administrator runs keeps `IF NOT EXISTS`, so it can run again.
+    pub fn setup_sql(&self) -> std::borrow::Cow<'_, str> {
+        match (&self.creates, self.sql.find(" IF NOT EXISTS ")) {
+            (Some(_), Some(at))
+                if self.sql[..at].starts_with("CREATE ") && !self.sql[..at].contains(['"', '`', '\'']) =>
+            {
+                std::borrow::Cow::Owned(format!("{}{}", &self.sql[..at], &self.sql[at + " IF NOT EXISTS".len()..]))
+            }
+            _ => std::borrow::Cow::Borrowed(&self.sql),
+        }
+    }
+
     /// The statement's opening words for logs and error messages: its first line, cut
     /// before its first string literal, since a literal may be a password
     /// (`CREATE USER "u" PASSWORD '...'` shows as `CREATE USER "u" PASSWORD ...`).
     pub fn label(&self) -> String {
-        let first_line = self.sql.lines().next().unwrap_or_default();
-        match first_line.find('\'') {
-            Some(quote) => format!("{} ...", first_line[..quote].trim_end()),
-            None => first_line.to_owned(),
-        }
+        label(&self.sql)
+    }
+}
+
+/// A statement's opening words for logs and error messages: its first line, cut before its
+/// first string literal, since a literal may be a secret (see [`Statement::label`]).
+pub fn label(sql: &str) -> String {
+    let first_line = sql.lines().next().unwrap_or_default();
+    match first_line.find('\'') {
+        Some(quote) => format!("{} ...", first_line[..quote].trim_end()),
+        None => first_line.to_owned(),
     }
 }
 

@@ -78,9 +78,8 @@ fn create(d: &mut Draft, config: &SnowflakeConfig, n: &Names) -> Result<(), Scri
             d.note("Map the OAuth client's identity to this user in your security integration.");
         }
     }
-    d.note("Warden's database, role and user must not exist yet: a create that stops part way is undone with the cleanup script before it runs again.");
     d.run("USE ROLE SYSADMIN".to_owned())
-        .explain("Warden's database and schemas.", format!("CREATE DATABASE {}", n.database))
+        .explain("Warden's database and schemas.", format!("CREATE DATABASE IF NOT EXISTS {}", n.database))
         .creating(Created::Database(n.database.name().to_owned()));
     for schema in &n.schemas {
         d.run(format!("CREATE SCHEMA IF NOT EXISTS {}.{schema}", n.database));
@@ -96,7 +95,7 @@ fn create(d: &mut Draft, config: &SnowflakeConfig, n: &Names) -> Result<(), Scri
     .run(format!("CREATE TABLE IF NOT EXISTS {system}.\"VERSION\" (\"VERSION\" VARCHAR NOT NULL)"));
     allow_list(d, config, n);
     d.run("USE ROLE USERADMIN".to_owned())
-        .run(format!("CREATE ROLE {}", n.system_role))
+        .run(format!("CREATE ROLE IF NOT EXISTS {}", n.system_role))
         .creating(Created::Group(n.system_role.name().to_owned()));
     let credentials = match &config.authentication {
         SnowflakeAuthentication::UserPassword { password, .. } => {
@@ -111,13 +110,14 @@ fn create(d: &mut Draft, config: &SnowflakeConfig, n: &Names) -> Result<(), Scri
     d.explain(
         "Warden's system account.",
         format!(
-            "CREATE USER {}{credentials} DEFAULT_ROLE = {} DEFAULT_NAMESPACE = {} DEFAULT_WAREHOUSE = {}",
+            "CREATE USER IF NOT EXISTS {}{credentials} DEFAULT_ROLE = {} DEFAULT_NAMESPACE = {} DEFAULT_WAREHOUSE = {}",
             n.user, n.system_role, n.database, n.warehouse
         ),
     )
     .creating(Created::User(n.user.name().to_owned()));
     if config.impersonation.enabled {
-        d.run(format!("CREATE ROLE {}", n.impersonation)).creating(Created::Group(n.impersonation.name().to_owned()));
+        d.run(format!("CREATE ROLE IF NOT EXISTS {}", n.impersonation))
+            .creating(Created::Group(n.impersonation.name().to_owned()));
     }
     d.run("USE ROLE SECURITYADMIN".to_owned()).explain(
         "The system role owns what Warden made.",

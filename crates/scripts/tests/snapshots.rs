@@ -106,7 +106,7 @@ fn hostile_but_legal_names_are_quoted_never_spliced() {
     payload["config"]["warehouse"] = json!("WH'x\\");
     let spec = cases::spec(&payload);
     let script = build(ScriptKind::Create, &spec, None).unwrap().render();
-    assert!(script.contains("CREATE DATABASE \"W\"\"; DROP DATABASE PROD; --\""), "{script}");
+    assert!(script.contains("CREATE DATABASE IF NOT EXISTS \"W\"\"; DROP DATABASE PROD; --\""), "{script}");
     assert!(script.contains("\"WH'x\\\""), "{script}");
 }
 
@@ -135,7 +135,7 @@ fn a_key_pair_system_account_is_a_service_user_holding_the_public_key_only() {
     assert!(public.starts_with("MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA1jLapBfxpiFsuoDG"), "{public}");
     assert!(
         script.contains(&format!(
-            "CREATE USER \"WARDEN_DB_SYSTEM_ACCOUNT\" TYPE = SERVICE RSA_PUBLIC_KEY = '{public}' DEFAULT_ROLE"
+            "CREATE USER IF NOT EXISTS \"WARDEN_DB_SYSTEM_ACCOUNT\" TYPE = SERVICE RSA_PUBLIC_KEY = '{public}' DEFAULT_ROLE"
         )),
         "{script}"
     );
@@ -162,4 +162,21 @@ fn a_snowflake_undo_drops_what_was_created_in_reverse() {
             "DROP DATABASE IF EXISTS \"DB\""
         ]
     );
+}
+
+/// An automatic setup runs the statements that create what a rollback removes without their
+/// `IF NOT EXISTS` (so a success means it made the object); everything else, and every
+/// statement of a script an administrator runs, as written.
+#[test]
+fn a_setup_runs_its_creating_statements_without_if_not_exists() {
+    let spec = cases::spec(&cases::snowflake(true));
+    let script = build(ScriptKind::Create, &spec, None).unwrap();
+    let strict: Vec<String> =
+        script.statements().filter(|s| s.creates.is_some()).map(|s| s.setup_sql().into_owned()).collect();
+    assert_eq!(strict.len(), 4, "database, system role, user, impersonation role: {strict:?}");
+    assert!(strict.iter().all(|s| !s.contains("IF NOT EXISTS")), "{strict:?}");
+    assert!(strict.contains(&"CREATE DATABASE \"WARDEN_DB\"".to_owned()), "{strict:?}");
+    let schema = script.statements().find(|s| s.sql.starts_with("CREATE SCHEMA")).unwrap();
+    assert_eq!(schema.setup_sql(), schema.sql.as_str(), "a schema inside the new database keeps it");
+    assert!(script.render().contains("CREATE DATABASE IF NOT EXISTS \"WARDEN_DB\""), "the script keeps it");
 }

@@ -281,7 +281,7 @@ impl Session {
         } else {
             answer
         };
-        let label = statement_label(sql);
+        let label = warden_scripts::label(sql);
         if answer["success"] != json!(true) {
             return Err(refused(&answer, &label));
         }
@@ -290,7 +290,7 @@ impl Session {
 
     /// Snowflake's answer to one statement, once it finished running.
     async fn answer(&self, sql: &str) -> Result<Value, PlatformError> {
-        let label = statement_label(sql);
+        let label = warden_scripts::label(sql);
         let sequence = self.sequence.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let url = format!("{}/queries/v1/query-request", self.base_url);
         let response = self
@@ -343,15 +343,6 @@ impl Session {
     }
 }
 
-/// The opening words of a statement, for errors and logs: cut before its first literal, so
-/// never a password.
-pub fn statement_label(sql: &str) -> String {
-    let before_literal = sql.split('\'').next().unwrap_or_default();
-    let words: Vec<&str> = before_literal.split_whitespace().take(6).collect();
-    words.join(" ")
-}
-
-/// The rows of a query answer: an Arrow IPC stream (`rowsetBase64`) or a JSON `rowset`.
 fn rows(data: &Value) -> Result<Rows, String> {
     let columns: Vec<String> = data["rowtype"]
         .as_array()
@@ -412,14 +403,8 @@ fn batch_rows(batch: &RecordBatch) -> Result<Vec<Vec<Option<String>>>, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{kind_of, request_id, statement_label};
+    use super::{kind_of, request_id};
     use warden_platform::ErrorKind;
-
-    #[test]
-    fn labels_stop_before_the_first_literal() {
-        assert_eq!(statement_label("CREATE USER x PASSWORD = 'secret' TYPE = SERVICE"), "CREATE USER x PASSWORD =");
-        assert_eq!(statement_label("SHOW DATABASES LIKE 'W%'"), "SHOW DATABASES LIKE");
-    }
 
     #[test]
     fn error_codes_map_to_kinds() {

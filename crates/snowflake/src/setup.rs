@@ -1,9 +1,9 @@
 //! Automatic setup: the `warden-scripts` Snowflake scripts run statement by statement on one
 //! session of the privileged login (its `role` taken first), which is used for this change
 //! only and never kept. A create that fails part way removes what it had created, and only
-//! that (each top-level object is recorded as its `CREATE` succeeds; the script creates
-//! them without `IF NOT EXISTS`, so a success means Warden made it). A removal goes on past
-//! objects that are already gone.
+//! that (each top-level object is recorded as its `CREATE` succeeds, run without the script's
+//! `IF NOT EXISTS`, so a success means Warden made it). A removal goes on past objects that
+//! are already gone.
 
 use warden_model::IntegrationSpec;
 use warden_platform::{ErrorKind, Phase, PlatformError};
@@ -48,8 +48,9 @@ async fn run_script(
     created: &mut Vec<Created>,
 ) -> Result<(), PlatformError> {
     for statement in script.statements() {
-        tracing::debug!(statement = %statement.label(), "running on Snowflake");
-        match session.query(&statement.sql).await {
+        let sql = statement.setup_sql();
+        tracing::debug!(statement = %warden_scripts::label(&sql), "running on Snowflake");
+        match session.query(&sql).await {
             Ok(_) => created.extend(statement.creates.clone()),
             Err(error) if on_error == OnError::TolerateMissing && error.kind() == Some(ErrorKind::NotFound) => {
                 tracing::info!(%error, "skipping: already gone");
