@@ -10,7 +10,9 @@
 //! 2. Validation: `POST /integrations?dryRun=true` for Redshift against PostgreSQL; floor:
 //!    the same catalogue queries issued directly with sqlx in this process. And for a manual
 //!    Snowflake integration against fakesnow; floor: Snowflake's Python connector signing in
-//!    and running the same statements on the same fakesnow (`bench/snowflake_floor.py`).
+//!    and running the same statements on the same fakesnow (`bench/snowflake_floor.py`). And
+//!    for a manual Databricks integration against minilake; floor: the same REST calls from
+//!    a plain reqwest client in this process.
 //! 3. Automatic setup: POST create until `enabled`; floor: psql running the same scripts.
 //! 4. Script generation: scripts per second per platform (build and render).
 //! 5. Footprint: resident memory idle and under load, cold start to `/readyz`, database
@@ -43,8 +45,18 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     };
+    let Ok(minilake) = std::env::var("WARDEN_TEST_MINILAKE_URL") else {
+        eprintln!("warden-bench: WARDEN_TEST_MINILAKE_URL is not set (cargo xtask bench starts minilake)");
+        return ExitCode::from(2);
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let setup = measure::Setup { quick, server: server.into(), postgres, fakesnow: (fakesnow, fakesnow_python.into()) };
+    let setup = measure::Setup {
+        quick,
+        server: server.into(),
+        postgres,
+        fakesnow: (fakesnow, fakesnow_python.into()),
+        minilake,
+    };
     let rows = runtime.block_on(measure::all(setup));
     let report = measure::report(&rows, quick);
     println!("{report}");

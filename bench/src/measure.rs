@@ -23,6 +23,8 @@ pub struct Setup {
     pub postgres: String,
     /// fakesnow's URL and the Python of its virtualenv (which has Snowflake's connector).
     pub fakesnow: (String, PathBuf),
+    /// minilake's HTTPS URL (its certificate signed by the CA in `WARDEN_CA_FILE`).
+    pub minilake: String,
 }
 
 /// Whether bigger is better.
@@ -70,6 +72,7 @@ pub async fn all(setup: Setup) -> Vec<Row> {
     }
     rows.extend(validation(&setup).await);
     rows.extend(snowflake_validation(&setup).await);
+    rows.extend(databricks_validation(&setup).await);
     rows.extend(automatic_setup(&setup).await);
     rows.extend(script_generation(&setup));
     rows.extend(scale_out(&setup).await);
@@ -482,6 +485,103 @@ async fn snowflake_validation(setup: &Setup) -> Vec<Row> {
         row(
             "Validation",
             "POST dryRun p99 (Snowflake on fakesnow, manual)",
+            percentile(&mut warden, 0.99),
+            "ms",
+            Better::Lower,
+        )
+        .against(percentile(&mut floor, 0.99), what),
+    ]
+}
+
+/// An HTTPS client as Warden's adapters build one: rustls with the ring provider, the
+/// system's roots plus the CA of `WARDEN_CA_FILE`.
+fn https_client() -> reqwest::Client {
+    let mut builder = reqwest::Client::builder();
+    if let Ok(path) = std::env::var("WARDEN_CA_FILE") {
+        for certificate in reqwest::Certificate::from_pem_bundle(&std::fs::read(path).unwrap()).unwrap() {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    builder.build().unwrap()
+}
+
+/// `POST /integrations?dryRun=true` of a manual Databricks integration against minilake
+/// (SCIM `Me`, the SQL warehouse, the catalog, the metastore assignment), against the same
+/// four REST calls made by a plain reqwest client in this process, a new client (so a new
+/// TLS connection) per run as Warden makes one per validation.
+async fn databricks_validation(setup: &Setup) -> Vec<Row> {
+    let url = url::Url::parse(&setup.minilake).unwrap();
+    let base = setup.minilake.trim_end_matches('/').to_owned();
+    let setup_client = https_client();
+    let warehouse: Value = setup_client
+        .post(format!("{base}/api/2.0/sql/warehouses"))
+        .json(&json!({"name": "bench"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let warehouse = warehouse["id"].as_str().unwrap().to_owned();
+    let catalog = format!("bench_{}", std::process::id());
+    setup_client
+        .post(format!("{base}/api/2.1/unity-catalog/catalogs"))
+        .json(&json!({"name": catalog}))
+        .send()
+        .await
+        .unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let server = Server::start(setup, temp.path(), None).await;
+    let client = http();
+    let payload = json!({"type": "Databricks", "autoBootstrap": false, "config": {"workspaceUrl": url.host_str().unwrap(),
+        "port": url.port().unwrap(), "httpPath": format!("/sql/1.0/warehouses/{warehouse}"),
+        "authenticationType": "token", "token": "dapi-bench", "catalog": catalog}});
+    let runs = if setup.quick { 5 } else { 200 };
+    let mut warden = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        let answer = client
+            .post(format!("{}/integrations?dryRun=true", server.base))
+            .header("Authorization", ADMIN_KEY)
+            .json(&payload)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["validationResults"]["status"], "passed", "{body}");
+        warden.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let paths = [
+        "/api/2.0/preview/scim/v2/Me".to_owned(),
+        format!("/api/2.0/sql/warehouses/{warehouse}"),
+        format!("/api/2.1/unity-catalog/catalogs/{catalog}"),
+        "/api/2.1/unity-catalog/current-metastore-assignment".to_owned(),
+    ];
+    let mut floor = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        let plain = https_client();
+        for path in &paths {
+            let answer = plain.get(format!("{base}{path}")).bearer_auth("dapi-bench").send().await.unwrap();
+            assert!(answer.status().is_success(), "{path}");
+            let _: Value = answer.json().await.unwrap();
+        }
+        floor.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let what = "reqwest: a new client, the same four REST calls";
+    vec![
+        row(
+            "Validation",
+            "POST dryRun p50 (Databricks on minilake, manual)",
+            percentile(&mut warden, 0.5),
+            "ms",
+            Better::Lower,
+        )
+        .against(percentile(&mut floor, 0.5), what),
+        row(
+            "Validation",
+            "POST dryRun p99 (Databricks on minilake, manual)",
             percentile(&mut warden, 0.99),
             "ms",
             Better::Lower,

@@ -7,6 +7,10 @@
 //! - fakesnow's server mode (PyPI `fakesnow[server]`), the Snowflake emulator speaking the
 //!   connectors' HTTP protocol, started by `xtask/fakesnow_server.py` (which adds the
 //!   `DROP DATABASE` fakesnow lacks); its URL reaches the tests as `WARDEN_TEST_FAKESNOW_URL`.
+//! - minilake (PyPI `minilake`), the Databricks emulator, over HTTPS with the test CA's
+//!   certificate, started by `xtask/minilake_server.py` (a request log, the system views
+//!   Warden's delete reads, metastore faults by token); its URL reaches the tests as
+//!   `WARDEN_TEST_MINILAKE_URL` and its request log as `WARDEN_TEST_MINILAKE_LOG`.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -18,6 +22,44 @@ pub struct Emulator {
     name: &'static str,
     child: Child,
     port: u16,
+    scheme: &'static str,
+}
+
+/// The tinyproxy binary (Debian's package, installed from apt when missing and run as
+/// root; its service is not started: the proxy tests start their own on a free port).
+pub fn ensure_tinyproxy() -> Result<std::path::PathBuf, String> {
+    let installed = std::path::PathBuf::from("/usr/bin/tinyproxy");
+    if installed.exists() {
+        return Ok(installed);
+    }
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !root {
+        return Err("tinyproxy is not installed: run `sudo apt-get install -y tinyproxy` and try again".into());
+    }
+    eprintln!("==> installing tinyproxy from apt (for the Databricks proxy tests)");
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            // No service is started by the package's scripts (policy of invoke-rc.d).
+            .env("RUNLEVEL", "1")
+            .status()
+            .map_err(|e| format!("apt-get: {e}"))
+            .and_then(|s| if s.success() { Ok(()) } else { Err(format!("apt-get {} failed", args.join(" "))) })
+    };
+    apt(&["install", "-y", "-qq", "tinyproxy"]).or_else(|_| {
+        apt(&["update", "-qq"])?;
+        apt(&["install", "-y", "-qq", "tinyproxy"])
+    })?;
+    Ok(installed)
+}
+
+/// A port nothing listens on now.
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("no free port: {e}"))
+        .map(|a| a.port())
 }
 
 impl Emulator {
@@ -35,12 +77,44 @@ impl Emulator {
         Self::start("fakesnow", python, &[launcher, "-s", "--host", "127.0.0.1", "-p"], &[])
     }
 
+    /// Starts minilake from the virtualenv whose Python is `python`, through
+    /// `xtask/minilake_server.py` (minilake's own server, with a request log at `request_log`,
+    /// the system views Warden's delete reads, and metastore faults chosen by token), serving
+    /// HTTPS with `certificate` and `key` (the test CA's certificate for 127.0.0.1).
+    pub fn minilake(python: &Path, certificate: &Path, key: &Path, request_log: &Path) -> Result<Self, String> {
+        let launcher = crate::workspace_root().join("xtask/minilake_server.py");
+        let text = |path: &Path| path.to_str().map(str::to_owned).ok_or("a path is not UTF-8");
+        let http_port = free_port()?.to_string();
+        let (launcher, certificate, key, log) = (text(&launcher)?, text(certificate)?, text(key)?, text(request_log)?);
+        let data = std::env::temp_dir().join(format!("warden-minilake-{}", std::process::id()));
+        let data = text(&data)?;
+        Self::start(
+            "minilake",
+            python,
+            &[
+                &launcher,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &http_port,
+                "--tls",
+                "--ssl-certfile",
+                &certificate,
+                "--ssl-keyfile",
+                &key,
+                "--https-port",
+            ],
+            &[("MINILAKE_REQUEST_LOG", &log), ("MINILAKE_DATA_DIR", &data)],
+        )
+        .map(|mut emulator| {
+            emulator.scheme = "https";
+            emulator
+        })
+    }
+
     /// Starts `bin` with `args` and a free port after them, and waits until the port answers.
     fn start(name: &'static str, bin: &Path, args: &[&str], envs: &[(&str, &str)]) -> Result<Self, String> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| format!("no free port: {e}"))?
-            .port();
+        let port = free_port()?;
         let child = Command::new(bin)
             .args(args)
             .arg(port.to_string())
@@ -50,7 +124,7 @@ impl Emulator {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("could not start {}: {e}", bin.display()))?;
-        let emulator = Self { name, child, port };
+        let emulator = Self { name, child, port, scheme: "http" };
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if Instant::now() > deadline {
@@ -64,7 +138,7 @@ impl Emulator {
 
     /// Its endpoint URL.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
 }
 

@@ -80,16 +80,27 @@ fn ci() -> Result<(), String> {
     let sqlglot = venv::ensure_sqlglot()?;
     let moto_python = venv::ensure_moto()?;
     let fakesnow_python = venv::ensure_fakesnow()?;
+    let minilake_python = venv::ensure_minilake()?;
+    let tinyproxy = emulators::ensure_tinyproxy()?;
     let tally = {
         let server = postgres::Postgres::start()?;
         let aws = emulators::Emulator::moto(&moto_python)?;
         let snowflake = emulators::Emulator::fakesnow(&fakesnow_python)?;
+        let (certificate, key) = server.certificate();
+        let minilake_log = server.ca_path().with_file_name("minilake-requests.log");
+        let databricks = emulators::Emulator::minilake(&minilake_python, &certificate, &key, &minilake_log)?;
         let pythons = Pythons { sqlglot: &sqlglot, moto: &moto_python };
-        let urls = EmulatorUrls { moto: aws.url(), fakesnow: snowflake.url() };
+        let urls = EmulatorUrls {
+            moto: aws.url(),
+            fakesnow: snowflake.url(),
+            minilake: databricks.url(),
+            minilake_log: minilake_log.display().to_string(),
+            tinyproxy: tinyproxy.display().to_string(),
+        };
         let tally = test_workspace(&server, &pythons, &urls)?;
         // The benchmark harness must never rot: its quick mode runs here and only checks
         // that every measurement produced a number.
-        run_bench(true, &server, (&snowflake, &fakesnow_python))?;
+        run_bench(true, &server, (&snowflake, &fakesnow_python), &databricks)?;
         tally
     };
     // The served OpenAPI document and the server agree on every operation.
@@ -112,9 +123,13 @@ struct Tally {
 /// `docs/BENCHMARKS.md` (or `target/bench/quick.md`).
 fn bench(quick: bool) -> Result<(), String> {
     let fakesnow_python = venv::ensure_fakesnow()?;
+    let minilake_python = venv::ensure_minilake()?;
     let server = postgres::Postgres::start()?;
     let snowflake = emulators::Emulator::fakesnow(&fakesnow_python)?;
-    run_bench(quick, &server, (&snowflake, &fakesnow_python))
+    let (certificate, key) = server.certificate();
+    let log = server.ca_path().with_file_name("minilake-requests.log");
+    let databricks = emulators::Emulator::minilake(&minilake_python, &certificate, &key, &log)?;
+    run_bench(quick, &server, (&snowflake, &fakesnow_python), &databricks)
 }
 
 /// Runs the benchmarks against `postgres` and `fakesnow` (the emulator and its virtualenv's
@@ -123,6 +138,7 @@ fn run_bench(
     quick: bool,
     postgres: &postgres::Postgres,
     fakesnow: (&emulators::Emulator, &Path),
+    minilake: &emulators::Emulator,
 ) -> Result<(), String> {
     if !succeeds("wrk", &["--version"]) && !Command::new("which").arg("wrk").status().is_ok_and(|s| s.success()) {
         let is_root =
@@ -153,6 +169,7 @@ fn run_bench(
             ("WARDEN_CA_FILE", &ca_file),
             ("WARDEN_TEST_FAKESNOW_URL", &fakesnow.0.url()),
             ("WARDEN_FAKESNOW_PYTHON", &fakesnow.1.display().to_string()),
+            ("WARDEN_TEST_MINILAKE_URL", &minilake.url()),
         ],
     )
 }
@@ -169,6 +186,11 @@ struct Pythons<'a> {
 struct EmulatorUrls {
     moto: String,
     fakesnow: String,
+    minilake: String,
+    /// minilake's request log (`xtask/minilake_server.py`).
+    minilake_log: String,
+    /// The tinyproxy binary the proxy tests start.
+    tinyproxy: String,
 }
 
 fn test_workspace(postgres: &postgres::Postgres, pythons: &Pythons<'_>, urls: &EmulatorUrls) -> Result<Tally, String> {
@@ -187,6 +209,9 @@ fn test_workspace(postgres: &postgres::Postgres, pythons: &Pythons<'_>, urls: &E
             ("WARDEN_TEST_PYTHON", &pythons.moto.display().to_string()),
             ("WARDEN_TEST_MOTO_URL", &urls.moto),
             ("WARDEN_TEST_FAKESNOW_URL", &urls.fakesnow),
+            ("WARDEN_TEST_MINILAKE_URL", &urls.minilake),
+            ("WARDEN_TEST_MINILAKE_LOG", &urls.minilake_log),
+            ("WARDEN_TEST_TINYPROXY", &urls.tinyproxy),
             ("WARDEN_TEST_POSTGRES_LOG", &postgres.log_path().display().to_string()),
         ])
         .current_dir(workspace_root())

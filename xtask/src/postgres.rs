@@ -121,6 +121,12 @@ impl Postgres {
         Ok(server)
     }
 
+    /// The server's certificate and key for 127.0.0.1, signed by [`Postgres::ca_path`]
+    /// (the HTTPS emulators serve with them too).
+    pub fn certificate(&self) -> (PathBuf, PathBuf) {
+        (self.dir.join("server.crt"), self.dir.join("server.key"))
+    }
+
     /// The CA that signed the server's certificate (PEM), for `WARDEN_CA_FILE`.
     pub fn ca_path(&self) -> PathBuf {
         self.dir.join("ca.crt")

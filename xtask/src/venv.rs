@@ -20,6 +20,9 @@ const MOTO: &str = "5.2.5";
 const FAKESNOW: &str = "0.12.1";
 const SNOWFLAKE_CONNECTOR: &str = "4.8.1";
 
+/// The minilake release the Databricks tests run against (emulators-and-crates.md).
+const MINILAKE: &str = "1.9.0";
+
 /// The schemathesis release `cargo xtask ci` checks the OpenAPI document with.
 pub const SCHEMATHESIS: &str = "4.32.5";
 
@@ -44,6 +47,12 @@ pub fn ensure_fakesnow() -> Result<PathBuf, String> {
     let packages =
         [format!("fakesnow[server]=={FAKESNOW}"), format!("snowflake-connector-python=={SNOWFLAKE_CONNECTOR}")];
     ensure_named(".venv-fakesnow", &packages, &check)
+}
+
+/// The virtualenv of minilake, the Databricks emulator; returns its Python.
+pub fn ensure_minilake() -> Result<PathBuf, String> {
+    let check = format!("import importlib.metadata as m, sys; sys.exit(m.version('minilake') != '{MINILAKE}')");
+    ensure_named(".venv-minilake", &[format!("minilake=={MINILAKE}")], &check)
 }
 
 /// The virtualenv of schemathesis (its own: its pins conflict with the others'); returns its

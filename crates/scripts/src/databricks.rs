@@ -9,8 +9,12 @@ use crate::{Dialect, Draft, Ident, ScriptError, ScriptKind};
 /// The placeholder for a principal the config does not name (token authentication).
 const PRINCIPAL_PLACEHOLDER: &str = "replace-with-the-service-principal-application-id";
 
+/// Warden's schemas in its catalog: its own tables, and the functions of its masks and
+/// row filters.
+pub const SCHEMAS: [&str; 2] = ["warden_system", "warden_policies"];
+
 /// The system tables audit reads, by schema.
-const AUDIT_TABLES: [(&str, &str); 4] =
+pub const AUDIT_TABLES: [(&str, &str); 4] =
     [("access", "audit"), ("access", "table_lineage"), ("access", "column_lineage"), ("query", "history")];
 
 struct Names {
@@ -53,9 +57,16 @@ pub(crate) fn build(kind: ScriptKind, to: &DatabricksConfig, from: &DatabricksCo
 }
 
 fn create(d: &mut Draft, config: &DatabricksConfig, n: &Names) {
-    d.summarise(format!("catalog {}, owned by the service principal", n.catalog.name()));
-    d.explain("Warden's catalog.", format!("CREATE CATALOG IF NOT EXISTS {}", n.catalog))
-        .run(format!("ALTER CATALOG {} OWNER TO {}", n.catalog, n.principal));
+    d.summarise(format!(
+        "catalog {}, owned by the service principal, with schemas {}",
+        n.catalog.name(),
+        SCHEMAS.join(", ")
+    ));
+    d.explain("Warden's catalog.", format!("CREATE CATALOG IF NOT EXISTS {}", n.catalog));
+    for schema in SCHEMAS {
+        d.run(format!("CREATE SCHEMA IF NOT EXISTS {}.`{schema}`", n.catalog));
+    }
+    d.run(format!("ALTER CATALOG {} OWNER TO {}", n.catalog, n.principal));
     if config.audit.enabled {
         audit(d, n, true);
     }

@@ -22,6 +22,7 @@ use serde::Serialize;
 use serde_json::Value;
 use warden_model::{IntegrationSpec, IntegrationType};
 
+pub use databricks::{AUDIT_TABLES as DATABRICKS_AUDIT_TABLES, SCHEMAS as DATABRICKS_SCHEMAS};
 pub use dialect::{Dialect, Ident};
 pub use password::{PasswordForm, generate_password, meets_policy};
 pub use rsa_key::{RsaKey, rsa_key};

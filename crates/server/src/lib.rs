@@ -131,6 +131,7 @@ pub fn shipped_platforms() -> Platforms {
         .with(Arc::new(warden_trino::Trino))
         .with(Arc::new(warden_redshift::Redshift::new()))
         .with(Arc::new(warden_snowflake::Snowflake))
+        .with(Arc::new(warden_databricks::Databricks))
 }
 
 /// Runs the command line with these adapters.

@@ -26,8 +26,6 @@ use serde_json::{Value, json};
 use warden_model::Secret;
 use warden_platform::{ErrorKind, PlatformError};
 
-/// How long one HTTP call may take.
-const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often, and how long, a statement still running is polled.
 const POLL_EVERY: Duration = Duration::from_millis(250);
 const POLL_AT_MOST: usize = 240;
@@ -160,19 +158,7 @@ fn request_id() -> String {
 }
 
 pub(crate) fn http_client() -> Result<reqwest::Client, PlatformError> {
-    // rustls with the ring provider (the one sqlx uses); installing it twice is a no-op.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = reqwest::Client::builder().timeout(CALL_TIMEOUT);
-    if let Some(path) = warden_platform::reach::ca_file() {
-        let pem = std::fs::read(path)
-            .map_err(|e| PlatformError::unsupported(format!("the CA file {}: {e}", path.display())))?;
-        for certificate in reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| PlatformError::unsupported(format!("the CA file {}: {e}", path.display())))?
-        {
-            builder = builder.add_root_certificate(certificate);
-        }
-    }
-    builder.build().map_err(|e| PlatformError::unreachable(format!("no HTTPS client: {e}")))
+    warden_http::https_client(None)
 }
 
 /// Opens a session.

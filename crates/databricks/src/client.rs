@@ -1,0 +1,226 @@
+//! The workspace's REST APIs, as Databricks documents them and its SDKs call them: every
+//! call `https://<workspaceUrl>:<port>/api/...` with `Authorization: Bearer <token>` (a
+//! personal access token, or an OAuth M2M access token), JSON in and out. An error answer is
+//! `{"error_code", "message"}`; its code (or, without one, the HTTP status) becomes the
+//! contract's kind. `429` and `503` are retried with backoff, waiting what `Retry-After`
+//! says (at most [`MAX_WAIT`] each, [`ATTEMPTS`] attempts in all). The SQL Statement
+//! Execution API (`POST /api/2.0/sql/statements` on a SQL warehouse) runs what only SQL can
+//! do. No token is ever put in an error or a log line.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use warden_http::Proxy;
+use warden_http::oauth::{self, CacheKey, TokenRequest};
+use warden_model::Secret;
+use warden_model::config::DatabricksOAuth;
+use warden_platform::{ErrorKind, PlatformError};
+
+/// How many times a throttled call is sent at most.
+pub const ATTEMPTS: u32 = 4;
+/// The longest wait before a retry, whatever `Retry-After` says.
+pub const MAX_WAIT: Duration = Duration::from_secs(10);
+/// The first backoff when the answer does not say how long to wait.
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+
+/// How the service principal proves itself.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// A personal access token.
+    Token(Secret<String>),
+    /// OAuth machine-to-machine: the client credentials grant.
+    OAuth(DatabricksOAuth),
+}
+
+/// One workspace, reached with one credential.
+#[derive(Debug)]
+pub struct Workspace {
+    http: reqwest::Client,
+    base_url: String,
+    credential: Credential,
+}
+
+/// The kind of a Databricks error, from its `error_code`, else its HTTP status.
+fn kind_of(status: u16, code: &str) -> ErrorKind {
+    match code {
+        "NOT_FOUND"
+        | "RESOURCE_DOES_NOT_EXIST"
+        | "CATALOG_DOES_NOT_EXIST"
+        | "SCHEMA_DOES_NOT_EXIST"
+        | "METASTORE_DOES_NOT_EXIST"
+        | "TABLE_OR_VIEW_NOT_FOUND" => ErrorKind::NotFound,
+        "PERMISSION_DENIED" => ErrorKind::Forbidden,
+        "UNAUTHENTICATED" => ErrorKind::Unauthenticated,
+        "RESOURCE_ALREADY_EXISTS" | "ALREADY_EXISTS" | "CATALOG_ALREADY_EXISTS" | "SCHEMA_ALREADY_EXISTS" => {
+            ErrorKind::AlreadyExists
+        }
+        "REQUEST_LIMIT_EXCEEDED" | "TEMPORARILY_UNAVAILABLE" => ErrorKind::Throttled { retry_after: None },
+        _ => match status {
+            401 => ErrorKind::Unauthenticated,
+            403 => ErrorKind::Forbidden,
+            404 => ErrorKind::NotFound,
+            409 => ErrorKind::AlreadyExists,
+            429 | 503 => ErrorKind::Throttled { retry_after: None },
+            _ => ErrorKind::Other,
+        },
+    }
+}
+
+/// How long `Retry-After` (in seconds) asks to wait, within [`MAX_WAIT`].
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let seconds: u64 = headers.get("retry-after")?.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(seconds).min(MAX_WAIT))
+}
+
+impl Workspace {
+    /// The workspace at `host:port`, reached with `credential`, through `proxy` when given.
+    pub fn new(host: &str, port: u16, credential: Credential, proxy: Option<&Proxy>) -> Result<Self, PlatformError> {
+        let base_url = if port == 443 { format!("https://{host}") } else { format!("https://{host}:{port}") };
+        Ok(Self { http: warden_http::https_client(proxy)?, base_url, credential })
+    }
+
+    /// The bearer token of the next call.
+    async fn bearer(&self) -> Result<Secret<String>, PlatformError> {
+        match &self.credential {
+            Credential::Token(token) => Ok(token.clone()),
+            Credential::OAuth(client) => {
+                let endpoint = oauth::token_endpoint(client.authority_url.as_str())?;
+                let key = CacheKey::of(&[
+                    client.authority_url.as_str(),
+                    &client.client_id,
+                    &client.scope,
+                    client.client_secret.expose(),
+                ]);
+                let entra = oauth::is_entra(&endpoint);
+                oauth::access_token(&self.http, key, &endpoint, "config.oAuthClientConfig", || {
+                    let scope = Secret::new(client.scope.clone());
+                    // Databricks' own endpoint takes the client in HTTP Basic (as its SDKs send
+                    // it); Entra ID in the form.
+                    Ok(if entra {
+                        TokenRequest {
+                            form: vec![
+                                ("client_id", Secret::new(client.client_id.clone())),
+                                ("client_secret", client.client_secret.clone()),
+                                ("scope", scope),
+                            ],
+                            basic_auth: None,
+                        }
+                    } else {
+                        TokenRequest {
+                            form: vec![("scope", scope)],
+                            basic_auth: Some((client.client_id.clone(), client.client_secret.clone())),
+                        }
+                    })
+                })
+                .await
+            }
+        }
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> Result<Value, PlatformError> {
+        self.call(Method::GET, path, None).await
+    }
+
+    /// Sends `method path` with `body`, retrying a throttled answer; answers the JSON body
+    /// (`null` for an empty one).
+    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, PlatformError> {
+        let what = format!("{method} {}", path.split('?').next().unwrap_or(path));
+        let mut backoff = FIRST_BACKOFF;
+        for attempt in 1..=ATTEMPTS {
+            let token = self.bearer().await?;
+            let mut request = self
+                .http
+                .request(method.clone(), format!("{}{path}", self.base_url))
+                .bearer_auth(token.expose())
+                .header("accept", "application/json");
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = request.send().await.map_err(|e| {
+                let kind = if e.is_timeout() || e.is_connect() { ErrorKind::Unreachable } else { ErrorKind::Other };
+                PlatformError::new(kind, format!("{what}: {}", e.without_url()))
+            })?;
+            let status = response.status().as_u16();
+            let wait = retry_after(response.headers());
+            let text = response.text().await.unwrap_or_default();
+            let answer: Value =
+                if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
+            if (200..300).contains(&status) {
+                return Ok(answer);
+            }
+            let code = answer["error_code"].as_str().unwrap_or_default();
+            let kind = kind_of(status, code);
+            if matches!(kind, ErrorKind::Throttled { .. }) && attempt < ATTEMPTS {
+                let pause = wait.unwrap_or(backoff);
+                tracing::info!(%what, status, attempt, wait_ms = pause.as_millis() as u64, "throttled by Databricks; retrying");
+                tokio::time::sleep(pause).await;
+                backoff = (backoff * 2).min(MAX_WAIT);
+                continue;
+            }
+            let kind = match kind {
+                ErrorKind::Throttled { .. } => ErrorKind::Throttled { retry_after: wait },
+                other => other,
+            };
+            let message = answer["message"].as_str().unwrap_or("no message");
+            let code = if code.is_empty() { String::new() } else { format!(" {code}") };
+            return Err(PlatformError::new(kind, format!("{what}: Databricks answered {status}{code}: {message}")));
+        }
+        Err(PlatformError::new(
+            ErrorKind::Throttled { retry_after: None },
+            format!("{what}: still throttled after {ATTEMPTS} attempts"),
+        ))
+    }
+
+    /// Runs `sql` on the SQL warehouse `warehouse_id` (the Statement Execution API, rows
+    /// inline as JSON arrays) and answers its rows. A statement still running is polled.
+    pub async fn execute(&self, warehouse_id: &str, sql: &str) -> Result<Vec<Vec<Value>>, PlatformError> {
+        let label = sql.lines().next().unwrap_or_default().chars().take(60).collect::<String>();
+        let body = json!({"warehouse_id": warehouse_id, "statement": sql, "wait_timeout": "30s",
+            "on_wait_timeout": "CONTINUE", "format": "JSON_ARRAY", "disposition": "INLINE"});
+        let mut answer = self.call(Method::POST, "/api/2.0/sql/statements", Some(&body)).await?;
+        for _ in 0..120 {
+            if !matches!(answer["status"]["state"].as_str(), Some("PENDING" | "RUNNING")) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let id = answer["statement_id"].as_str().unwrap_or_default().to_owned();
+            answer = self.get(&format!("/api/2.0/sql/statements/{id}")).await?;
+        }
+        match answer["status"]["state"].as_str() {
+            Some("SUCCEEDED") => Ok(answer["result"]["data_array"]
+                .as_array()
+                .map(|rows| rows.iter().map(|row| row.as_array().cloned().unwrap_or_default()).collect())
+                .unwrap_or_default()),
+            state => {
+                let error = &answer["status"]["error"];
+                let code = error["error_code"].as_str().unwrap_or_default();
+                let message = error["message"].as_str().unwrap_or("no message");
+                let kind =
+                    if message.contains("TABLE_OR_VIEW_NOT_FOUND") { ErrorKind::NotFound } else { kind_of(400, code) };
+                Err(PlatformError::new(
+                    kind,
+                    format!("{label}: the statement ended {}: {message}", state.unwrap_or("unknown")),
+                ))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use warden_platform::ErrorKind;
+
+    use super::kind_of;
+
+    #[test]
+    fn error_codes_and_statuses_map_to_kinds() {
+        assert_eq!(kind_of(404, "NOT_FOUND"), ErrorKind::NotFound);
+        assert_eq!(kind_of(400, "RESOURCE_ALREADY_EXISTS"), ErrorKind::AlreadyExists);
+        assert_eq!(kind_of(403, "PERMISSION_DENIED"), ErrorKind::Forbidden);
+        assert_eq!(kind_of(401, ""), ErrorKind::Unauthenticated);
+        assert_eq!(kind_of(429, ""), ErrorKind::Throttled { retry_after: None });
+        assert_eq!(kind_of(500, "INTERNAL_ERROR"), ErrorKind::Other);
+    }
+}

@@ -1,0 +1,54 @@
+//! What Warden's REST-speaking adapters share: [`https_client`], the HTTPS client every
+//! adapter call goes through (rustls with the ring provider, the system's roots plus the
+//! operator's CA file, an optional HTTP proxy), and [`oauth`], OAuth client-credentials
+//! tokens cached until shortly before they expire.
+
+pub mod oauth;
+
+use std::time::Duration;
+
+use warden_model::Secret;
+use warden_platform::PlatformError;
+
+/// How long one HTTP call may take.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An HTTP proxy every call goes through (`CONNECT`, so TLS to the platform stays end to end),
+/// with basic authentication when a user is given.
+#[derive(Debug, Clone)]
+pub struct Proxy {
+    /// `host:port` of the proxy.
+    pub address: String,
+    /// Basic authentication: the user and the password.
+    pub basic_auth: Option<(String, Secret<String>)>,
+}
+
+/// The HTTPS client of one adapter call site: rustls with the ring provider (the one sqlx
+/// uses), the system's roots plus `--ca-file`, the call timeout, and `proxy` when given.
+pub fn https_client(proxy: Option<&Proxy>) -> Result<reqwest::Client, PlatformError> {
+    // Installing the provider twice is a no-op.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = reqwest::Client::builder().timeout(CALL_TIMEOUT);
+    if let Some(path) = warden_platform::reach::ca_file() {
+        let pem = std::fs::read(path)
+            .map_err(|e| PlatformError::unsupported(format!("the CA file {}: {e}", path.display())))?;
+        for certificate in reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| PlatformError::unsupported(format!("the CA file {}: {e}", path.display())))?
+        {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    if let Some(proxy) = proxy {
+        let mut through = reqwest::Proxy::all(format!("http://{}", proxy.address))
+            .map_err(|e| PlatformError::unsupported(format!("the proxy {}: {e}", proxy.address)))?;
+        if let Some((user, password)) = &proxy.basic_auth {
+            through = through.basic_auth(user, password.expose());
+        }
+        builder = builder.proxy(through);
+    } else {
+        // Without a configured proxy, no proxy from the environment either: the config says
+        // how Warden reaches the platform.
+        builder = builder.no_proxy();
+    }
+    builder.build().map_err(|e| PlatformError::unreachable(format!("no HTTPS client: {e}")))
+}
