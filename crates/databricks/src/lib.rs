@@ -192,9 +192,7 @@ impl Platform for Databricks {
         match change {
             Change::Create { spec, .. } => setup::create(&workspace, config(spec)?).await?,
             Change::Edit { from, to, .. } => setup::edit(&workspace, config(from)?, config(to)?).await?,
-            Change::Delete { spec, .. } | Change::Cleanup { spec, .. } => {
-                setup::remove(&workspace, config(spec)?).await?
-            }
+            Change::Delete { spec, .. } | Change::Cleanup { spec, .. } => setup::remove(&workspace, spec).await?,
             // The adapter's objects are at their first version.
             Change::Migrate { .. } => {}
         }

@@ -10,8 +10,10 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
+use warden_model::IntegrationSpec;
 use warden_model::config::DatabricksConfig;
 use warden_platform::{ErrorKind, PlatformError};
+use warden_scripts::ScriptKind;
 
 use crate::client::Workspace;
 use crate::{catalog_path, connect, grant, principal, url_segment};
@@ -148,31 +150,20 @@ pub(crate) async fn edit(
     }
 }
 
-/// The statements that detach the column masks and row filters whose functions live in
-/// `catalog` (what the delete script's two listing queries return).
-fn detach_queries(catalog: &str) -> [String; 2] {
-    let literal = format!("'{}'", catalog.replace('\\', "\\\\").replace('\'', "\\'"));
-    let target = "'`', replace(table_catalog, '`', '``'), '`.`', replace(table_schema, '`', '``'), '`.`', replace(table_name, '`', '``'), '`'";
-    [
-        format!(
-            "SELECT concat('ALTER TABLE ', {target}, ' ALTER COLUMN `', replace(column_name, '`', '``'), '` DROP MASK') FROM `system`.`information_schema`.`column_masks` WHERE mask_catalog = {literal}"
-        ),
-        format!(
-            "SELECT concat('ALTER TABLE ', {target}, ' DROP ROW FILTER') FROM `system`.`information_schema`.`row_filters` WHERE filter_catalog = {literal}"
-        ),
-    ]
-}
-
-/// Detaches Warden's masks and row filters from every table, on the warehouse of `httpPath`.
-async fn detach(workspace: &Workspace, config: &DatabricksConfig) -> Result<(), PlatformError> {
+/// Detaches Warden's masks and row filters from every table, on the warehouse of `httpPath`:
+/// the delete script's two listing queries (which sqlglot's databricks dialect reads in the
+/// scripts' oracle test) give the `ALTER TABLE` statements, which run one by one.
+async fn detach(workspace: &Workspace, spec: &IntegrationSpec, config: &DatabricksConfig) -> Result<(), PlatformError> {
     let Some(warehouse) = connect::warehouse_id(config.http_path.as_str()) else {
         tracing::warn!(
             "httpPath names no SQL warehouse: Warden's masks and row filters are not detached before the delete"
         );
         return Ok(());
     };
-    for query in detach_queries(config.catalog.as_str()) {
-        let rows = match workspace.execute(warehouse, &query).await {
+    let script =
+        warden_scripts::build(ScriptKind::Delete, spec, None).map_err(|e| PlatformError::unsupported(e.to_string()))?;
+    for listing in script.statements().filter(|s| s.sql.starts_with("SELECT ")) {
+        let rows = match workspace.execute(warehouse, listing.sql.trim_end_matches(';')).await {
             Ok(rows) => rows,
             Err(error) if error.kind() == Some(ErrorKind::NotFound) => {
                 tracing::warn!(%error, "the workspace has no such system view: nothing to detach there");
@@ -181,19 +172,20 @@ async fn detach(workspace: &Workspace, config: &DatabricksConfig) -> Result<(), 
             Err(error) => return Err(error),
         };
         for statement in rows.iter().filter_map(|row| row.first().and_then(Value::as_str)) {
-            workspace.execute(warehouse, statement).await?;
+            workspace.execute(warehouse, statement.trim_end_matches(';')).await?;
         }
     }
     Ok(())
 }
 
 /// Removes what a setup made, going past what is already gone.
-pub(crate) async fn remove(workspace: &Workspace, config: &DatabricksConfig) -> Result<(), PlatformError> {
+pub(crate) async fn remove(workspace: &Workspace, spec: &IntegrationSpec) -> Result<(), PlatformError> {
+    let config = crate::config(spec)?;
     match workspace.get(&catalog_path(config.catalog.as_str())).await {
         Err(error) if error.kind() == Some(ErrorKind::NotFound) => tracing::info!("Warden's catalog is already gone"),
         Err(error) => return Err(error),
         Ok(_) => {
-            detach(workspace, config).await?;
+            detach(workspace, spec, config).await?;
             let path = format!("{}?force=true", catalog_path(config.catalog.as_str()));
             match workspace.call(Method::DELETE, &path, None).await {
                 Err(error) if error.kind() == Some(ErrorKind::NotFound) => {}
