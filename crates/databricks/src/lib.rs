@@ -189,14 +189,21 @@ impl Platform for Databricks {
             return Ok(Applied::NOTHING);
         }
         let workspace = connect::main_workspace(config(change.spec())?)?;
-        match change {
-            Change::Create { spec, .. } => setup::create(&workspace, config(spec)?).await?,
-            Change::Edit { from, to, .. } => setup::edit(&workspace, config(from)?, config(to)?).await?,
-            Change::Delete { spec, .. } | Change::Cleanup { spec, .. } => setup::remove(&workspace, spec).await?,
+        Ok(match change {
+            Change::Create { spec, .. } => {
+                Applied::with_state(setup::state(&setup::create(&workspace, config(spec)?).await?))
+            }
+            Change::Edit { from, to, state, .. } => {
+                let granted = setup::remembered(state);
+                Applied::with_state(setup::state(&setup::edit(&workspace, config(from)?, config(to)?, granted).await?))
+            }
+            Change::Delete { spec, state, .. } | Change::Cleanup { spec, state, .. } => {
+                setup::remove(&workspace, spec, &setup::remembered(state)).await?;
+                Applied::NOTHING
+            }
             // The adapter's objects are at their first version.
-            Change::Migrate { .. } => {}
-        }
-        Ok(Applied::NOTHING)
+            Change::Migrate { .. } => Applied::NOTHING,
+        })
     }
 }
 

@@ -2,11 +2,13 @@
 //! metastore, and to be a metastore admin for audit): Warden's catalog (created by the
 //! principal, so owned by it) with its schemas `warden_system` and `warden_policies`, and,
 //! with audit on, the system-table grants SCRIPTS.md lists, through the Unity Catalog REST
-//! API. A create that fails part way removes what it made: the catalog if it created it, the
-//! grants it added (not one the principal held before). An edit applies the audit
-//! difference. A removal detaches Warden's column masks and row filters from every table
-//! (SQL only can: statements on the warehouse of `httpPath`), takes the audit grants back
-//! and drops the catalog, going past what is already gone.
+//! API. The grants Warden added (not one the principal held before) are remembered in the
+//! integration's platform state (`{"auditGrants": [[type, name, privilege], ...]}`), so that
+//! audit off and a removal take back exactly those. A create that fails part way removes
+//! what it made: the catalog if it created it, and the grants it added. An edit applies the
+//! audit difference. A removal detaches Warden's column masks and row filters from every
+//! table (SQL only can: statements on the warehouse of `httpPath`), drops the catalog and
+//! takes the remembered grants back, going past what is already gone.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -22,7 +24,7 @@ use crate::{catalog_path, connect, grant, principal, url_segment};
 const SCHEMAS: [&str; 2] = warden_scripts::DATABRICKS_SCHEMAS;
 
 /// One grant: (securable type, full name, privilege).
-type Grant = (&'static str, String, &'static str);
+type Grant = (String, String, String);
 
 /// The grants audit needs, as SCRIPTS.md (and the create script) lists them: USE CATALOG on
 /// `system`, USE SCHEMA on the schemas of the system tables, SELECT on each of them.
@@ -30,10 +32,28 @@ fn audit_grants() -> Vec<Grant> {
     let tables = warden_scripts::DATABRICKS_AUDIT_TABLES;
     let mut schemas: Vec<&str> = tables.iter().map(|(schema, _)| *schema).collect();
     schemas.dedup();
-    let mut grants: Vec<Grant> = vec![("catalog", "system".to_owned(), "USE_CATALOG")];
-    grants.extend(schemas.into_iter().map(|schema| ("schema", format!("system.{schema}"), "USE_SCHEMA")));
-    grants.extend(tables.iter().map(|(schema, table)| ("table", format!("system.{schema}.{table}"), "SELECT")));
+    let grant = |kind: &str, name: String, privilege: &str| (kind.to_owned(), name, privilege.to_owned());
+    let mut grants: Vec<Grant> = vec![grant("catalog", "system".to_owned(), "USE_CATALOG")];
+    grants.extend(schemas.into_iter().map(|schema| grant("schema", format!("system.{schema}"), "USE_SCHEMA")));
+    grants.extend(tables.iter().map(|(schema, table)| grant("table", format!("system.{schema}.{table}"), "SELECT")));
     grants
+}
+
+/// The platform state that remembers `grants`.
+pub(crate) fn state(grants: &[Grant]) -> Value {
+    json!({"auditGrants": grants.iter().map(|(kind, name, privilege)| json!([kind, name, privilege])).collect::<Vec<_>>()})
+}
+
+/// The grants a platform state remembers (none without one).
+pub(crate) fn remembered(state: Option<&Value>) -> Vec<Grant> {
+    let entries = state.and_then(|s| s["auditGrants"].as_array()).cloned().unwrap_or_default();
+    entries
+        .iter()
+        .filter_map(|entry| {
+            let part = |i: usize| entry.get(i).and_then(Value::as_str).map(str::to_owned);
+            Some((part(0)?, part(1)?, part(2)?))
+        })
+        .collect()
 }
 
 /// The privileges `principal` holds directly on a securable.
@@ -61,10 +81,10 @@ struct Made {
 /// Adds the audit grants `principal` lacks, recording each in `made`.
 async fn audit_on(workspace: &Workspace, principal: &str, made: &mut Made) -> Result<(), PlatformError> {
     for (kind, name, privilege) in audit_grants() {
-        if held(workspace, kind, &name, principal).await?.iter().any(|p| p == privilege) {
+        if held(workspace, &kind, &name, principal).await?.contains(&privilege) {
             continue;
         }
-        grant(workspace, kind, &name, principal, &[privilege], true).await?;
+        grant(workspace, &kind, &name, principal, &[&privilege], true).await?;
         made.grants.push((kind, name, privilege));
     }
     Ok(())
@@ -73,7 +93,7 @@ async fn audit_on(workspace: &Workspace, principal: &str, made: &mut Made) -> Re
 /// Takes the audit grants back (tolerating a securable that is gone).
 async fn audit_off(workspace: &Workspace, principal: &str, grants: &[Grant]) -> Result<(), PlatformError> {
     for (kind, name, privilege) in grants.iter().rev() {
-        match grant(workspace, kind, name, principal, &[privilege], false).await {
+        match grant(workspace, kind, name, principal, &[privilege.as_str()], false).await {
             Err(error) if error.kind() == Some(ErrorKind::NotFound) => tracing::info!(%error, "skipping: already gone"),
             other => {
                 other?;
@@ -108,10 +128,11 @@ async fn create_objects(
     Ok(())
 }
 
-/// Sets Warden up; when a step fails, removes what this create made.
-pub(crate) async fn create(workspace: &Workspace, config: &DatabricksConfig) -> Result<(), PlatformError> {
+/// Sets Warden up and answers the grants it added; when a step fails, removes what this
+/// create made.
+pub(crate) async fn create(workspace: &Workspace, config: &DatabricksConfig) -> Result<Vec<Grant>, PlatformError> {
     let mut made = Made::default();
-    let Err(cause) = create_objects(workspace, config, &mut made).await else { return Ok(()) };
+    let Err(cause) = create_objects(workspace, config, &mut made).await else { return Ok(made.grants) };
     if !made.catalog && made.grants.is_empty() {
         return Err(PlatformError::SetupFailed { cause: Box::new(cause), rollback: None });
     }
@@ -133,20 +154,25 @@ pub(crate) async fn create(workspace: &Workspace, config: &DatabricksConfig) -> 
     Err(PlatformError::SetupFailed { cause: Box::new(cause), rollback })
 }
 
-/// Applies the difference between `from` and `to`: audit on or off.
+/// Applies the difference between `from` and `to` (audit on or off) and answers the grants
+/// Warden holds for the integration afterwards; `granted` are those it held before.
 pub(crate) async fn edit(
     workspace: &Workspace,
     from: &DatabricksConfig,
     to: &DatabricksConfig,
-) -> Result<(), PlatformError> {
+    granted: Vec<Grant>,
+) -> Result<Vec<Grant>, PlatformError> {
     if from.audit.enabled == to.audit.enabled {
-        return Ok(());
+        return Ok(granted);
     }
     let principal = principal(workspace).await?;
     if to.audit.enabled {
-        audit_on(workspace, &principal.name, &mut Made::default()).await
+        let mut made = Made { catalog: false, grants: granted };
+        audit_on(workspace, &principal.name, &mut made).await?;
+        Ok(made.grants)
     } else {
-        audit_off(workspace, &principal.name, &audit_grants()).await
+        audit_off(workspace, &principal.name, &granted).await?;
+        Ok(Vec::new())
     }
 }
 
@@ -179,7 +205,11 @@ async fn detach(workspace: &Workspace, spec: &IntegrationSpec, config: &Databric
 }
 
 /// Removes what a setup made, going past what is already gone.
-pub(crate) async fn remove(workspace: &Workspace, spec: &IntegrationSpec) -> Result<(), PlatformError> {
+pub(crate) async fn remove(
+    workspace: &Workspace,
+    spec: &IntegrationSpec,
+    granted: &[Grant],
+) -> Result<(), PlatformError> {
     let config = crate::config(spec)?;
     match workspace.get(&catalog_path(config.catalog.as_str())).await {
         Err(error) if error.kind() == Some(ErrorKind::NotFound) => tracing::info!("Warden's catalog is already gone"),
@@ -195,9 +225,9 @@ pub(crate) async fn remove(workspace: &Workspace, spec: &IntegrationSpec) -> Res
             }
         }
     }
-    if config.audit.enabled {
+    if !granted.is_empty() {
         let principal = principal(workspace).await?;
-        audit_off(workspace, &principal.name, &audit_grants()).await?;
+        audit_off(workspace, &principal.name, granted).await?;
     }
     Ok(())
 }

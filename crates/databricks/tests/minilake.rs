@@ -201,7 +201,12 @@ async fn an_automatic_setup_creates_edits_and_deletes_for_real() {
     let mut auto = payload(&lake, &wh, &catalog, &token, true);
     auto["config"]["audit"] = json!({"enabled": true});
     let spec = IntegrationSpec::from_value(&auto, None).unwrap();
-    Databricks.apply(Change::Create { spec: &spec, privileged: None }).await.unwrap();
+    // Another principal's grant on a system table is not Warden's to take back.
+    let other = json!({"changes": [{"principal": "someone-else", "add": ["SELECT"]}]});
+    rest(&lake, reqwest::Method::PATCH, "/api/2.1/unity-catalog/permissions/table/system.query.history", Some(other))
+        .await;
+    let created = Databricks.apply(Change::Create { spec: &spec, privileged: None }).await.unwrap();
+    let state = created.state.expect("the create remembers the grants it added");
     let (status, found) =
         rest(&lake, reqwest::Method::GET, &format!("/api/2.1/unity-catalog/catalogs/{catalog}"), None).await;
     assert_eq!(status, 200, "{found}");
@@ -227,18 +232,33 @@ async fn an_automatic_setup_creates_edits_and_deletes_for_real() {
     let mut off = auto.clone();
     off["config"]["audit"] = json!({"enabled": false});
     let edited = IntegrationSpec::from_value(&off, None).unwrap();
-    Databricks.apply(Change::Edit { from: &spec, to: &edited, privileged: None, state: None }).await.unwrap();
+    let off_state = Databricks
+        .apply(Change::Edit { from: &spec, to: &edited, privileged: None, state: Some(&state) })
+        .await
+        .unwrap();
     assert!(
         !privileges(&lake, "table", "system.access.audit").await.contains(&"SELECT".to_owned()),
         "audit off takes it back"
     );
+    let (_, history) =
+        rest(&lake, reqwest::Method::GET, "/api/2.1/unity-catalog/permissions/table/system.query.history", None).await;
+    assert!(history.to_string().contains("someone-else"), "another principal's grant stays: {history}");
+    let on_state = Databricks
+        .apply(Change::Edit { from: &edited, to: &spec, privileged: None, state: off_state.state.as_ref() })
+        .await
+        .unwrap();
+    assert!(privileges(&lake, "table", "system.access.audit").await.contains(&"SELECT".to_owned()), "audit on again");
 
-    Databricks.apply(Change::Delete { spec: &edited, privileged: None, state: None }).await.unwrap();
+    Databricks.apply(Change::Delete { spec: &spec, privileged: None, state: on_state.state.as_ref() }).await.unwrap();
+    assert!(
+        !privileges(&lake, "table", "system.access.audit").await.contains(&"SELECT".to_owned()),
+        "the delete took back what Warden granted"
+    );
     assert_eq!(
         rest(&lake, reqwest::Method::GET, &format!("/api/2.1/unity-catalog/catalogs/{catalog}"), None).await.0,
         404
     );
-    Databricks.apply(Change::Delete { spec: &edited, privileged: None, state: None }).await.unwrap();
+    Databricks.apply(Change::Delete { spec: &spec, privileged: None, state: None }).await.unwrap();
     let calls = requests_with(&lake, &token);
     assert!(
         calls.iter().any(|(m, p)| m == "POST" && p == "/api/2.0/sql/statements"),
