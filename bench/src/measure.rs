@@ -429,6 +429,28 @@ async fn validation(setup: &Setup) -> Vec<Row> {
     ]
 }
 
+/// `runs` back-to-back `POST /integrations?dryRun=true` of `payload`, each of which must
+/// pass; answers each one's time in milliseconds.
+async fn passing_dry_runs(server: &Server, payload: &Value, runs: usize) -> Vec<f64> {
+    let client = http();
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        let answer = client
+            .post(format!("{}/integrations?dryRun=true", server.base))
+            .header("Authorization", ADMIN_KEY)
+            .json(payload)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["validationResults"]["status"], "passed", "{body}");
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times
+}
+
 /// The statements a dry run of a manual Snowflake integration runs once signed in: the
 /// default warehouse check and the table-grants role prefix check, as `warden-snowflake`
 /// issues them (SHOW ... LIKE with Snowflake's literal quoting).
@@ -444,26 +466,11 @@ async fn snowflake_validation(setup: &Setup) -> Vec<Row> {
     let (host, port) = (url.host_str().unwrap().to_owned(), url.port().unwrap());
     let temp = tempfile::tempdir().unwrap();
     let server = Server::start(setup, temp.path(), None).await;
-    let client = http();
     let payload = json!({"type": "Snowflake", "autoBootstrap": false, "config": {"host": host, "port": port,
         "warehouse": "FAKESNOW_WAREHOUSE", "database": "BENCH_DB", "authenticationType": "userPassword",
         "username": "WARDEN_SYSTEM", "password": "bench-pw", "connectArgs": "protocol=http"}});
     let runs = if setup.quick { 5 } else { 200 };
-    let mut warden = Vec::new();
-    for _ in 0..runs {
-        let started = Instant::now();
-        let answer = client
-            .post(format!("{}/integrations?dryRun=true", server.base))
-            .header("Authorization", ADMIN_KEY)
-            .json(&payload)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 200);
-        let body: Value = answer.json().await.unwrap();
-        assert_eq!(body["validationResults"]["status"], "passed", "{body}");
-        warden.push(started.elapsed().as_secs_f64() * 1000.0);
-    }
+    let mut warden = passing_dry_runs(&server, &payload, runs).await;
     let floor_script = Path::new(env!("CARGO_MANIFEST_DIR")).join("snowflake_floor.py");
     let output = Command::new(python)
         .arg(&floor_script)
@@ -493,16 +500,10 @@ async fn snowflake_validation(setup: &Setup) -> Vec<Row> {
     ]
 }
 
-/// An HTTPS client as Warden's adapters build one: rustls with the ring provider, the
-/// system's roots plus the CA of `WARDEN_CA_FILE`.
+/// An HTTPS client as Warden's adapters build one (it is theirs: the system's roots plus
+/// the CA of `WARDEN_CA_FILE`).
 fn https_client() -> reqwest::Client {
-    let mut builder = reqwest::Client::builder();
-    if let Ok(path) = std::env::var("WARDEN_CA_FILE") {
-        for certificate in reqwest::Certificate::from_pem_bundle(&std::fs::read(path).unwrap()).unwrap() {
-            builder = builder.add_root_certificate(certificate);
-        }
-    }
-    builder.build().unwrap()
+    warden_http::https_client(None).unwrap()
 }
 
 /// `POST /integrations?dryRun=true` of a manual Databricks integration against minilake
@@ -532,26 +533,11 @@ async fn databricks_validation(setup: &Setup) -> Vec<Row> {
         .unwrap();
     let temp = tempfile::tempdir().unwrap();
     let server = Server::start(setup, temp.path(), None).await;
-    let client = http();
     let payload = json!({"type": "Databricks", "autoBootstrap": false, "config": {"workspaceUrl": url.host_str().unwrap(),
         "port": url.port().unwrap(), "httpPath": format!("/sql/1.0/warehouses/{warehouse}"),
         "authenticationType": "token", "token": "dapi-bench", "catalog": catalog}});
     let runs = if setup.quick { 5 } else { 200 };
-    let mut warden = Vec::new();
-    for _ in 0..runs {
-        let started = Instant::now();
-        let answer = client
-            .post(format!("{}/integrations?dryRun=true", server.base))
-            .header("Authorization", ADMIN_KEY)
-            .json(&payload)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 200);
-        let body: Value = answer.json().await.unwrap();
-        assert_eq!(body["validationResults"]["status"], "passed", "{body}");
-        warden.push(started.elapsed().as_secs_f64() * 1000.0);
-    }
+    let mut warden = passing_dry_runs(&server, &payload, runs).await;
     let paths = [
         "/api/2.0/preview/scim/v2/Me".to_owned(),
         format!("/api/2.0/sql/warehouses/{warehouse}"),

@@ -30,16 +30,9 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}_{}_{}", std::process::id(), NAMES.fetch_add(1, Ordering::SeqCst))
 }
 
-/// A client that trusts the test CA, to set minilake up and read it back.
+/// A client that trusts the test CA (`WARDEN_CA_FILE`), to set minilake up and read it back.
 fn lake_client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = reqwest::Client::builder();
-    if let Ok(path) = std::env::var("WARDEN_CA_FILE") {
-        for certificate in reqwest::Certificate::from_pem_bundle(&std::fs::read(path).unwrap()).unwrap() {
-            builder = builder.add_root_certificate(certificate);
-        }
-    }
-    builder.build().unwrap()
+    warden_http::https_client(None).unwrap()
 }
 
 async fn lake(url: &url::Url, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {

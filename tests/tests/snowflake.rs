@@ -18,8 +18,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use common::{Backend, SHIPPED, Server};
 use serde_json::{Value, json};
-use warden_model::Secret;
-use warden_snowflake::client::{Credential, Endpoint, Login, Session, login};
+use warden_snowflake::client::{Endpoint, Login, Session, login};
 
 /// The statements fakesnow cannot run, answered with success without effect.
 const NOP: [&str; 7] = [
@@ -70,14 +69,7 @@ async fn admin(url: &url::Url) -> Session {
     let endpoint = Endpoint { base_url: url.as_str().trim_end_matches('/').to_owned(), account: "X".into() };
     let mut parameters = serde_json::Map::new();
     parameters.insert("nop_regexes".into(), json!(NOP));
-    let login_as = Login {
-        user: "ADMIN".into(),
-        credential: Credential::Password(Secret::new("pw".into())),
-        warehouse: None,
-        database: None,
-        role: None,
-        session_parameters: parameters,
-    };
+    let login_as = Login { session_parameters: parameters, ..Login::password("ADMIN", "pw") };
     login(&endpoint, &login_as).await.unwrap()
 }
 

@@ -37,19 +37,9 @@ pub fn ensure_tinyproxy() -> Result<std::path::PathBuf, String> {
         return Err("tinyproxy is not installed: run `sudo apt-get install -y tinyproxy` and try again".into());
     }
     eprintln!("==> installing tinyproxy from apt (for the Databricks proxy tests)");
-    let apt = |args: &[&str]| {
-        Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            // No service is started by the package's scripts (policy of invoke-rc.d).
-            .env("RUNLEVEL", "1")
-            .status()
-            .map_err(|e| format!("apt-get: {e}"))
-            .and_then(|s| if s.success() { Ok(()) } else { Err(format!("apt-get {} failed", args.join(" "))) })
-    };
-    apt(&["install", "-y", "-qq", "tinyproxy"]).or_else(|_| {
-        apt(&["update", "-qq"])?;
-        apt(&["install", "-y", "-qq", "tinyproxy"])
+    crate::apt_get(&["install", "-y", "-qq", "tinyproxy"]).or_else(|_| {
+        crate::apt_get(&["update", "-qq"])?;
+        crate::apt_get(&["install", "-y", "-qq", "tinyproxy"])
     })?;
     Ok(installed)
 }

@@ -62,6 +62,17 @@ fn run(program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result<(), String
     if status.success() { Ok(()) } else { Err(format!("`{program} {}` failed ({status})", args.join(" "))) }
 }
 
+/// `apt-get <args>`, non-interactive, with no service started by a package's scripts.
+fn apt_get(args: &[&str]) -> Result<(), String> {
+    Command::new("apt-get")
+        .args(args)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .env("RUNLEVEL", "1")
+        .status()
+        .map_err(|e| format!("apt-get: {e}"))
+        .and_then(|s| if s.success() { Ok(()) } else { Err(format!("apt-get {} failed", args.join(" "))) })
+}
+
 fn succeeds(program: &str, args: &[&str]) -> bool {
     Command::new(program)
         .args(args)

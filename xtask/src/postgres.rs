@@ -33,16 +33,8 @@ fn install() -> Result<(), String> {
         return Err("PostgreSQL is not installed: run `sudo apt-get install -y postgresql` and try again".into());
     }
     eprintln!("==> installing PostgreSQL from apt");
-    let quiet = |args: &[&str]| {
-        Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .map_err(|e| format!("apt-get: {e}"))
-            .and_then(|s| if s.success() { Ok(()) } else { Err(format!("apt-get {} failed", args.join(" "))) })
-    };
-    quiet(&["update", "-qq"])?;
-    quiet(&["install", "-y", "-qq", "postgresql"])
+    crate::apt_get(&["update", "-qq"])?;
+    crate::apt_get(&["install", "-y", "-qq", "postgresql"])
 }
 
 fn free_port() -> Result<u16, String> {

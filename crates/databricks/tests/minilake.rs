@@ -44,16 +44,10 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}_{}_{}", std::process::id(), NAMES.fetch_add(1, Ordering::SeqCst))
 }
 
-/// An HTTP client that trusts the test CA, for setting minilake up and reading it back.
+/// An HTTP client that trusts the test CA (`WARDEN_CA_FILE`), as Warden's own does, for
+/// setting minilake up and reading it back.
 fn http() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = reqwest::Client::builder();
-    if let Ok(path) = std::env::var("WARDEN_CA_FILE") {
-        for certificate in reqwest::Certificate::from_pem_bundle(&std::fs::read(path).unwrap()).unwrap() {
-            builder = builder.add_root_certificate(certificate);
-        }
-    }
-    builder.build().unwrap()
+    warden_http::https_client(None).unwrap()
 }
 
 async fn rest(lake: &Minilake, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {

@@ -290,6 +290,16 @@ pub struct DataSourceRequest {
     pub location: String,
 }
 
+/// The config an adapter's [`Platform::system_account`] built, read back under the payload
+/// rules, so that a name they refuse (a system account longer than the platform allows, say)
+/// is refused before the setup, not by the platform half way through it.
+pub fn read_back(stored: &IntegrationSpec) -> Result<IntegrationSpec, PlatformError> {
+    IntegrationSpec::from_value(&stored.redacted(), Some(&stored.secrets())).map_err(|problems| {
+        let first = problems.first().map(|p| format!("{}: {}", p.path, p.message)).unwrap_or_default();
+        PlatformError::unsupported(format!("the system account's config does not read back ({first})"))
+    })
+}
+
 /// A data platform as the validation runner and the engine see it.
 #[async_trait]
 pub trait Platform: Send + Sync + 'static {

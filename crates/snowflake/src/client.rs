@@ -71,6 +71,21 @@ pub struct Login {
     pub session_parameters: serde_json::Map<String, Value>,
 }
 
+impl Login {
+    /// A password login as `user`, in no particular warehouse, database or role, with no
+    /// session parameter.
+    pub fn password(user: &str, password: &str) -> Self {
+        Self {
+            user: user.to_owned(),
+            credential: Credential::Password(Secret::new(password.to_owned())),
+            warehouse: None,
+            database: None,
+            role: None,
+            session_parameters: serde_json::Map::new(),
+        }
+    }
+}
+
 /// An open session.
 #[derive(Debug)]
 pub struct Session {

@@ -265,12 +265,7 @@ impl Platform for Snowflake {
             config: PlatformConfig::Snowflake(SnowflakeConfig { authentication, ..config(requested)?.clone() }),
             ..requested.clone()
         };
-        // Read back under the payload rules, so that a name the rules refuse is refused
-        // here, not by the platform.
-        IntegrationSpec::from_value(&stored.redacted(), Some(&stored.secrets())).map_err(|problems| {
-            let first = problems.first().map(|p| format!("{}: {}", p.path, p.message)).unwrap_or_default();
-            PlatformError::unsupported(format!("the system account's config does not read back ({first})"))
-        })
+        warden_platform::read_back(&stored)
     }
 
     async fn apply(&self, change: Change<'_>) -> Result<Applied, PlatformError> {

@@ -9,10 +9,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use warden_model::{IntegrationSpec, Secret, TestStatus};
+use warden_model::{IntegrationSpec, TestStatus};
 use warden_platform::{CheckContext, NoRecords, Phase, Platform as _};
 use warden_snowflake::Snowflake;
-use warden_snowflake::client::{Credential, Endpoint, Login, login};
+use warden_snowflake::client::{Endpoint, Login, login};
 use warden_validation::{RunOptions, validate};
 
 fn fakesnow() -> Option<url::Url> {
@@ -71,15 +71,7 @@ async fn the_database_check_fails_once_the_database_exists() {
     // fakesnow takes any USE ROLE; a role not granted is Snowflake's 003013, a failed check.
     assert_eq!(before[ROLE].0, TestStatus::Passed, "{before:?}");
     let endpoint = Endpoint { base_url: url.as_str().trim_end_matches('/').to_owned(), account: "X".into() };
-    let admin = Login {
-        user: "ADMIN".into(),
-        credential: Credential::Password(Secret::new("pw".into())),
-        warehouse: None,
-        database: None,
-        role: None,
-        session_parameters: serde_json::Map::new(),
-    };
-    let session = login(&endpoint, &admin).await.unwrap();
+    let session = login(&endpoint, &Login::password("ADMIN", "pw")).await.unwrap();
     session.query(&format!("CREATE DATABASE \"{database}\"")).await.unwrap();
     session.close().await;
     let (status, message) = &results(&auto, Phase::Request).await[DATABASE];

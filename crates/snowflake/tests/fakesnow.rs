@@ -5,9 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stderr)] // a panic is a failed test
 
-use warden_model::Secret;
 use warden_platform::ErrorKind;
-use warden_snowflake::client::{Credential, Endpoint, Login, Session, login};
+use warden_snowflake::client::{Endpoint, Login, Session, login};
 
 fn endpoint() -> Option<Endpoint> {
     match std::env::var("WARDEN_TEST_FAKESNOW_URL") {
@@ -25,12 +24,9 @@ async fn session(endpoint: &Endpoint) -> Session {
     // fakesnow: a database of this session's own, so tests do not see each other's objects.
     parameters.insert("FAKESNOW_DB_PATH".into(), ":isolated:".into());
     let login_as = Login {
-        user: "WARDEN_SYSTEM".into(),
-        credential: Credential::Password(Secret::new("S3CRET-pw".into())),
         warehouse: Some("WH".into()),
-        database: None,
-        role: None,
         session_parameters: parameters,
+        ..Login::password("WARDEN_SYSTEM", "S3CRET-pw")
     };
     login(endpoint, &login_as).await.unwrap()
 }
@@ -79,15 +75,7 @@ async fn nothing_secret_is_shown_and_an_account_nobody_answers_is_unreachable() 
     session.close().await;
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let nobody = Endpoint { base_url: format!("http://127.0.0.1:{port}"), account: "X".into() };
-    let login_as = Login {
-        user: "U".into(),
-        credential: Credential::Password(Secret::new("S3CRET-pw".into())),
-        warehouse: None,
-        database: None,
-        role: None,
-        session_parameters: serde_json::Map::new(),
-    };
-    let refused = login(&nobody, &login_as).await.unwrap_err();
+    let refused = login(&nobody, &Login::password("U", "S3CRET-pw")).await.unwrap_err();
     assert_eq!(refused.kind(), Some(ErrorKind::Unreachable), "{refused}");
     assert!(!refused.to_string().contains("S3CRET"), "{refused}");
 }

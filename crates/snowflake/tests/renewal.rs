@@ -15,9 +15,8 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use warden_model::Secret;
 use warden_platform::ErrorKind;
-use warden_snowflake::client::{Credential, Endpoint, Login, login};
+use warden_snowflake::client::{Endpoint, Login, login};
 
 #[derive(Default)]
 struct Server {
@@ -82,14 +81,7 @@ async fn start(gives_master: bool) -> (Endpoint, Shared) {
 }
 
 fn admin() -> Login {
-    Login {
-        user: "ADMIN".into(),
-        credential: Credential::Password(Secret::new("pw".into())),
-        warehouse: None,
-        database: None,
-        role: None,
-        session_parameters: serde_json::Map::new(),
-    }
+    Login::password("ADMIN", "pw")
 }
 
 #[tokio::test]

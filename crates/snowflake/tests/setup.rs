@@ -12,10 +12,10 @@
 
 use serde_json::{Value, json};
 use warden_model::config::SnowflakeAuthentication;
-use warden_model::{IntegrationSpec, PlatformConfig, Secret};
+use warden_model::{IntegrationSpec, PlatformConfig};
 use warden_platform::{Change, Platform as _};
 use warden_snowflake::Snowflake;
-use warden_snowflake::client::{Credential, Endpoint, Login, Session, login};
+use warden_snowflake::client::{Endpoint, Login, Session, login};
 
 /// The statements fakesnow cannot run, answered with success without effect.
 const NOP: [&str; 7] = [
@@ -51,15 +51,7 @@ fn request(url: &url::Url, database: &str, nop: &[&str]) -> Value {
 
 async fn admin(url: &url::Url) -> Session {
     let endpoint = Endpoint { base_url: url.as_str().trim_end_matches('/').to_owned(), account: "X".into() };
-    let login_as = Login {
-        user: "ADMIN".into(),
-        credential: Credential::Password(Secret::new("pw".into())),
-        warehouse: None,
-        database: None,
-        role: None,
-        session_parameters: serde_json::Map::new(),
-    };
-    login(&endpoint, &login_as).await.unwrap()
+    login(&endpoint, &Login::password("ADMIN", "pw")).await.unwrap()
 }
 
 async fn names(session: &Session, sql: &str) -> Vec<String> {
