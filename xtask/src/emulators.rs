@@ -59,6 +59,28 @@ impl Emulator {
         Self::start("moto", &bin, &["-H", "127.0.0.1", "-p"], &[("INITIAL_NO_AUTH_ACTION_COUNT", "4")])
     }
 
+    /// Makes moto's test user (`xtask/moto_setup.py`, the only unsigned calls moto accepts)
+    /// and answers its access key id and secret, which the AWS tests sign with.
+    pub fn moto_keys(&self, python: &Path) -> Result<(String, String), String> {
+        let setup = crate::workspace_root().join("xtask/moto_setup.py");
+        let output = Command::new(python)
+            .arg(setup)
+            .arg(self.url())
+            .output()
+            .map_err(|e| format!("could not run moto_setup.py: {e}"))?;
+        if !output.status.success() {
+            return Err(format!("moto_setup.py failed: {}", String::from_utf8_lossy(&output.stderr)));
+        }
+        let text = String::from_utf8_lossy(&output.stdout);
+        let field = |name: &str| {
+            text.split(&format!("\"{name}\": \"")).nth(1).and_then(|rest| rest.split('"').next()).map(str::to_owned)
+        };
+        match (field("accessKeyId"), field("secretKey")) {
+            (Some(id), Some(secret)) => Ok((id, secret)),
+            _ => Err(format!("moto_setup.py printed no key: {text}")),
+        }
+    }
+
     /// Starts fakesnow from the virtualenv whose Python is `python`, through
     /// `xtask/fakesnow_server.py` (fakesnow's own server, with the `DROP DATABASE` it lacks).
     pub fn fakesnow(python: &Path) -> Result<Self, String> {

@@ -7,8 +7,10 @@
 //!   server (see [`postgres`]) through `WARDEN_TEST_POSTGRES_URL`; it is stopped at the end.
 //!   The script oracle gets the Python of the sqlglot virtualenv through
 //!   `WARDEN_SQLGLOT_PYTHON` (see [`venv`]), the AWS tests a moto server through
-//!   `WARDEN_TEST_MOTO_URL` and moto's virtualenv Python through `WARDEN_TEST_PYTHON`, and the
-//!   Snowflake tests a fakesnow server through `WARDEN_TEST_FAKESNOW_URL` (see [`emulators`]).
+//!   `WARDEN_TEST_MOTO_URL` with its test user's key in `WARDEN_TEST_MOTO_ACCESS_KEY_ID` and
+//!   `WARDEN_TEST_MOTO_SECRET_KEY`, the Snowflake tests a fakesnow server through
+//!   `WARDEN_TEST_FAKESNOW_URL`, and the Databricks tests minilake through
+//!   `WARDEN_TEST_MINILAKE_URL` and tinyproxy through `WARDEN_TEST_TINYPROXY` (see [`emulators`]).
 //!   Then schemathesis checks every operation of the served OpenAPI document against the
 //!   running server (see [`schemathesis`]).
 
@@ -96,13 +98,15 @@ fn ci() -> Result<(), String> {
     let tally = {
         let server = postgres::Postgres::start()?;
         let aws = emulators::Emulator::moto(&moto_python)?;
+        let (moto_key_id, moto_secret) = aws.moto_keys(&moto_python)?;
         let snowflake = emulators::Emulator::fakesnow(&fakesnow_python)?;
         let (certificate, key) = server.certificate();
         let minilake_log = server.ca_path().with_file_name("minilake-requests.log");
         let databricks = emulators::Emulator::minilake(&minilake_python, &certificate, &key, &minilake_log)?;
-        let pythons = Pythons { sqlglot: &sqlglot, moto: &moto_python };
+        let pythons = Pythons { sqlglot: &sqlglot };
         let urls = EmulatorUrls {
             moto: aws.url(),
+            moto_key: (moto_key_id, moto_secret),
             fakesnow: snowflake.url(),
             minilake: databricks.url(),
             minilake_log: minilake_log.display().to_string(),
@@ -190,12 +194,13 @@ fn run_bench(
 /// The virtualenvs' Pythons the tests run tools with.
 struct Pythons<'a> {
     sqlglot: &'a Path,
-    moto: &'a Path,
 }
 
 /// Where the emulators listen.
 struct EmulatorUrls {
     moto: String,
+    /// The access key id and secret of moto's test user (`xtask/moto_setup.py`).
+    moto_key: (String, String),
     fakesnow: String,
     minilake: String,
     /// minilake's request log (`xtask/minilake_server.py`).
@@ -217,8 +222,9 @@ fn test_workspace(postgres: &postgres::Postgres, pythons: &Pythons<'_>, urls: &E
             // The test server's CA: Warden verifies its certificate as it does Redshift's.
             ("WARDEN_CA_FILE", &postgres.ca_path().display().to_string()),
             ("WARDEN_SQLGLOT_PYTHON", &pythons.sqlglot.display().to_string()),
-            ("WARDEN_TEST_PYTHON", &pythons.moto.display().to_string()),
             ("WARDEN_TEST_MOTO_URL", &urls.moto),
+            ("WARDEN_TEST_MOTO_ACCESS_KEY_ID", &urls.moto_key.0),
+            ("WARDEN_TEST_MOTO_SECRET_KEY", &urls.moto_key.1),
             ("WARDEN_TEST_FAKESNOW_URL", &urls.fakesnow),
             ("WARDEN_TEST_MINILAKE_URL", &urls.minilake),
             ("WARDEN_TEST_MINILAKE_LOG", &urls.minilake_log),

@@ -244,6 +244,11 @@ impl S3Path {
         &self.bucket
     }
 
+    /// The prefix within the bucket, without a trailing `/` (empty for the whole bucket).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// Whether one path lies inside the other (or they are equal), segment by segment.
     pub fn overlaps(&self, other: &Self) -> bool {
         if self.bucket != other.bucket {

@@ -72,9 +72,31 @@ pub fn refuse_plaintext(field: &str, what: &str, host: &str) -> Result<(), Probl
     })
 }
 
-/// The endpoint of AWS service `service` (its SDK name: `REDSHIFT`, `STS`, `S3`), by the AWS
-/// SDKs' convention: `AWS_ENDPOINT_URL_<SERVICE>`, else `AWS_ENDPOINT_URL`, else `default`.
+/// Endpoints set for this process by [`set_aws_endpoint`], by service.
+static AWS_ENDPOINTS: std::sync::RwLock<Vec<(String, String)>> = std::sync::RwLock::new(Vec::new());
+
+/// Sends this process's calls to AWS service `service` (`STS`, `S3`, `S3_CONTROL`) to `url`,
+/// before any environment variable: what a test that starts its own emulator or stand-in
+/// uses, since it cannot change its process's environment.
+pub fn set_aws_endpoint(service: &str, url: &str) {
+    let mut endpoints = AWS_ENDPOINTS.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+    endpoints.retain(|(s, _)| !s.eq_ignore_ascii_case(service));
+    endpoints.push((service.to_ascii_uppercase(), url.to_owned()));
+}
+
+/// The endpoint of AWS service `service` (its SDK name: `REDSHIFT`, `STS`, `S3`,
+/// `S3_CONTROL`): one [`set_aws_endpoint`] set, else by the AWS SDKs' convention
+/// `AWS_ENDPOINT_URL_<SERVICE>`, else `AWS_ENDPOINT_URL`, else `default`.
 pub fn aws_endpoint(service: &str, default: String) -> String {
+    let set = AWS_ENDPOINTS
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .find(|(s, _)| s.eq_ignore_ascii_case(service))
+        .map(|(_, url)| url.clone());
+    if let Some(url) = set {
+        return url;
+    }
     let var = |name: &str| std::env::var(name).ok();
     aws_endpoint_from(
         var(&format!("AWS_ENDPOINT_URL_{}", service.to_ascii_uppercase())),

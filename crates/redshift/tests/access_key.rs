@@ -1,5 +1,6 @@
 //! `authenticationType: accessKey` against a local AWS emulator (moto, server mode, which
-//! checks SigV4 signatures once `xtask/moto_setup.py` has made its user and cluster) and the
+//! checks SigV4 signatures once `xtask/moto_setup.py` has made its user and cluster; the
+//! xtask names the user's key in `WARDEN_TEST_MOTO_ACCESS_KEY_ID` and `..._SECRET_KEY`) and the
 //! test PostgreSQL: Warden signs `GetClusterCredentials`, gets the temporary user and
 //! password, and logs in with them. PostgreSQL has no user `IAM:awsuser`, so the login
 //! itself is refused by the server, naming that user: proof that the whole chain ran. A
@@ -12,17 +13,24 @@ use warden_model::IntegrationSpec;
 use warden_platform::{Phase, Platform as _};
 use warden_redshift::Redshift;
 
-fn environment() -> Option<(String, String, String)> {
-    let vars = ["WARDEN_TEST_MOTO_URL", "WARDEN_TEST_PYTHON", "WARDEN_TEST_POSTGRES_URL"].map(std::env::var);
+/// moto's URL, its test user's key id and secret, and PostgreSQL's URL.
+fn environment() -> Option<(String, String, String, String)> {
+    let vars = [
+        "WARDEN_TEST_MOTO_URL",
+        "WARDEN_TEST_MOTO_ACCESS_KEY_ID",
+        "WARDEN_TEST_MOTO_SECRET_KEY",
+        "WARDEN_TEST_POSTGRES_URL",
+    ]
+    .map(std::env::var);
     match vars {
-        [Ok(moto), Ok(python), Ok(postgres)] => Some((moto, python, postgres)),
+        [Ok(moto), Ok(key), Ok(secret), Ok(postgres)] => Some((moto, key, secret, postgres)),
         _ => {
             assert_ne!(
                 std::env::var("CI").as_deref(),
                 Ok("true"),
-                "CI=true needs moto, Python and PostgreSQL (cargo xtask ci)"
+                "CI=true needs moto with its test user, and PostgreSQL (cargo xtask ci)"
             );
-            eprintln!("moto, the test Python or PostgreSQL is not configured: skipped");
+            eprintln!("moto or PostgreSQL is not configured: skipped");
             None
         }
     }
@@ -48,12 +56,8 @@ async fn connection_test(spec: &IntegrationSpec) -> String {
 
 #[tokio::test]
 async fn access_keys_get_temporary_credentials_from_a_signed_get_cluster_credentials() {
-    let Some((moto, python, postgres)) = environment() else { return };
-    let setup = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../xtask/moto_setup.py");
-    let output = std::process::Command::new(python).arg(setup).arg(&moto).output().unwrap();
-    assert!(output.status.success(), "moto setup: {}", String::from_utf8_lossy(&output.stderr));
-    let keys: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let (key, secret) = (keys["accessKeyId"].as_str().unwrap(), keys["secretKey"].as_str().unwrap());
+    let Some((moto, key, secret, postgres)) = environment() else { return };
+    let (key, secret) = (key.as_str(), secret.as_str());
 
     let message = connection_test(&spec(&postgres, &moto, key, secret, "warden-test")).await;
     assert!(message.contains("password authentication failed for user \"IAM:awsuser\""), "{message}");
