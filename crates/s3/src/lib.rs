@@ -1,15 +1,16 @@
 //! Warden's Amazon S3 Access Grants adapter (issue 15, in progress), over the official AWS SDK
-//! for Rust ([`aws`]). Built so far: the SDK clients (keys, the default chain, an assumed
-//! role, an endpoint override for emulators) and the seven checks of API.md section 4: no
-//! existing integration with this account, region and location, and a unique name (both
-//! from Warden's own records, through the contract's registry); the location role's ARN;
-//! the caller's identity (STS); the Access Grants instance and the absence of a location for
-//! the path (S3 Control); that the path can be listed (S3). Not built yet: registering and
-//! removing the location (`apply` answers `unsupported`, never a pass), the data-source
-//! routes; the server does not register this adapter, so a Native S3 create still answers
-//! `501`.
+//! for Rust ([`aws`]: keys, the default chain, an assumed role, endpoint overrides for
+//! emulators). The seven checks of API.md section 4: no existing integration with this
+//! account, region and an overlapping location, and a unique name (both from Warden's own
+//! records, through the contract's registry); the location role's ARN; the caller's identity
+//! (STS); the Access Grants instance and the absence of a location for the path (S3
+//! Control); that the path can be listed (S3). A create registers the Access Grants location
+//! (`location`), a removal takes back the grants in it and then the location. Not built yet:
+//! the data-source routes; the server does not register this adapter, so a Native S3 create
+//! still answers `501`.
 
 pub mod aws;
+mod location;
 
 use async_trait::async_trait;
 use warden_model::config::S3Config;
@@ -137,9 +138,18 @@ impl Platform for NativeS3 {
         })
     }
 
-    async fn apply(&self, _change: Change<'_>) -> Result<Applied, PlatformError> {
-        Err(PlatformError::unsupported(
-            "registering an Access Grants location is not built yet in this version of Warden",
-        ))
+    async fn apply(&self, change: Change<'_>) -> Result<Applied, PlatformError> {
+        match change {
+            Change::Create { spec, .. } => {
+                let id = location::register(&aws::clients(config(spec)?).await?, config(spec)?).await?;
+                Ok(Applied::with_state(serde_json::json!({ location::STATE_KEY: id })))
+            }
+            Change::Delete { spec, state, .. } | Change::Cleanup { spec, state, .. } => {
+                location::remove(&aws::clients(config(spec)?).await?, config(spec)?, state).await?;
+                Ok(Applied::NOTHING)
+            }
+            // Only Warden's own credentials can change: nothing on AWS does.
+            Change::Edit { .. } | Change::Migrate { .. } => Ok(Applied::NOTHING),
+        }
     }
 }
