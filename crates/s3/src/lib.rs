@@ -15,15 +15,17 @@ mod location;
 use async_trait::async_trait;
 use warden_model::config::S3Config;
 use warden_model::{IntegrationSpec, IntegrationType, PlatformConfig};
+use warden_model::{Problem, names::S3Path};
 use warden_platform::catalogue::S3Test;
 use warden_platform::{
-    Applied, Change, CheckContext, CheckOutcome, Descriptor, Failure, Phase, Platform, PlatformError, Session,
-    SetupModel, TestId,
+    Applied, Change, CheckContext, CheckOutcome, DataSourceRequest, Descriptor, ErrorKind, Failure, Phase, Platform,
+    PlatformError, Session, SetupModel, TestId,
 };
 
 /// Native S3 as the engine sees it: set up by hand (the Access Grants instance is the
 /// customer's), changed with Warden's own AWS identity.
-pub static DESCRIPTOR: Descriptor = Descriptor::new(IntegrationType::NativeS3, SetupModel::ManualOnly, &[]);
+pub static DESCRIPTOR: Descriptor =
+    Descriptor { data_sources: true, ..Descriptor::new(IntegrationType::NativeS3, SetupModel::ManualOnly, &[]) };
 
 /// The Native S3 adapter.
 #[derive(Debug, Default)]
@@ -136,6 +138,48 @@ impl Platform for NativeS3 {
                 }
             }
         })
+    }
+
+    /// A data source's prefix lies under the integration's `awsLocationPath` (API.md 7).
+    fn check_data_source(&self, spec: &IntegrationSpec, request: &DataSourceRequest) -> Result<(), Problem> {
+        let location =
+            &config(spec).map_err(|e| Problem { path: "prefix".into(), message: e.to_string() })?.aws_location_path;
+        let refuse = |message: String| Problem { path: "prefix".into(), message };
+        let prefix = S3Path::parse(&request.location).map_err(refuse)?;
+        let inside = prefix.bucket() == location.bucket()
+            && (location.prefix().is_empty()
+                || prefix.prefix() == location.prefix()
+                || prefix.prefix().strip_prefix(location.prefix()).is_some_and(|rest| rest.starts_with('/')));
+        if inside {
+            Ok(())
+        } else {
+            Err(refuse(format!("{prefix} is not under the integration's awsLocationPath {location}")))
+        }
+    }
+
+    /// Registers a data source once its prefix exists and Warden can list it.
+    async fn register_data_source(
+        &self,
+        spec: &IntegrationSpec,
+        _state: Option<&serde_json::Value>,
+        request: &DataSourceRequest,
+    ) -> Result<Applied, PlatformError> {
+        let prefix = S3Path::parse(&request.location).map_err(PlatformError::unsupported)?;
+        let clients = aws::clients(config(spec)?).await?;
+        let listed_prefix = if prefix.prefix().is_empty() { String::new() } else { format!("{}/", prefix.prefix()) };
+        let listed = clients
+            .s3
+            .list_objects_v2()
+            .bucket(prefix.bucket())
+            .prefix(listed_prefix)
+            .max_keys(1)
+            .send()
+            .await
+            .map_err(|e| aws::error("S3 ListObjectsV2", &e))?;
+        if listed.key_count().unwrap_or(0) == 0 {
+            return Err(PlatformError::new(ErrorKind::NotFound, format!("{prefix} holds no object")));
+        }
+        Ok(Applied::NOTHING)
     }
 
     async fn apply(&self, change: Change<'_>) -> Result<Applied, PlatformError> {

@@ -112,3 +112,22 @@ async fn a_wrong_secret_fails_the_identity_test_and_never_shows() {
     assert!(!message.contains(wrong) && !message.contains(&moto.secret), "{message}");
     assert_eq!(found[PATH].0, TestStatus::Skipped, "{found:?}");
 }
+
+/// A data source's prefix must lie under the location, exist and be listable.
+#[tokio::test]
+async fn data_sources_lie_under_the_location_and_are_listed_for_real() {
+    use warden_platform::{DataSourceRequest, Platform as _};
+    let Some(moto) = moto() else { return };
+    let name = format!("warden-sources-{}", std::process::id());
+    bucket(&moto, &name).await;
+    let spec = IntegrationSpec::from_value(&payload(&moto, &moto.secret, &format!("s3://{name}/raw")), None).unwrap();
+    let request = |location: &str| DataSourceRequest { name: "events".into(), location: location.to_owned() };
+    let outside = NativeS3.check_data_source(&spec, &request(&format!("s3://{name}/rawer"))).unwrap_err();
+    assert_eq!(outside.path, "prefix");
+    assert!(outside.message.contains("is not under the integration's awsLocationPath"), "{}", outside.message);
+    assert!(NativeS3.check_data_source(&spec, &request(&format!("s3://{name}/raw/2026"))).is_ok());
+    NativeS3.register_data_source(&spec, None, &request(&format!("s3://{name}/raw/2026"))).await.unwrap();
+    let empty =
+        NativeS3.register_data_source(&spec, None, &request(&format!("s3://{name}/raw/2027"))).await.unwrap_err();
+    assert_eq!(empty.kind(), Some(warden_platform::ErrorKind::NotFound), "{empty}");
+}
