@@ -2,6 +2,7 @@
 //! JSON error body, the OpenAPI 3.1 document at `/openapi.json` and the docs page at
 //! `/docs`, both served from the binary. [`router`] builds the whole application.
 
+mod data_sources;
 mod error;
 mod extract;
 mod routes;
@@ -124,14 +125,22 @@ fn build(state: Option<AppState>) -> (Router<AppState>, utoipa::openapi::OpenApi
         .routes(routes!(scripts::delete_script))
         .routes(routes!(scripts::stored_cleanup_script))
         .routes(routes!(scripts::stored_post_cleanup_script));
-    let protected = match state {
-        Some(state) => protected.route_layer(middleware::from_fn_with_state(state, require_admin)),
-        None => protected,
+    let data_sources = OpenApiRouter::new()
+        .routes(routes!(data_sources::register))
+        .routes(routes!(data_sources::list))
+        .routes(routes!(data_sources::delete));
+    let (protected, data_sources) = match state {
+        Some(state) => (
+            protected.route_layer(middleware::from_fn_with_state(state.clone(), require_admin)),
+            data_sources.route_layer(middleware::from_fn_with_state(state, require_data_source_key)),
+        ),
+        None => (protected, data_sources),
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(routes::healthz))
         .routes(routes!(routes::readyz))
         .merge(protected)
+        .merge(data_sources)
         .split_for_parts()
 }
 
@@ -152,7 +161,27 @@ pub fn router(state: AppState) -> Router {
 
 /// Authenticates the API key and requires APPLICATION_ADMIN; the key's identity travels on
 /// as the [`Actor`] for the audit log.
-async fn require_admin(State(state): State<AppState>, mut request: Request, next: Next) -> Result<Response, ApiError> {
+async fn require_admin(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
+    authenticate(&state, request, next, Permission::ApplicationAdmin).await
+}
+
+/// Authenticates the API key and requires APPLICATION_ADMIN or CREATE_S3_DATASOURCE (the
+/// data-source routes).
+async fn require_data_source_key(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    authenticate(&state, request, next, Permission::CreateS3Datasource).await
+}
+
+/// Authenticates the API key of `request` and requires APPLICATION_ADMIN or `also`.
+async fn authenticate(
+    state: &AppState,
+    mut request: Request,
+    next: Next,
+    also: Permission,
+) -> Result<Response, ApiError> {
     let presented = request
         .headers()
         .get(AUTHORIZATION)
@@ -169,11 +198,12 @@ async fn require_admin(State(state): State<AppState>, mut request: Request, next
         Some(actor) => actor,
         None => {
             let key = state.engine.store().find_api_key(presented).await?.ok_or(ErrorCode::Unauthorized)?;
-            if !key.permissions.contains(&Permission::ApplicationAdmin) {
-                return Err(ErrorCode::Forbidden { permission: Permission::ApplicationAdmin.as_str() }.into());
-            }
             let actor = Actor::api_key(key.id, &key.name);
-            state.admin_keys.put(hash, actor.clone());
+            if key.permissions.contains(&Permission::ApplicationAdmin) {
+                state.admin_keys.put(hash, actor.clone());
+            } else if !key.permissions.contains(&also) {
+                return Err(ErrorCode::Forbidden { permission: also.as_str() }.into());
+            }
             actor
         }
     };

@@ -1,6 +1,7 @@
-//! Data-source registration (API.md section 7), for the platforms whose descriptor says they
-//! have data sources: the adapter checks each request, registers it on the platform, and the
-//! store keeps it with what the adapter returned.
+//! Data sources (API.md section 7), for the platforms whose descriptor says they have them:
+//! registration (the adapter checks each request, registers it on the platform, and the
+//! store keeps it with what the adapter returned), listing, and deletion in two steps (the
+//! first DELETE marks a data source deleted, the second removes it).
 
 use warden_model::{ErrorCode, IntegrationId, Problem, Status};
 use warden_platform::DataSourceRequest;
@@ -90,5 +91,44 @@ impl Engine {
             tracing::error!(integration = %id, %error, "could not write the audit log");
         }
         Ok(registered)
+    }
+
+    /// The data sources of the integration `id` (deleted ones too, marked so), oldest first.
+    pub async fn data_sources_of(&self, id: IntegrationId) -> Result<Vec<StoredDataSource>, EngineError> {
+        let integration = self.existing(id).await?;
+        let integration_type = integration.spec.integration_type();
+        if !self.platform(integration_type)?.descriptor().data_sources {
+            return Err(EngineError::code(ErrorCode::NoDataSources { id, integration_type }));
+        }
+        Ok(self.store.data_sources(DataSourcesOf::Integration(id)).await?)
+    }
+
+    /// Deletes the data source `id`: the first call marks it deleted and answers it so, the
+    /// second removes it (and answers `None`).
+    pub async fn delete_data_source(&self, id: u64, actor: &Actor) -> Result<Option<StoredDataSource>, EngineError> {
+        let not_found = || EngineError::code(ErrorCode::DataSourceNotFound { id });
+        let key = i64::try_from(id).map_err(|_| not_found())?;
+        let found = self.store.data_source(key).await?.ok_or_else(not_found)?;
+        let view = serde_json::json!({"id": found.id, "name": found.name, "location": found.location});
+        if found.deleted {
+            self.store.delete_data_source(key).await?;
+            self.record_data_source(actor, "dataSources.remove", found.integration_id, &view).await;
+            return Ok(None);
+        }
+        self.store.mark_data_sources_deleted(found.integration_id, Some(key)).await?;
+        self.record_data_source(actor, "dataSources.delete", found.integration_id, &view).await;
+        Ok(self.store.data_source(key).await?)
+    }
+
+    async fn record_data_source(
+        &self,
+        actor: &Actor,
+        action: &str,
+        integration: IntegrationId,
+        view: &serde_json::Value,
+    ) {
+        if let Err(error) = self.store.record_audit(actor.as_str(), action, Some(integration), Some(view), None).await {
+            tracing::error!(%integration, %error, "could not write the audit log");
+        }
     }
 }

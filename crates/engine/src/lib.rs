@@ -355,13 +355,19 @@ impl Engine {
             .map_err(|error| EngineError::invalid(vec![Problem { path: "config".into(), message: error.to_string() }]))
     }
 
-    /// The 409/400 for a host that already has an integration in use, if any.
+    /// The 409/400 for a host that already has an integration in use, if any (for a type
+    /// whose integrations can overlap, one that overlaps: the answer names the other's host).
     async fn host_conflict(&self, spec: &IntegrationSpec, except: Option<IntegrationId>) -> Result<(), EngineError> {
-        let host = spec.host();
-        for existing in self.store.integrations_on_host(spec.integration_type(), &host).await? {
+        let mut candidates = self.store.integrations_on_host(spec.integration_type(), &spec.host()).await?;
+        if spec.has_overlaps() {
+            let in_use = self.store.integrations_in_use(spec.integration_type()).await?;
+            candidates.extend(in_use.into_iter().filter(|other| spec.overlaps(&other.spec)));
+        }
+        for existing in candidates {
             if Some(existing.id) == except {
                 continue;
             }
+            let host = existing.spec.host();
             if let Decision::Refuse(refusal) = decide(existing.status, Operation::Create) {
                 let subject = Subject {
                     id: existing.id,

@@ -186,6 +186,23 @@ impl IntegrationSpec {
         }
     }
 
+    /// Whether `other` (of the same type) conflicts with this one beyond sharing its
+    /// [`Self::host`]: for S3, a location path that overlaps (`s3://b/a` and `s3://b/a/x`),
+    /// which no comparison of keys can tell.
+    pub fn overlaps(&self, other: &Self) -> bool {
+        match (&self.config, &other.config) {
+            (PlatformConfig::NativeS3(a), PlatformConfig::NativeS3(b)) => {
+                a.aws_location_path.overlaps(&b.aws_location_path)
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether conflicts of this type go beyond the host ([`Self::overlaps`]).
+    pub const fn has_overlaps(&self) -> bool {
+        matches!(self.config, PlatformConfig::NativeS3(_))
+    }
+
     /// The attributes (by payload path) that `new` changes although API.md 2.3 says they
     /// cannot be edited. An integration whose creation failed (`creation_failed`) may change
     /// anything but its type.

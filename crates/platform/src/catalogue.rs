@@ -18,6 +18,9 @@ pub enum Applies {
     ManualOnly,
     /// Only with `autoBootstrap: true` and impersonation enabled.
     AutoBootstrapWithImpersonation,
+    /// Only before the integration is set up (a request): once it is, what the test looks for
+    /// is the integration's own (S3's Access Grants location).
+    BeforeSetup,
 }
 
 /// What a test needs.
@@ -140,7 +143,7 @@ const fn t(id: TestId, name: &'static str, message: &'static str, applies: Appli
     TestDef { id, name, message, applies, needs }
 }
 
-use Applies::{Always, AutoBootstrapOnly, AutoBootstrapWithImpersonation, ManualOnly};
+use Applies::{Always, AutoBootstrapOnly, AutoBootstrapWithImpersonation, BeforeSetup, ManualOnly};
 use Needs::{Connection, IsConnectionTest, Nothing};
 
 const IMPERSONATION_EXISTS: &str = "Impersonation role already exists. If this role can be safely dropped please do so and try again. Alternatively, specify a different role name.";
@@ -196,7 +199,7 @@ const S3: &[TestDef] = &[
         TestId::S3(S3Test::NoAccessGrantsLocation),
         "An AWS Access Grants location does not yet exist for the provided path",
         "Unable to confirm that no access grants location is registered for the path.",
-        Always,
+        BeforeSetup,
         Connection,
     ),
 ];
@@ -453,6 +456,9 @@ impl TestDef {
     pub fn not_applicable_because(&self, spec: &IntegrationSpec, phase: Phase) -> Option<&'static str> {
         match self.applies {
             Always => None,
+            BeforeSetup if phase != Phase::Request => {
+                Some("Not run: it checks the platform before the integration is set up, and this one is.")
+            }
             AutoBootstrapOnly | AutoBootstrapWithImpersonation if phase != Phase::Request => {
                 Some("Not run: it checks the platform before an automatic setup, and this integration is set up.")
             }

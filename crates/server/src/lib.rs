@@ -132,6 +132,7 @@ pub fn shipped_platforms() -> Platforms {
         .with(Arc::new(warden_redshift::Redshift::new()))
         .with(Arc::new(warden_snowflake::Snowflake))
         .with(Arc::new(warden_databricks::Databricks))
+        .with(Arc::new(warden_s3::NativeS3))
 }
 
 /// Runs the command line with these adapters.

@@ -17,9 +17,11 @@ pub struct StoredDataSource {
     pub location: String,
     /// What the adapter returned when it registered it (JSON, never a secret).
     pub state: Option<serde_json::Value>,
+    /// Whether it was deleted once (a second DELETE removes it).
+    pub deleted: bool,
 }
 
-const DATA_SOURCE_COLUMNS: &str = "id, integration_id, name, location, state";
+const DATA_SOURCE_COLUMNS: &str = "id, integration_id, name, location, state, deleted_at";
 
 impl Store {
     /// Stores a registered data source. [`StoreError::NameTaken`] when its integration has
@@ -70,6 +72,35 @@ impl Store {
         data_source(raw)
     }
 
+    /// One data source, if there is one with this id.
+    pub async fn data_source(&self, id: i64) -> Result<Option<StoredDataSource>, StoreError> {
+        let sql = self.sql(&format!("SELECT {DATA_SOURCE_COLUMNS} FROM data_sources WHERE id = $1"));
+        let raw = on_pool!(self, pool => {
+            match sqlx::query(sql).bind(id).fetch_optional(pool).await? {
+                Some(row) => Some(raw_data_source(&row)?),
+                None => None,
+            }
+        });
+        raw.map(data_source).transpose()
+    }
+
+    /// Marks data sources deleted: one (`Some(id)` of `integration`), or every one of
+    /// `integration` not deleted yet (`None`). Answers how many it marked.
+    pub async fn mark_data_sources_deleted(
+        &self,
+        integration_id: IntegrationId,
+        id: Option<i64>,
+    ) -> Result<u64, StoreError> {
+        let sql = self.sql(
+            "UPDATE data_sources SET deleted_at = $1 \
+             WHERE integration_id = $2 AND deleted_at IS NULL AND ($3 IS NULL OR id = $3)",
+        );
+        let marked = on_pool!(self, pool => {
+            sqlx::query(sql).bind(now_millis()).bind(db_id(integration_id)).bind(id).execute(pool).await?.rows_affected()
+        });
+        Ok(marked)
+    }
+
     /// Forgets a data source (one whose registration on the platform failed).
     pub async fn delete_data_source(&self, id: i64) -> Result<(), StoreError> {
         let sql = self.sql("DELETE FROM data_sources WHERE id = $1");
@@ -85,7 +116,7 @@ impl Store {
             DataSourcesOf::Type(_) => "i.integration_type = $1",
         };
         let sql = self.sql(&format!(
-            "SELECT d.id, d.integration_id, d.name, d.location, d.state FROM data_sources d \
+            "SELECT d.id, d.integration_id, d.name, d.location, d.state, d.deleted_at FROM data_sources d \
              JOIN integrations i ON i.id = d.integration_id WHERE {filter} ORDER BY d.id"
         ));
         let raws = on_pool!(self, pool => {
@@ -113,7 +144,7 @@ pub enum DataSourcesOf {
     Type(IntegrationType),
 }
 
-type RawDataSource = (i64, i64, String, String, Option<String>);
+type RawDataSource = (i64, i64, String, String, Option<String>, Option<i64>);
 
 fn raw_data_source<R>(row: &R) -> Result<RawDataSource, sqlx::Error>
 where
@@ -122,6 +153,7 @@ where
     i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     Option<String>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<i64>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     Ok((
         row.try_get("id")?,
@@ -129,16 +161,17 @@ where
         row.try_get("name")?,
         row.try_get("location")?,
         row.try_get("state")?,
+        row.try_get("deleted_at")?,
     ))
 }
 
 fn data_source(raw: RawDataSource) -> Result<StoredDataSource, StoreError> {
-    let (id, integration_id, name, location, state) = raw;
+    let (id, integration_id, name, location, state, deleted_at) = raw;
     let integration_id = id_from(integration_id)?;
     let state = state
         .as_deref()
         .map(serde_json::from_str)
         .transpose()
         .map_err(|e| StoreError::Corrupt(format!("data source {id}: state: {e}")))?;
-    Ok(StoredDataSource { id, integration_id, name, location, state })
+    Ok(StoredDataSource { id, integration_id, name, location, state, deleted: deleted_at.is_some() })
 }

@@ -101,6 +101,8 @@ pub struct Server {
     client: reqwest::Client,
     starts: u32,
     binary: &'static str,
+    /// Environment variables the server starts with besides the harness's own.
+    env: Vec<(String, String)>,
 }
 
 /// The `warden` binary with the rehearsal platform (see `src/rehearsal.rs`).
@@ -162,6 +164,31 @@ impl Server {
             client: http(),
             starts: 0,
             binary,
+            env: Vec::new(),
+        };
+        server.spawn().await;
+        server
+    }
+
+    /// Starts `binary` with `env` in its environment too (an emulator's endpoint, say).
+    pub async fn start_binary_with_env(
+        binary: &'static str,
+        backend: &Backend,
+        temp: tempfile::TempDir,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let mut server = Self {
+            child: None,
+            base: String::new(),
+            port: 0,
+            data_dir: temp.path().to_path_buf(),
+            _temp: Some(temp),
+            backend: backend.clone(),
+            extra_args: Vec::new(),
+            client: http(),
+            starts: 0,
+            binary,
+            env: env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
         };
         server.spawn().await;
         server
@@ -205,6 +232,7 @@ impl Server {
             .env("WARDEN_REHEARSAL_LOG", self.rehearsal_log_path())
             .env("RUST_LOG", "debug,sqlx=warn,hyper=info,h2=info")
             .env_remove("WARDEN_DATABASE_URL")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
