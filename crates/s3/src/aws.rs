@@ -52,15 +52,20 @@ pub async fn clients(config: &S3Config) -> Result<Clients, PlatformError> {
         S3Authentication::Auto { aws_role_to_assume } => aws_role_to_assume.as_ref(),
     };
     let mut shared = loader.load().await;
+    let endpoint = |service: &str| Some(reach::aws_endpoint(service, String::new())).filter(|url| !url.is_empty());
     if let Some(role) = role {
+        // The role is assumed through STS where the other STS calls go.
+        let mut through = shared.to_builder();
+        if let Some(url) = endpoint("STS") {
+            through = through.endpoint_url(url);
+        }
         let provider = aws_config::sts::AssumeRoleProvider::builder(role.as_str())
             .session_name("warden")
-            .configure(&shared)
+            .configure(&through.build())
             .build()
             .await;
         shared = shared.into_builder().credentials_provider(SharedCredentialsProvider::new(provider)).build();
     }
-    let endpoint = |service: &str| Some(reach::aws_endpoint(service, String::new())).filter(|url| !url.is_empty());
     let mut sts = aws_sdk_sts::config::Builder::from(&shared);
     if let Some(url) = endpoint("STS") {
         sts = sts.endpoint_url(url);

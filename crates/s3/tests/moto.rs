@@ -131,3 +131,17 @@ async fn data_sources_lie_under_the_location_and_are_listed_for_real() {
         NativeS3.register_data_source(&spec, None, &request(&format!("s3://{name}/raw/2027"))).await.unwrap_err();
     assert_eq!(empty.kind(), Some(warden_platform::ErrorKind::NotFound), "{empty}");
 }
+
+/// With `awsRoleToAssume`, the key assumes the role through STS and every call runs as it.
+#[tokio::test]
+async fn a_role_to_assume_is_assumed_with_the_key() {
+    let Some(moto) = moto() else { return };
+    let mut assumed = payload(&moto, &moto.secret, "s3://warden-any-bucket/raw");
+    assumed["config"]["awsRoleToAssume"] = json!("arn:aws:iam::123456789012:role/warden-reader");
+    let spec = IntegrationSpec::from_value(&assumed, None).unwrap();
+    let warden_model::PlatformConfig::NativeS3(config) = &spec.config else { panic!() };
+    let clients = warden_s3::aws::clients(config).await.unwrap();
+    let identity = clients.sts.get_caller_identity().send().await.unwrap();
+    let arn = identity.arn().unwrap_or_default();
+    assert!(arn.contains(":assumed-role/warden-reader/warden"), "{arn}");
+}
