@@ -393,40 +393,21 @@ async fn validation(setup: &Setup) -> Vec<Row> {
     }
     let cold = "sqlx: connect, then the same two queries";
     let warm = "sqlx: the same two queries on an open connection";
-    vec![
-        row(
-            "Validation",
-            "POST dryRun p50, cold (Redshift on PostgreSQL)",
-            percentile(&mut warden_cold, 0.5),
-            "ms",
-            Better::Lower,
-        )
-        .against(percentile(&mut floor_cold, 0.5), cold),
-        row(
-            "Validation",
-            "POST dryRun p99, cold (Redshift on PostgreSQL)",
-            percentile(&mut warden_cold, 0.99),
-            "ms",
-            Better::Lower,
-        )
-        .against(percentile(&mut floor_cold, 0.99), cold),
-        row(
-            "Validation",
-            "POST dryRun p50, warm (Redshift on PostgreSQL)",
-            percentile(&mut warden_warm, 0.5),
-            "ms",
-            Better::Lower,
-        )
-        .against(percentile(&mut floor_warm, 0.5), warm),
-        row(
-            "Validation",
-            "POST dryRun p99, warm (Redshift on PostgreSQL)",
-            percentile(&mut warden_warm, 0.99),
-            "ms",
-            Better::Lower,
-        )
-        .against(percentile(&mut floor_warm, 0.99), warm),
-    ]
+    let mut rows = p50_and_p99(", cold (Redshift on PostgreSQL)", &mut warden_cold, &mut floor_cold, cold);
+    rows.extend(p50_and_p99(", warm (Redshift on PostgreSQL)", &mut warden_warm, &mut floor_warm, warm));
+    rows
+}
+
+/// The p50 and p99 rows of a dry-run measurement (`POST dryRun p50<suffix>`), each against
+/// the same percentile of its floor, `floor_is` saying what the floor is.
+fn p50_and_p99(suffix: &str, warden: &mut [f64], floor: &mut [f64], floor_is: &str) -> Vec<Row> {
+    [("p50", 0.5), ("p99", 0.99)]
+        .into_iter()
+        .map(|(label, p)| {
+            row("Validation", format!("POST dryRun {label}{suffix}"), percentile(warden, p), "ms", Better::Lower)
+                .against(percentile(floor, p), floor_is)
+        })
+        .collect()
 }
 
 /// `runs` back-to-back `POST /integrations?dryRun=true` of `payload`, each of which must
@@ -480,24 +461,7 @@ async fn snowflake_validation(setup: &Setup) -> Vec<Row> {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let mut floor: Vec<f64> = serde_json::from_slice(&output.stdout).unwrap();
     let what = "Snowflake's Python connector: sign in, the same statements, close";
-    vec![
-        row(
-            "Validation",
-            "POST dryRun p50 (Snowflake on fakesnow, manual)",
-            percentile(&mut warden, 0.5),
-            "ms",
-            Better::Lower,
-        )
-        .against(percentile(&mut floor, 0.5), what),
-        row(
-            "Validation",
-            "POST dryRun p99 (Snowflake on fakesnow, manual)",
-            percentile(&mut warden, 0.99),
-            "ms",
-            Better::Lower,
-        )
-        .against(percentile(&mut floor, 0.99), what),
-    ]
+    p50_and_p99(" (Snowflake on fakesnow, manual)", &mut warden, &mut floor, what)
 }
 
 /// An HTTPS client as Warden's adapters build one (it is theirs: the system's roots plus
@@ -556,24 +520,7 @@ async fn databricks_validation(setup: &Setup) -> Vec<Row> {
         floor.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     let what = "reqwest: a new client, the same four REST calls";
-    vec![
-        row(
-            "Validation",
-            "POST dryRun p50 (Databricks on minilake, manual)",
-            percentile(&mut warden, 0.5),
-            "ms",
-            Better::Lower,
-        )
-        .against(percentile(&mut floor, 0.5), what),
-        row(
-            "Validation",
-            "POST dryRun p99 (Databricks on minilake, manual)",
-            percentile(&mut warden, 0.99),
-            "ms",
-            Better::Lower,
-        )
-        .against(percentile(&mut floor, 0.99), what),
-    ]
+    p50_and_p99(" (Databricks on minilake, manual)", &mut warden, &mut floor, what)
 }
 
 /// The catalogue's two Redshift queries, as the adapter issues them.
