@@ -92,6 +92,31 @@ async fn every_error_the_router_answers_has_the_error_body() {
         ("POST", "/integrations", admin, Some(("text/csv", "a,b")), 415, "text/csv is not accepted"),
         ("POST", "/integrations", admin, Some((json, big.as_str())), 413, "larger than 1 MiB"),
         ("POST", "/integrations", admin, Some((json, redshift)), 501, "The payload itself is valid."),
+        // The data-source routes take an S3-only key, and read their body field by field.
+        ("POST", "/native-s3/handler", None, Some((json, "{}")), 401, "A valid API key is required"),
+        (
+            "POST",
+            "/native-s3/handler",
+            Some(app.s3_only_key.as_str()),
+            Some((json, r#"{"type":"Trino","integrationId":0,"dataSources":[],"x":1}"#)),
+            400,
+            "4 problem(s)",
+        ),
+        (
+            "POST",
+            "/native-s3/handler",
+            Some(app.s3_only_key.as_str()),
+            Some((
+                json,
+                r#"{"type":"Native S3","integrationId":7,"dataSources":[{"dataSourceName":"a","prefix":"s3://b/a"}]}"#,
+            )),
+            404,
+            "found with ID 7.",
+        ),
+        ("GET", "/native-s3/handler/7", Some(app.s3_only_key.as_str()), None, 404, "found with ID 7."),
+        ("GET", "/native-s3/handler/x", admin, None, 400, "handlerId must be a positive integer."),
+        ("DELETE", "/dataSource/5", Some(app.s3_only_key.as_str()), None, 404, "5"),
+        ("DELETE", "/dataSource/-1", admin, None, 400, "dataSourceId must be a positive integer."),
         ("DELETE", "/healthz", None, None, 405, "This route does not accept that method."),
         ("GET", "/nowhere", admin, None, 404, "No such route."),
     ];
