@@ -34,6 +34,9 @@ pub use idle::{IdleCache, Reusable};
 pub enum CheckOutcome {
     /// The check held.
     Passed,
+    /// The check held, and the platform said something worth showing with it (S3's `Found
+    /// user ID [...], ARN [...] using STS.`).
+    PassedWith(String),
     /// Worth a look, not blocking; the text is the platform's detail.
     Warning(String),
     /// The check did not hold.

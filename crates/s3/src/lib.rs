@@ -31,6 +31,16 @@ pub static DESCRIPTOR: Descriptor =
 #[derive(Debug, Default)]
 pub struct NativeS3;
 
+/// What the checks of one run share (its session): the clients, and who the credentials are
+/// (STS's answer, as the reference reports it).
+#[derive(Debug)]
+pub struct Run {
+    /// The run's AWS clients.
+    pub clients: aws::Clients,
+    /// `Found user ID [...], ARN [...] using STS.`
+    pub identity: String,
+}
+
 fn config(spec: &IntegrationSpec) -> Result<&S3Config, PlatformError> {
     match &spec.config {
         PlatformConfig::NativeS3(config) => Ok(config),
@@ -72,8 +82,7 @@ impl Platform for NativeS3 {
         let clients = aws::clients(config(spec)?).await?;
         // The connection test: who the credentials are.
         let identity = caller_identity(&clients).await?;
-        tracing::debug!(%identity, "signed in to AWS");
-        Ok(Session::new(clients))
+        Ok(Session::new(Run { clients, identity }))
     }
 
     async fn check(&self, test: TestId, context: &CheckContext) -> Result<CheckOutcome, PlatformError> {
@@ -102,9 +111,9 @@ impl Platform for NativeS3 {
             // The payload rules read the ARN already (a malformed one is a 400 naming the field).
             S3Test::LocationRoleArn => CheckOutcome::Passed,
             // Who the credentials are was read when the run's session opened.
-            S3Test::CallerIdentity => CheckOutcome::Passed,
+            S3Test::CallerIdentity => CheckOutcome::PassedWith(context.session::<Run>()?.identity.clone()),
             S3Test::AccessGrantsInstance => {
-                let clients = context.session::<aws::Clients>()?;
+                let clients = &context.session::<Run>()?.clients;
                 let asked = clients.s3control.get_access_grants_instance().account_id(config.aws_account_id.as_str());
                 match asked.send().await {
                     Ok(_) => CheckOutcome::Passed,
@@ -112,7 +121,7 @@ impl Platform for NativeS3 {
                 }
             }
             S3Test::PathListable => {
-                let clients = context.session::<aws::Clients>()?;
+                let clients = &context.session::<Run>()?.clients;
                 let prefix = if path.prefix().is_empty() { String::new() } else { format!("{}/", path.prefix()) };
                 let listed =
                     clients.s3.list_objects_v2().bucket(path.bucket()).prefix(prefix).delimiter("/").max_keys(1);
@@ -122,7 +131,7 @@ impl Platform for NativeS3 {
                 }
             }
             S3Test::NoAccessGrantsLocation => {
-                let clients = context.session::<aws::Clients>()?;
+                let clients = &context.session::<Run>()?.clients;
                 let listed = clients
                     .s3control
                     .list_access_grants_locations()

@@ -100,7 +100,8 @@ async fn a_location_is_registered_checked_and_removed_with_its_grants() {
 
 async fn check(spec: &IntegrationSpec, test: S3Test) -> CheckOutcome {
     let warden_model::PlatformConfig::NativeS3(config) = &spec.config else { panic!() };
-    let session = Session::new(warden_s3::aws::clients(config).await.unwrap());
+    let clients = warden_s3::aws::clients(config).await.unwrap();
+    let session = Session::new(warden_s3::Run { clients, identity: String::new() });
     let context = CheckContext {
         spec: Arc::new(spec.clone()),
         phase: Phase::Request,

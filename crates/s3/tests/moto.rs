@@ -78,6 +78,12 @@ async fn the_identity_and_the_path_pass_and_fail_for_real() {
     bucket(&moto, &name).await;
     let found = run(&payload(&moto, &moto.secret, &format!("s3://{name}/raw"))).await;
     assert_eq!(found[STS].0, TestStatus::Passed, "{found:?}");
+    let identity = found[STS].1.as_deref().unwrap();
+    assert!(
+        identity.starts_with("Found user ID [")
+            && identity.contains("ARN [arn:aws:iam::123456789012:user/warden] using STS."),
+        "{identity}"
+    );
     assert_eq!(found[PATH].0, TestStatus::Passed, "{found:?}");
     let (status, message) = &found[INSTANCE];
     assert_eq!(*status, TestStatus::Failed, "moto has no Access Grants");

@@ -62,6 +62,7 @@ type Answer = Option<Result<CheckOutcome, PlatformError>>;
 fn judge(def: &TestDef, answer: Answer, timeout: Duration) -> Ran {
     Ok(match answer {
         Some(Ok(CheckOutcome::Passed)) => result(def, TestStatus::Passed, None),
+        Some(Ok(CheckOutcome::PassedWith(detail))) => result(def, TestStatus::Passed, Some(detail)),
         Some(Ok(CheckOutcome::Warning(detail))) => result(def, TestStatus::Warning, Some(detail)),
         Some(Ok(CheckOutcome::Failed(failure))) => result(def, TestStatus::Failed, Some(def.failure_message(&failure))),
         Some(Ok(CheckOutcome::Abort(code))) => return Err(Aborted { test: def.name, code }),
