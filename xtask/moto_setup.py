@@ -5,7 +5,8 @@ is started with INITIAL_NO_AUTH_ACTION_COUNT=4, so these four calls are the only
 ones it accepts; from then on it checks every request's SigV4 signature (and the user's
 policy) against the key created here.
 
-Usage: python moto_setup.py <endpoint-url>; prints {"accessKeyId", "secretKey"}.
+Usage: python moto_setup.py <endpoint-url>; prints the access key id and the secret key,
+separated by a space.
 """
 
 import boto3, json, sys
@@ -17,4 +18,4 @@ key = iam.create_access_key(UserName="warden")["AccessKey"]
 iam.put_user_policy(UserName="warden", PolicyName="warden-tests", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["redshift:*", "s3:*", "sts:GetCallerIdentity", "sts:AssumeRole"], "Resource": "*"}]}))
 rs = boto3.client("redshift", **kw)
 rs.create_cluster(ClusterIdentifier="warden-test", NodeType="dc2.large", MasterUsername="awsuser", MasterUserPassword="Passw0rd!", ClusterType="single-node")
-print(json.dumps({"accessKeyId": key["AccessKeyId"], "secretKey": key["SecretAccessKey"]}))
+print(key["AccessKeyId"], key["SecretAccessKey"])

@@ -42,6 +42,9 @@ pub struct Grants {
     pub requests: Vec<(String, String)>,
     /// The number of the last location registered.
     pub next: u32,
+    /// Whether every DELETE is answered `403 AccessDenied` (a key whose policy does not
+    /// allow removals).
+    pub deny_deletes: bool,
     /// The access key id and secret requests must be signed with ([`KEY_ID`] and
     /// [`SECRET`] when left empty).
     pub key: Option<(String, String)>,
@@ -82,7 +85,7 @@ fn signed_by_the_key(key: (&str, &str), method: &Method, uri: &str, headers: &He
         .filter_map(|name| headers.get(name).and_then(|v| v.to_str().ok()).map(|v| (name.to_owned(), v.to_owned())))
         .collect();
     let again: Vec<(&str, &str)> = again.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    let time = chrono_free_parse(date);
+    let time = amz_date_time(date);
     let secret = Secret::new(secret.to_owned());
     let keys = warden_aws::Keys { access_key_id: key_id, secret_key: &secret, session_token: None };
     let url = format!("http://{host}{uri}");
@@ -96,7 +99,7 @@ fn signed_by_the_key(key: (&str, &str), method: &Method, uri: &str, headers: &He
 }
 
 /// `20261128T120000Z` as a time.
-fn chrono_free_parse(stamp: &str) -> std::time::SystemTime {
+fn amz_date_time(stamp: &str) -> std::time::SystemTime {
     let n = |range: std::ops::Range<usize>| stamp.get(range).and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
     let (year, month, day, hour, minute, second) = (n(0..4), n(4..6), n(6..8), n(9..11), n(11..13), n(13..15));
     // Days from the civil date (Howard Hinnant's algorithm).
@@ -141,6 +144,9 @@ async fn handle(State(grants): State<Shared>, request: Request) -> Response {
             "NoSuchAccessGrantsInstanceError",
             "The specified access grants instance does not exist.",
         );
+    }
+    if g.deny_deletes && parts.method == Method::DELETE {
+        return error(StatusCode::FORBIDDEN, "AccessDenied", "Access Denied");
     }
     let arn = |id: &str| format!("arn:aws:s3:us-east-1:{ACCOUNT}:access-grants/default/location/{id}");
     match (parts.method.as_str(), path.as_str()) {

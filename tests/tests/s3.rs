@@ -113,6 +113,17 @@ async fn a_location_and_its_data_sources_end_to_end() {
     let third = server.call("DELETE", &format!("/dataSource/{}", ids[0]), None).await;
     assert_eq!(third.status, 404, "{}", third.text);
 
+    // A removal AWS refuses leaves the integration, and its data sources, as they were.
+    stand_in.lock().unwrap().deny_deletes = true;
+    let refused = server.call("DELETE", &format!("/integrations/{id}"), None).await;
+    assert_eq!(refused.status, 200, "{}", refused.text);
+    let status = server.settled(id).await;
+    assert_eq!(status["status"], "deleteError", "{status}");
+    let kept = server.call("GET", &format!("/native-s3/handler/{id}"), None).await;
+    assert_eq!(kept.body[0]["status"], "active", "a failed removal takes no data source: {}", kept.text);
+    assert_eq!(stand_in.lock().unwrap().locations.len(), 1);
+    stand_in.lock().unwrap().deny_deletes = false;
+
     let deleted = server.call("DELETE", &format!("/integrations/{id}"), None).await;
     assert_eq!(deleted.status, 200, "{}", deleted.text);
     assert_eq!(server.settled(id).await["status"], "deleted", "{}", server.logs());

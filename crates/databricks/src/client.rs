@@ -176,7 +176,7 @@ impl Workspace {
     /// Runs `sql` on the SQL warehouse `warehouse_id` (the Statement Execution API, rows
     /// inline as JSON arrays) and answers its rows. A statement still running is polled.
     pub async fn execute(&self, warehouse_id: &str, sql: &str) -> Result<Vec<Vec<Value>>, PlatformError> {
-        let label = sql.lines().next().unwrap_or_default().chars().take(60).collect::<String>();
+        let label = warden_scripts::label(sql);
         let body = json!({"warehouse_id": warehouse_id, "statement": sql, "wait_timeout": "30s",
             "on_wait_timeout": "CONTINUE", "format": "JSON_ARRAY", "disposition": "INLINE"});
         let mut answer = self.call(Method::POST, "/api/2.0/sql/statements", Some(&body)).await?;

@@ -86,14 +86,6 @@ impl Engine {
             self.record_validation(id, results).await;
         }
         self.audit(actor, "delete", id, Some(&current), Some(&claimed)).await;
-        // The data sources go with their integration: marked deleted (they still answer, in
-        // that state, until a DELETE of each removes it).
-        if platform.descriptor().data_sources {
-            let marked = self.store.mark_data_sources_deleted(id, None).await?;
-            if marked > 0 {
-                tracing::info!(integration = %id, data_sources = marked, "data sources marked deleted with their integration");
-            }
-        }
         // What a failed create left is removed by its cleanup, which skips what is not there.
         let kind = if failed_create { "cleanup" } else { "delete" };
         self.start_job(&claimed, kind, None, privileged).await?;

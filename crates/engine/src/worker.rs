@@ -353,8 +353,15 @@ impl Engine {
         self.failure_point(FailurePoint::AfterChange)?;
         match applied {
             Ok(_) => {
-                // What the platform had of the integration is gone, and so is its state.
+                // What the platform had of the integration is gone, and so is its state. Its
+                // data sources go with it: marked deleted (they still answer, in that state,
+                // until a DELETE of each removes it); a removal that fails leaves them as they
+                // were, with the integration.
                 self.store.set_platform_state(integration.id, None).await?;
+                if platform.descriptor().data_sources {
+                    let marked = self.store.mark_data_sources_deleted(integration.id, None).await?;
+                    tracing::info!(integration = %integration.id, data_sources = marked, "data sources marked deleted with their integration");
+                }
                 self.settle(integration, Operation::Succeeded, None, None).await?;
                 self.store.revoke_integration_keys(integration.id, None).await?;
                 Ok(())

@@ -249,16 +249,19 @@ impl S3Path {
         &self.prefix
     }
 
+    /// Whether `other` lies inside this path (or is it), segment by segment: `s3://b/a`
+    /// contains `s3://b/a/x`, not `s3://b/ab`.
+    pub fn contains(&self, other: &Self) -> bool {
+        let (outer, inner) = (&self.prefix, &other.prefix);
+        self.bucket == other.bucket
+            && (outer.is_empty()
+                || inner == outer
+                || inner.strip_prefix(outer.as_str()).is_some_and(|r| r.starts_with('/')))
+    }
+
     /// Whether one path lies inside the other (or they are equal), segment by segment.
     pub fn overlaps(&self, other: &Self) -> bool {
-        if self.bucket != other.bucket {
-            return false;
-        }
-        let (a, b) = (&self.prefix, &other.prefix);
-        let inside = |outer: &str, inner: &str| {
-            outer.is_empty() || inner == outer || inner.strip_prefix(outer).is_some_and(|r| r.starts_with('/'))
-        };
-        inside(a, b) || inside(b, a)
+        self.contains(other) || other.contains(self)
     }
 }
 

@@ -155,11 +155,7 @@ impl Platform for NativeS3 {
             &config(spec).map_err(|e| Problem { path: "prefix".into(), message: e.to_string() })?.aws_location_path;
         let refuse = |message: String| Problem { path: "prefix".into(), message };
         let prefix = S3Path::parse(&request.location).map_err(refuse)?;
-        let inside = prefix.bucket() == location.bucket()
-            && (location.prefix().is_empty()
-                || prefix.prefix() == location.prefix()
-                || prefix.prefix().strip_prefix(location.prefix()).is_some_and(|rest| rest.starts_with('/')));
-        if inside {
+        if location.contains(&prefix) {
             Ok(())
         } else {
             Err(refuse(format!("{prefix} is not under the integration's awsLocationPath {location}")))
