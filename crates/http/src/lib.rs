@@ -45,10 +45,8 @@ pub fn https_client(proxy: Option<&Proxy>) -> Result<reqwest::Client, PlatformEr
             through = through.basic_auth(user, password.expose());
         }
         builder = builder.proxy(through);
-    } else {
-        // Without a configured proxy, no proxy from the environment either: the config says
-        // how Warden reaches the platform.
-        builder = builder.no_proxy();
     }
+    // Without a configured proxy, the process's own (`HTTPS_PROXY`, `NO_PROXY`) applies, as
+    // for any client an operator runs behind a corporate proxy.
     builder.build().map_err(|e| PlatformError::unreachable(format!("no HTTPS client: {e}")))
 }
