@@ -350,20 +350,7 @@ async fn validation(setup: &Setup) -> Vec<Row> {
     let server = Server::start(setup, temp.path(), None).await;
     let client = http();
     let payload = automatic(&admin, "bench_never_created");
-    let dry_run = || async {
-        let started = Instant::now();
-        let answer = client
-            .post(format!("{}/integrations?dryRun=true", server.base))
-            .header("Authorization", ADMIN_KEY)
-            .json(&payload)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 200);
-        let body: Value = answer.json().await.unwrap();
-        assert_eq!(body["validationResults"]["status"], "passed", "{body}");
-        started.elapsed().as_secs_f64() * 1000.0
-    };
+    let dry_run = || passing_dry_run(&client, &server, &payload);
     // Cold: a validation after the adapter's check connection has been closed (it keeps one
     // for a second), so each run connects; the floor connects for each run too.
     let cold_runs = if setup.quick { 2 } else { 20 };
@@ -410,24 +397,29 @@ fn p50_and_p99(suffix: &str, warden: &mut [f64], floor: &mut [f64], floor_is: &s
         .collect()
 }
 
-/// `runs` back-to-back `POST /integrations?dryRun=true` of `payload`, each of which must
-/// pass; answers each one's time in milliseconds.
+/// One `POST /integrations?dryRun=true` of `payload`, which must pass; answers its time in
+/// milliseconds.
+async fn passing_dry_run(client: &reqwest::Client, server: &Server, payload: &Value) -> f64 {
+    let started = Instant::now();
+    let answer = client
+        .post(format!("{}/integrations?dryRun=true", server.base))
+        .header("Authorization", ADMIN_KEY)
+        .json(payload)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["validationResults"]["status"], "passed", "{body}");
+    started.elapsed().as_secs_f64() * 1000.0
+}
+
+/// `runs` back-to-back [`passing_dry_run`]s.
 async fn passing_dry_runs(server: &Server, payload: &Value, runs: usize) -> Vec<f64> {
     let client = http();
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs {
-        let started = Instant::now();
-        let answer = client
-            .post(format!("{}/integrations?dryRun=true", server.base))
-            .header("Authorization", ADMIN_KEY)
-            .json(payload)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 200);
-        let body: Value = answer.json().await.unwrap();
-        assert_eq!(body["validationResults"]["status"], "passed", "{body}");
-        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        times.push(passing_dry_run(&client, server, payload).await);
     }
     times
 }
