@@ -104,12 +104,13 @@ fn free_port() -> u16 {
 
 static DATABASES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
-async fn fresh_database(admin_url: &str, prefix: &str) -> (String, String) {
+/// Creates an empty database and answers its URL.
+async fn fresh_database(admin_url: &str, prefix: &str) -> String {
     let name =
         format!("{prefix}_{}_{}", std::process::id(), DATABASES.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
     let mut admin = PgConnection::connect(admin_url).await.unwrap();
     sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
-    (format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0), name)
+    format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0)
 }
 
 fn redshift_manual(host: &str) -> Value {
@@ -233,18 +234,15 @@ async fn api(setup: &Setup, backend: Backend, n: usize) -> Vec<Row> {
     let seconds = if setup.quick { 1 } else { 10 };
     let temp = tempfile::tempdir().unwrap();
     let key = MasterKey::from_hex(MASTER_KEY).unwrap();
-    let (url, size) = match backend {
-        Backend::Sqlite => (None, None),
-        Backend::Postgres => {
-            let (url, name) = fresh_database(&setup.postgres, "bench_api").await;
-            (Some(url), Some(name))
-        }
+    let url = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(fresh_database(&setup.postgres, "bench_api").await),
     };
     let store = match &url {
         Some(url) => Store::connect(url, key).await.unwrap(),
         None => Store::open_sqlite(temp.path(), key).await.unwrap(),
     };
-    let empty_size = database_bytes(setup, temp.path(), size.as_deref()).await;
+    let empty_size = database_bytes(temp.path(), url.as_deref()).await;
     let id = seed(&store, n).await;
     drop(store);
     let server = Server::start(setup, temp.path(), url.as_deref()).await;
@@ -255,7 +253,7 @@ async fn api(setup: &Setup, backend: Backend, n: usize) -> Vec<Row> {
     let loaded = server.rss_mib();
     let list = wrk(&format!("{}/integrations", server.base), seconds, CONNECTIONS, 2);
     let loaded = loaded.max(server.rss_mib());
-    let per_integration = (database_bytes(setup, temp.path(), size.as_deref()).await - empty_size) / n as f64;
+    let per_integration = (database_bytes(temp.path(), url.as_deref()).await - empty_size) / n as f64;
     let floor_name = "/healthz, same load";
     let mut rows = vec![row("API", format!("/healthz req/s ({label})"), floor.rps, "req/s", Better::Higher)];
     for (what, load) in [("GET /integrations/{id}", &one), ("GET /integrations", &list)] {
@@ -292,9 +290,11 @@ async fn api(setup: &Setup, backend: Backend, n: usize) -> Vec<Row> {
 }
 
 /// The store's size: the SQLite database once its write-ahead log is folded in (the log's
-/// own size depends on when SQLite last checkpointed it), or the PostgreSQL database.
-async fn database_bytes(setup: &Setup, dir: &Path, postgres_name: Option<&str>) -> f64 {
-    match postgres_name {
+/// own size depends on when SQLite last checkpointed it), or the PostgreSQL store's tables with
+/// their indexes and TOAST. (`pg_database_size` of a 100-integration store sometimes did not
+/// grow at all: the catalog's preallocated files dominate it.)
+async fn database_bytes(dir: &Path, postgres_url: Option<&str>) -> f64 {
+    match postgres_url {
         None => {
             let url = format!("sqlite://{}", dir.join("warden.db").display());
             let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
@@ -305,10 +305,16 @@ async fn database_bytes(setup: &Setup, dir: &Path, postgres_name: Option<&str>) 
                 .unwrap();
             row.get::<i64, _>(0) as f64
         }
-        Some(name) => {
-            let mut admin = PgConnection::connect(&setup.postgres).await.unwrap();
-            let row =
-                sqlx::query("SELECT pg_database_size($1)::float8").bind(name).fetch_one(&mut admin).await.unwrap();
+        Some(url) => {
+            let mut store = PgConnection::connect(url).await.unwrap();
+            let row = sqlx::query(
+                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::float8 FROM pg_class c \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')",
+            )
+            .fetch_one(&mut store)
+            .await
+            .unwrap();
             row.get::<f64, _>(0)
         }
     }
@@ -677,7 +683,7 @@ fn script_generation(setup: &Setup) -> Vec<Row> {
 async fn scale_out(setup: &Setup) -> Vec<Row> {
     let seconds = if setup.quick { 1 } else { 10 };
     let counts: &[usize] = if setup.quick { &[1, 2] } else { &[1, 2, 3] };
-    let (url, _) = fresh_database(&setup.postgres, "bench_scale").await;
+    let url = fresh_database(&setup.postgres, "bench_scale").await;
     let store = Store::connect(&url, MasterKey::from_hex(MASTER_KEY).unwrap()).await.unwrap();
     let id = seed(&store, 100).await;
     drop(store);
