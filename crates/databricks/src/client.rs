@@ -2,8 +2,8 @@
 //! call `https://<workspaceUrl>:<port>/api/...` with `Authorization: Bearer <token>` (a
 //! personal access token, or an OAuth M2M access token), JSON in and out. An error answer is
 //! `{"error_code", "message"}`; its code (or, without one, the HTTP status) becomes the
-//! contract's kind. `429` and `503` are retried with backoff, waiting what `Retry-After`
-//! says (at most [`MAX_WAIT`] each, [`ATTEMPTS`] attempts in all). The SQL Statement
+//! contract's kind. `429` and `503` are retried with backoff (`warden_http::rest`), waiting
+//! what `Retry-After` says (at most [`MAX_WAIT`] each, [`ATTEMPTS`] attempts in all). The SQL Statement
 //! Execution API (`POST /api/2.0/sql/statements` on a SQL warehouse) runs what only SQL can
 //! do. No token is ever put in an error or a log line.
 
@@ -13,16 +13,12 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use warden_http::Proxy;
 use warden_http::oauth::{self, CacheKey, TokenRequest};
+use warden_http::rest::{self, Answer};
 use warden_model::Secret;
 use warden_model::config::DatabricksOAuth;
 use warden_platform::{ErrorKind, PlatformError};
 
-/// How many times a throttled call is sent at most.
-pub const ATTEMPTS: u32 = 4;
-/// The longest wait before a retry, whatever `Retry-After` says.
-pub const MAX_WAIT: Duration = Duration::from_secs(10);
-/// The first backoff when the answer does not say how long to wait.
-const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+pub use warden_http::rest::{ATTEMPTS, MAX_WAIT};
 
 /// How the service principal proves itself.
 #[derive(Debug, Clone)]
@@ -67,12 +63,6 @@ fn kind_of(status: u16, code: &str) -> ErrorKind {
     }
 }
 
-/// How long `Retry-After` (in seconds) asks to wait, within [`MAX_WAIT`].
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let seconds: u64 = headers.get("retry-after")?.to_str().ok()?.trim().parse().ok()?;
-    Some(Duration::from_secs(seconds).min(MAX_WAIT))
-}
-
 impl Workspace {
     /// The workspace at `host:port`, reached with `credential`, through `proxy` when given.
     pub fn new(host: &str, port: u16, credential: Credential, proxy: Option<&Proxy>) -> Result<Self, PlatformError> {
@@ -93,26 +83,34 @@ impl Workspace {
                     client.client_secret.expose(),
                 ]);
                 let entra = oauth::is_entra(&endpoint);
-                oauth::access_token(&self.http, key, &endpoint, "config.oAuthClientConfig", || {
-                    let scope = Secret::new(client.scope.clone());
-                    // Databricks' own endpoint takes the client in HTTP Basic (as its SDKs send
-                    // it); Entra ID in the form.
-                    Ok(if entra {
-                        TokenRequest {
-                            form: vec![
-                                ("client_id", Secret::new(client.client_id.clone())),
-                                ("client_secret", client.client_secret.clone()),
-                                ("scope", scope),
-                            ],
-                            basic_auth: None,
-                        }
-                    } else {
-                        TokenRequest {
-                            form: vec![("scope", scope)],
-                            basic_auth: Some((client.client_id.clone(), client.client_secret.clone())),
-                        }
-                    })
-                })
+                oauth::access_token(
+                    &self.http,
+                    key,
+                    &endpoint,
+                    "config.oAuthClientConfig",
+                    oauth::CLIENT_CREDENTIALS_REMEDY,
+                    || {
+                        let scope = Secret::new(client.scope.clone());
+                        // Databricks' own endpoint takes the client in HTTP Basic (as its SDKs send
+                        // it); Entra ID in the form.
+                        Ok(if entra {
+                            TokenRequest {
+                                form: vec![
+                                    ("client_id", Secret::new(client.client_id.clone())),
+                                    ("client_secret", client.client_secret.clone()),
+                                    ("scope", scope),
+                                ],
+                                ..TokenRequest::default()
+                            }
+                        } else {
+                            TokenRequest {
+                                form: vec![("scope", scope)],
+                                basic_auth: Some((client.client_id.clone(), client.client_secret.clone())),
+                                ..TokenRequest::default()
+                            }
+                        })
+                    },
+                )
                 .await
             }
         }
@@ -127,50 +125,26 @@ impl Workspace {
     /// (`null` for an empty one).
     pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, PlatformError> {
         let what = format!("{method} {}", path.split('?').next().unwrap_or(path));
-        let mut backoff = FIRST_BACKOFF;
-        for attempt in 1..=ATTEMPTS {
-            let token = self.bearer().await?;
-            let mut request = self
-                .http
-                .request(method.clone(), format!("{}{path}", self.base_url))
-                .bearer_auth(token.expose())
-                .header("accept", "application/json");
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            let response = request.send().await.map_err(|e| {
-                let kind = if e.is_timeout() || e.is_connect() { ErrorKind::Unreachable } else { ErrorKind::Other };
-                PlatformError::new(kind, format!("{what}: {}", e.without_url()))
-            })?;
-            let status = response.status().as_u16();
-            let wait = retry_after(response.headers());
-            let text = response.text().await.unwrap_or_default();
-            let answer: Value =
-                if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
-            if (200..300).contains(&status) {
-                return Ok(answer);
-            }
-            let code = answer["error_code"].as_str().unwrap_or_default();
-            let kind = kind_of(status, code);
-            if matches!(kind, ErrorKind::Throttled { .. }) && attempt < ATTEMPTS {
-                let pause = wait.unwrap_or(backoff);
-                tracing::info!(%what, status, attempt, wait_ms = pause.as_millis() as u64, "throttled by Databricks; retrying");
-                tokio::time::sleep(pause).await;
-                backoff = (backoff * 2).min(MAX_WAIT);
-                continue;
-            }
-            let kind = match kind {
-                ErrorKind::Throttled { .. } => ErrorKind::Throttled { retry_after: wait },
-                other => other,
-            };
-            let message = answer["message"].as_str().unwrap_or("no message");
-            let code = if code.is_empty() { String::new() } else { format!(" {code}") };
-            return Err(PlatformError::new(kind, format!("{what}: Databricks answered {status}{code}: {message}")));
+        let url = format!("{}{path}", self.base_url);
+        let code = |answer: &Answer| answer.body["error_code"].as_str().unwrap_or_default().to_owned();
+        let answer = rest::retrying(
+            "Databricks",
+            &what,
+            || async { rest::send(&self.http, method.clone(), &url, &self.bearer().await?, body, &what).await },
+            |answer| matches!(kind_of(answer.status, &code(answer)), ErrorKind::Throttled { .. }),
+        )
+        .await?;
+        if answer.succeeded() {
+            return Ok(answer.body);
         }
-        Err(PlatformError::new(
-            ErrorKind::Throttled { retry_after: None },
-            format!("{what}: still throttled after {ATTEMPTS} attempts"),
-        ))
+        let code = code(&answer);
+        let kind = match kind_of(answer.status, &code) {
+            ErrorKind::Throttled { .. } => ErrorKind::Throttled { retry_after: answer.retry_after },
+            other => other,
+        };
+        let message = answer.body["message"].as_str().unwrap_or("no message");
+        let code = if code.is_empty() { String::new() } else { format!(" {code}") };
+        Err(PlatformError::new(kind, format!("{what}: Databricks answered {}{code}: {message}", answer.status)))
     }
 
     /// Runs `sql` on the SQL warehouse `warehouse_id` (the Statement Execution API, rows

@@ -3,7 +3,9 @@
 //! operator's CA file, an optional HTTP proxy), and [`oauth`], OAuth client-credentials
 //! tokens cached until shortly before they expire.
 
+pub mod jwt;
 pub mod oauth;
+pub mod rest;
 
 use std::time::Duration;
 

@@ -19,6 +19,9 @@ use warden_platform::{ErrorKind, PlatformError};
 /// How long before its expiry a cached token is no longer used.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 
+/// What a client-credentials refusal asks the user to check.
+pub const CLIENT_CREDENTIALS_REMEDY: &str = "the client id, its secret or certificate, the scope and authorityUrl";
+
 /// A cached token and the instant it stops being used.
 type Cached = (Secret<String>, Instant);
 
@@ -42,10 +45,13 @@ impl CacheKey {
     }
 }
 
-/// A token request: the form (`grant_type=client_credentials` is added) and the client's
-/// HTTP Basic credentials, when it authenticates that way.
+/// A token request: the grant, the form, and the client's HTTP Basic credentials, when it
+/// authenticates that way.
 #[derive(Debug, Default)]
 pub struct TokenRequest {
+    /// The grant type; `None` is `client_credentials`. (Google's service accounts use RFC
+    /// 7523's `urn:ietf:params:oauth:grant-type:jwt-bearer` with an `assertion`.)
+    pub grant_type: Option<&'static str>,
     /// Form fields besides `grant_type`.
     pub form: Vec<(&'static str, Secret<String>)>,
     /// `client_id` and secret sent as HTTP Basic authentication.
@@ -80,12 +86,13 @@ pub fn token_endpoint(authority: &str) -> Result<String, PlatformError> {
 /// An access token for the client `key`: the cached one while it has more than a minute
 /// left, else a new one from `endpoint` with the request `build` makes (called only then, so
 /// an assertion is signed only when it is sent). `config` names the client's config in the
-/// message of a refusal (`oAuthClientConfig`).
+/// message of a refusal (`oAuthClientConfig`) and `remedy` says what in it to check.
 pub async fn access_token(
     http: &reqwest::Client,
     key: CacheKey,
     endpoint: &str,
     config: &str,
+    remedy: &str,
     build: impl FnOnce() -> Result<TokenRequest, PlatformError>,
 ) -> Result<Secret<String>, PlatformError> {
     let now = Instant::now();
@@ -97,7 +104,7 @@ pub async fn access_token(
         }
     }
     let request = build()?;
-    let mut form: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
+    let mut form: Vec<(&str, &str)> = vec![("grant_type", request.grant_type.unwrap_or("client_credentials"))];
     form.extend(request.form.iter().map(|(name, value)| (*name, value.expose().as_str())));
     let mut post = http.post(endpoint).header("accept", "application/json").form(&form);
     if let Some((user, secret)) = &request.basic_auth {
@@ -117,7 +124,7 @@ pub async fn access_token(
         return Err(PlatformError::new(
             ErrorKind::Unauthenticated,
             format!(
-                "the OAuth token endpoint {endpoint} answered {status} ({error}{description}); check {config} (the client id, its secret or certificate, the scope and authorityUrl)"
+                "the OAuth token endpoint {endpoint} answered {status} ({error}{description}); check {config} ({remedy})"
             ),
         ));
     };

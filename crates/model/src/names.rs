@@ -308,6 +308,9 @@ string_newtype!(
 impl DatasetName {
     /// Checks a dataset name.
     pub fn parse(s: &str) -> Result<Self, String> {
+        if s.is_empty() {
+            return Err("must not be empty".into());
+        }
         if s.len() <= 1024 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
             Ok(Self(s.to_owned()))
         } else {

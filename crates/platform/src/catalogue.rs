@@ -279,7 +279,7 @@ const BIGQUERY: &[TestDef] = &[
         "Basic validation: non-matching service account in key file",
         "The service account does not match the service account in the provided key file.",
         Always,
-        Nothing,
+        Connection,
     ),
     t(
         TestId::BigQuery(BigQueryTest::NotUsedForDataSources),

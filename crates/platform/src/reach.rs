@@ -110,11 +110,22 @@ fn aws_endpoint_from(for_service: Option<String>, general: Option<String>, defau
     [for_service, general].into_iter().flatten().find(|v| !v.is_empty()).unwrap_or(default)
 }
 
+/// The BigQuery emulator set for this process by [`set_bigquery_emulator`].
+static BIGQUERY_EMULATOR: std::sync::RwLock<Option<String>> = std::sync::RwLock::new(None);
+
+/// Sends this process's BigQuery calls to the emulator at `host:port`, before
+/// `BIGQUERY_EMULATOR_HOST`: what a test that starts its own emulator uses, since it cannot
+/// change its process's environment.
+pub fn set_bigquery_emulator(host_port: &str) {
+    *BIGQUERY_EMULATOR.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(host_port.to_owned());
+}
+
 /// The BigQuery API's base URL, as Google's client libraries choose it: the emulator named
-/// by `BIGQUERY_EMULATOR_HOST` (`host:port`, spoken to over http, so only a loopback one is
-/// taken), else `default`.
+/// by [`set_bigquery_emulator`] or `BIGQUERY_EMULATOR_HOST` (`host:port`, spoken to over
+/// http, so only a loopback one is taken), else `default`.
 pub fn bigquery_endpoint(default: String) -> Result<String, Problem> {
-    bigquery_endpoint_from(std::env::var("BIGQUERY_EMULATOR_HOST").ok(), default)
+    let set = BIGQUERY_EMULATOR.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    bigquery_endpoint_from(set.or_else(|| std::env::var("BIGQUERY_EMULATOR_HOST").ok()), default)
 }
 
 /// [`bigquery_endpoint`] with the variable's value given.

@@ -108,7 +108,7 @@ fn token_request(client: &SnowflakeOAuth, endpoint: &str) -> Result<TokenRequest
             ));
         }
     }
-    Ok(TokenRequest { form, basic_auth: None })
+    Ok(TokenRequest { form, ..TokenRequest::default() })
 }
 
 /// An access token for `client` (cached until a minute before it expires).
@@ -117,8 +117,15 @@ pub(crate) async fn access_token(
     client: &SnowflakeOAuth,
 ) -> Result<Secret<String>, PlatformError> {
     let endpoint = oauth::token_endpoint(client.authority_url.as_str())?;
-    oauth::access_token(http, cache_key(client), &endpoint, "oAuthClientConfig", || token_request(client, &endpoint))
-        .await
+    oauth::access_token(
+        http,
+        cache_key(client),
+        &endpoint,
+        "oAuthClientConfig",
+        oauth::CLIENT_CREDENTIALS_REMEDY,
+        || token_request(client, &endpoint),
+    )
+    .await
 }
 
 #[cfg(test)]
