@@ -11,6 +11,10 @@
 //!   certificate, started by `xtask/minilake_server.py` (a request log, the system views
 //!   Warden's delete reads, metastore faults by token); its URL reaches the tests as
 //!   `WARDEN_TEST_MINILAKE_URL` and its request log as `WARDEN_TEST_MINILAKE_LOG`.
+//! - bqemulator (PyPI `bqemulator`), the BigQuery emulator, started by
+//!   `xtask/bqemulator_server.py` (bearer tokens resolved to service accounts, permissions
+//!   refused by account name, a request log); its `host:port` reaches the tests as
+//!   `WARDEN_TEST_BIGQUERY_EMULATOR` and its request log as `WARDEN_TEST_BIGQUERY_LOG`.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -119,6 +123,27 @@ impl Emulator {
             emulator.scheme = "https";
             emulator
         })
+    }
+
+    /// Starts bqemulator from the virtualenv whose Python is `python` with `home` as its
+    /// `HOME` (where DuckDB's spatial extension was installed), through
+    /// `xtask/bqemulator_server.py`, with a request log at `request_log`.
+    pub fn bqemulator(python: &Path, home: &Path, request_log: &Path) -> Result<Self, String> {
+        let launcher = crate::workspace_root().join("xtask/bqemulator_server.py");
+        let text = |path: &Path| path.to_str().map(str::to_owned).ok_or("a path is not UTF-8");
+        let (launcher, home, log) = (text(&launcher)?, text(home)?, text(request_log)?);
+        let grpc_port = free_port()?.to_string();
+        Self::start(
+            "bqemulator",
+            python,
+            &[&launcher, "start", "--rest-host", "127.0.0.1", "--grpc-port", &grpc_port, "--rest-port"],
+            &[("HOME", &home), ("BQEMULATOR_REQUEST_LOG", &log)],
+        )
+    }
+
+    /// Its `host:port`.
+    pub fn host_port(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
     }
 
     /// Starts `bin` with `args` and a free port after them, and waits until the port answers.

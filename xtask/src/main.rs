@@ -10,7 +10,9 @@
 //!   `WARDEN_TEST_MOTO_URL` with its test user's key in `WARDEN_TEST_MOTO_ACCESS_KEY_ID` and
 //!   `WARDEN_TEST_MOTO_SECRET_KEY`, the Snowflake tests a fakesnow server through
 //!   `WARDEN_TEST_FAKESNOW_URL`, and the Databricks tests minilake through
-//!   `WARDEN_TEST_MINILAKE_URL` and tinyproxy through `WARDEN_TEST_TINYPROXY` (see [`emulators`]).
+//!   `WARDEN_TEST_MINILAKE_URL` and tinyproxy through `WARDEN_TEST_TINYPROXY`, and the
+//!   BigQuery tests bqemulator through `WARDEN_TEST_BIGQUERY_EMULATOR` (see [`emulators`])
+//!   and shellcheck (from apt) through `WARDEN_TEST_SHELLCHECK`.
 //!   Then schemathesis checks every operation of the served OpenAPI document against the
 //!   running server (see [`schemathesis`]).
 
@@ -75,6 +77,24 @@ fn apt_get(args: &[&str]) -> Result<(), String> {
         .and_then(|s| if s.success() { Ok(()) } else { Err(format!("apt-get {} failed", args.join(" "))) })
 }
 
+/// The shellcheck binary (Debian's package, installed from apt when missing and run as root).
+fn ensure_shellcheck() -> Result<PathBuf, String> {
+    let installed = PathBuf::from("/usr/bin/shellcheck");
+    if installed.exists() {
+        return Ok(installed);
+    }
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !root {
+        return Err("shellcheck is not installed: run `sudo apt-get install -y shellcheck` and try again".into());
+    }
+    eprintln!("==> installing shellcheck from apt (for the BigQuery setup script's tests)");
+    apt_get(&["install", "-y", "-qq", "shellcheck"]).or_else(|_| {
+        apt_get(&["update", "-qq"])?;
+        apt_get(&["install", "-y", "-qq", "shellcheck"])
+    })?;
+    Ok(installed)
+}
+
 fn succeeds(program: &str, args: &[&str]) -> bool {
     Command::new(program)
         .args(args)
@@ -94,7 +114,9 @@ fn ci() -> Result<(), String> {
     let moto_python = venv::ensure_moto()?;
     let fakesnow_python = venv::ensure_fakesnow()?;
     let minilake_python = venv::ensure_minilake()?;
+    let (bqemulator_python, bqemulator_home) = venv::ensure_bqemulator()?;
     let tinyproxy = emulators::ensure_tinyproxy()?;
+    let shellcheck = ensure_shellcheck()?;
     let tally = {
         let server = postgres::Postgres::start()?;
         let aws = emulators::Emulator::moto(&moto_python)?;
@@ -103,6 +125,8 @@ fn ci() -> Result<(), String> {
         let (certificate, key) = server.certificate();
         let minilake_log = server.ca_path().with_file_name("minilake-requests.log");
         let databricks = emulators::Emulator::minilake(&minilake_python, &certificate, &key, &minilake_log)?;
+        let bigquery_log = server.ca_path().with_file_name("bqemulator-requests.log");
+        let bigquery = emulators::Emulator::bqemulator(&bqemulator_python, &bqemulator_home, &bigquery_log)?;
         let pythons = Pythons { sqlglot: &sqlglot };
         let urls = EmulatorUrls {
             moto: aws.url(),
@@ -110,7 +134,10 @@ fn ci() -> Result<(), String> {
             fakesnow: snowflake.url(),
             minilake: databricks.url(),
             minilake_log: minilake_log.display().to_string(),
+            bigquery: bigquery.host_port(),
+            bigquery_log: bigquery_log.display().to_string(),
             tinyproxy: tinyproxy.display().to_string(),
+            shellcheck: shellcheck.display().to_string(),
         };
         let tally = test_workspace(&server, &pythons, &urls)?;
         // The benchmark harness must never rot: its quick mode runs here and only checks
@@ -205,8 +232,14 @@ struct EmulatorUrls {
     minilake: String,
     /// minilake's request log (`xtask/minilake_server.py`).
     minilake_log: String,
+    /// bqemulator's `host:port`.
+    bigquery: String,
+    /// bqemulator's request log (`xtask/bqemulator_server.py`).
+    bigquery_log: String,
     /// The tinyproxy binary the proxy tests start.
     tinyproxy: String,
+    /// The shellcheck binary the BigQuery setup script is checked with.
+    shellcheck: String,
 }
 
 fn test_workspace(postgres: &postgres::Postgres, pythons: &Pythons<'_>, urls: &EmulatorUrls) -> Result<Tally, String> {
@@ -228,7 +261,10 @@ fn test_workspace(postgres: &postgres::Postgres, pythons: &Pythons<'_>, urls: &E
             ("WARDEN_TEST_FAKESNOW_URL", &urls.fakesnow),
             ("WARDEN_TEST_MINILAKE_URL", &urls.minilake),
             ("WARDEN_TEST_MINILAKE_LOG", &urls.minilake_log),
+            ("WARDEN_TEST_BIGQUERY_EMULATOR", &urls.bigquery),
+            ("WARDEN_TEST_BIGQUERY_LOG", &urls.bigquery_log),
             ("WARDEN_TEST_TINYPROXY", &urls.tinyproxy),
+            ("WARDEN_TEST_SHELLCHECK", &urls.shellcheck),
             ("WARDEN_TEST_POSTGRES_LOG", &postgres.log_path().display().to_string()),
         ])
         .current_dir(workspace_root())

@@ -23,6 +23,15 @@ const SNOWFLAKE_CONNECTOR: &str = "4.8.1";
 /// The minilake release the Databricks tests run against (emulators-and-crates.md).
 const MINILAKE: &str = "1.9.0";
 
+/// The bqemulator release the BigQuery tests run against, and the pins it needs here
+/// (emulators-and-crates.md): bqemulator pulls a DuckDB whose spatial extension it downloads
+/// at start, which this machine cannot reach, so DuckDB is held at the release whose spatial
+/// extension ships as a wheel, installed once into the emulator's own home; numpy is a
+/// dependency it does not declare.
+const BQEMULATOR: &str = "1.4.0";
+const BQEMULATOR_DUCKDB: &str = "1.5.5";
+const BQEMULATOR_NUMPY: &str = "2.4.6";
+
 /// The schemathesis release `cargo xtask ci` checks the OpenAPI document with.
 pub const SCHEMATHESIS: &str = "4.32.5";
 
@@ -53,6 +62,33 @@ pub fn ensure_fakesnow() -> Result<PathBuf, String> {
 pub fn ensure_minilake() -> Result<PathBuf, String> {
     let check = format!("import importlib.metadata as m, sys; sys.exit(m.version('minilake') != '{MINILAKE}')");
     ensure_named(".venv-minilake", &[format!("minilake=={MINILAKE}")], &check)
+}
+
+/// The virtualenv of bqemulator, the BigQuery emulator, with DuckDB's spatial extension
+/// installed from its wheel into the emulator's home (`.venv-bqemulator/home`, the `HOME`
+/// it runs with); returns its Python and that home.
+pub fn ensure_bqemulator() -> Result<(PathBuf, PathBuf), String> {
+    let check = format!(
+        "import importlib.metadata as m, sys; sys.exit(m.version('bqemulator') != '{BQEMULATOR}' or m.version('duckdb') != '{BQEMULATOR_DUCKDB}')"
+    );
+    let packages = [
+        format!("bqemulator=={BQEMULATOR}"),
+        format!("duckdb=={BQEMULATOR_DUCKDB}"),
+        format!("duckdb-extension-spatial=={BQEMULATOR_DUCKDB}"),
+        format!("numpy=={BQEMULATOR_NUMPY}"),
+    ];
+    let python = ensure_named(".venv-bqemulator", &packages, &check)?;
+    let home = workspace_root().join(".venv-bqemulator/home");
+    let extension = home.join(format!(".duckdb/extensions/v{BQEMULATOR_DUCKDB}/linux_amd64/spatial.duckdb_extension"));
+    if !extension.exists() {
+        std::fs::create_dir_all(&home).map_err(|e| format!("{}: {e}", home.display()))?;
+        let install = format!(
+            "import duckdb, os, duckdb_extension_spatial as e; duckdb.connect().execute(\"INSTALL '\" + os.path.join(os.path.dirname(e.__file__), 'extensions/v{BQEMULATOR_DUCKDB}/spatial.duckdb_extension') + \"'\")"
+        );
+        let home_text = home.to_string_lossy().into_owned();
+        run(&python.to_string_lossy(), &["-c", &install], &[("HOME", &home_text)])?;
+    }
+    Ok((python, home))
 }
 
 /// The virtualenv of schemathesis (its own: its pins conflict with the others'); returns its

@@ -70,11 +70,18 @@ impl Step {
         }
     }
 
-    /// The step the step needs to have succeeded first.
-    const fn needs(self) -> Option<Self> {
+    /// The step that must have succeeded before this one can be tried, given which steps
+    /// `passed`: the dataset for everything, the table for the table steps, and the table's
+    /// removal for the dataset's (a dataset that still holds a table cannot be deleted
+    /// without deleting its contents, which takes `bigquery.tables.delete` again).
+    fn needs(self, passed: impl Fn(Self) -> bool) -> Option<Self> {
         match self {
             Self::DatasetCreate => None,
-            Self::TableCreate | Self::DatasetDelete => Some(Self::DatasetCreate),
+            Self::TableCreate => Some(Self::DatasetCreate),
+            Self::DatasetDelete if !passed(Self::DatasetCreate) => Some(Self::DatasetCreate),
+            Self::DatasetDelete => {
+                (passed(Self::TableCreate) && !passed(Self::TableDelete)).then_some(Self::TableDelete)
+            }
             Self::TableGet | Self::TableInsert | Self::TableUpdate | Self::TableDelete => Some(Self::TableCreate),
         }
     }
@@ -116,10 +123,11 @@ pub async fn run(client: &Client) -> Probe {
     // For each step not tried, the failed step that stopped it.
     let mut stopped_by: Vec<(Step, Step)> = Vec::new();
     for step in STEPS {
-        let blocked = step.needs().and_then(|needed| {
-            let failed = outcomes.iter().any(|(s, o)| *s == needed && !matches!(o, CheckOutcome::Passed));
-            failed.then(|| stopped_by.iter().find(|(s, _)| *s == needed).map_or(needed, |(_, root)| *root))
-        });
+        let passed = |step: Step| outcomes.iter().any(|(s, o)| *s == step && matches!(o, CheckOutcome::Passed));
+        let blocked = step
+            .needs(passed)
+            .filter(|needed| !passed(*needed))
+            .map(|needed| stopped_by.iter().find(|(s, _)| *s == needed).map_or(needed, |(_, root)| *root));
         if let Some(root) = blocked {
             stopped_by.push((step, root));
         }

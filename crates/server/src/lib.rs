@@ -133,6 +133,7 @@ pub fn shipped_platforms() -> Platforms {
         .with(Arc::new(warden_snowflake::Snowflake))
         .with(Arc::new(warden_databricks::Databricks))
         .with(Arc::new(warden_s3::NativeS3))
+        .with(Arc::new(warden_bigquery::BigQuery))
 }
 
 /// Runs the command line with these adapters.
