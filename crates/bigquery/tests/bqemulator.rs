@@ -267,3 +267,63 @@ async fn create_makes_or_adopts_the_dataset_and_delete_releases_it() {
     let (kept, _) = call(&host, &admin, reqwest::Method::GET, &format!("{path}/tables/kept"), None).await;
     assert_eq!(kept, 200, "and its table");
 }
+
+/// Warden's records, as the registry shows them: one BigQuery data source reading with
+/// `account`.
+struct OneDataSource {
+    account: String,
+}
+
+#[async_trait::async_trait]
+impl warden_platform::Registry for OneDataSource {
+    async fn integrations(
+        &self,
+        _integration_type: warden_model::IntegrationType,
+    ) -> Result<Vec<warden_platform::Registered>, warden_platform::PlatformError> {
+        Ok(Vec::new())
+    }
+
+    async fn data_sources(
+        &self,
+        integration_type: warden_model::IntegrationType,
+    ) -> Result<Vec<warden_platform::DataSource>, warden_platform::PlatformError> {
+        assert_eq!(integration_type, warden_model::IntegrationType::GoogleBigQuery);
+        Ok(vec![warden_platform::DataSource {
+            id: 7,
+            integration_id: warden_model::IntegrationId::new(3).unwrap(),
+            name: "sales".into(),
+            location: "warden-p.sales".into(),
+            state: Some(json!({warden_bigquery::DATA_SOURCE_ACCOUNT: self.account})),
+        }])
+    }
+}
+
+/// An account a data source reads with is refused for the integration; another is not.
+#[tokio::test]
+async fn an_account_used_by_a_data_source_is_refused() {
+    let Some(_host) = emulator() else { return };
+    let tokens = google_token::start().await;
+    let project = project();
+    let email = format!("warden-sa@{project}.iam.gserviceaccount.com");
+    let key = tokens.key_file(&project, &email);
+    let check = "Basic validation: verify service account not being used for data source connection credentials";
+    for (account, expected) in
+        [(email.clone(), TestStatus::Failed), ("reader@x.iam.gserviceaccount.com".into(), TestStatus::Passed)]
+    {
+        let context = CheckContext {
+            spec: Arc::new(spec(&key, "US")),
+            phase: Phase::Request,
+            integration_id: None,
+            session: None,
+            registry: Arc::new(OneDataSource { account }),
+        };
+        let results = validate(Arc::new(BigQuery), context, RunOptions::default()).await.unwrap();
+        let test = results.validation_tests.iter().find(|t| t.name == check).unwrap();
+        assert_eq!(test.status, expected, "{test:?}");
+        if expected == TestStatus::Failed {
+            let text = test.message.as_deref().unwrap();
+            assert!(text.starts_with("Native BigQuery doesn't support the reuse of service accounts"), "{text}");
+            assert!(text.contains("data source sales (id 7)"), "{text}");
+        }
+    }
+}
