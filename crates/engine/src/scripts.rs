@@ -12,7 +12,9 @@ use crate::{Engine, EngineError};
 impl From<ScriptError> for EngineError {
     fn from(error: ScriptError) -> Self {
         match error {
-            ScriptError::UnsafeName { field, reason } => Self::invalid(vec![Problem { path: field, message: reason }]),
+            ScriptError::UnsafeName { field, reason } | ScriptError::Payload { field, reason } => {
+                Self::invalid(vec![Problem { path: field, message: reason }])
+            }
             ScriptError::TypeNotAccepted { accepted } => Self::code(ErrorCode::ScriptTypeNotAccepted { accepted }),
             ScriptError::Randomness(detail) => Self::Internal(detail),
             error @ ScriptError::PrivateKey(_) => {
@@ -42,7 +44,7 @@ fn script_payload(payload: &Value, stored: Option<&IntegrationSpec>) -> Result<I
 impl Engine {
     /// `POST /integrations/scripts/{create, initial-create, cleanup, post-cleanup}`.
     pub fn script(&self, kind: ScriptKind, payload: &Value) -> Result<Script, EngineError> {
-        let (payload, generated) = warden_scripts::with_generated_password(kind, payload)?;
+        let (payload, generated) = warden_scripts::prepare_payload(kind, payload)?;
         let spec = script_payload(&payload, None)?;
         if !kind.accepted().contains(&spec.integration_type()) {
             return Err(EngineError::code(ErrorCode::ScriptTypeNotAccepted { accepted: kind.accepted().to_vec() }));

@@ -1,7 +1,8 @@
-//! The four SQL dialects Warden writes (SCRIPTS.md "Common rules"): how each quotes an
-//! identifier and a string literal, how it folds case, and how long a name may be. A name
-//! a dialect cannot hold as written is refused with the config field it came from; it is
-//! never changed silently.
+//! The four SQL dialects Warden writes (SCRIPTS.md "Common rules"), and the shell of the
+//! BigQuery setup script: how each quotes an identifier and a string literal, how it folds
+//! case, how long a name may be, and how it comments and ends a statement. A name a dialect
+//! cannot hold as written is refused with the config field it came from; it is never changed
+//! silently.
 
 use std::fmt;
 
@@ -21,6 +22,8 @@ pub enum Dialect {
     Tsql,
     /// Databricks SQL (Unity Catalog).
     Databricks,
+    /// Bash running `gcloud` and `bq` (the BigQuery setup script, which is not SQL).
+    Bash,
 }
 
 impl Dialect {
@@ -31,13 +34,30 @@ impl Dialect {
             Self::Redshift => "redshift",
             Self::Tsql => "tsql",
             Self::Databricks => "databricks",
+            Self::Bash => "bash",
+        }
+    }
+
+    /// What starts a comment line.
+    pub const fn comment(self) -> &'static str {
+        match self {
+            Self::Bash => "#",
+            _ => "--",
+        }
+    }
+
+    /// What ends a statement.
+    pub const fn terminator(self) -> &'static str {
+        match self {
+            Self::Bash => "",
+            _ => ";",
         }
     }
 
     /// The longest name the dialect holds, and the unit it counts in.
     const fn max_len(self) -> (usize, &'static str) {
         match self {
-            Self::Snowflake | Self::Databricks => (255, "characters"),
+            Self::Snowflake | Self::Databricks | Self::Bash => (255, "characters"),
             Self::Redshift => (127, "bytes"),
             Self::Tsql => (128, "characters"),
         }
@@ -88,6 +108,7 @@ impl Dialect {
             Self::Snowflake | Self::Redshift => format!("\"{}\"", name.replace('"', "\"\"")),
             Self::Tsql => format!("[{}]", name.replace(']', "]]")),
             Self::Databricks => format!("`{}`", name.replace('`', "``")),
+            Self::Bash => self.literal(name),
         };
         Ok(Ident { name: name.to_owned(), quoted })
     }
@@ -106,13 +127,16 @@ impl Dialect {
     }
 
     /// A string literal holding `text`: single quotes doubled; Snowflake and Databricks
-    /// also read `\` as an escape, so it is doubled too; T-SQL literals are `N'...'`.
+    /// also read `\` as an escape, so it is doubled too; T-SQL literals are `N'...'`. In
+    /// bash, one single-quoted word (inside which nothing is special; a `'` is written
+    /// `'\''`).
     pub fn literal(self, text: &str) -> String {
-        let body = text.replace('\'', "''");
+        let doubled = || text.replace('\'', "''");
         match self {
-            Self::Snowflake | Self::Databricks => format!("'{}'", body.replace('\\', "\\\\")),
-            Self::Redshift => format!("'{body}'"),
-            Self::Tsql => format!("N'{body}'"),
+            Self::Snowflake | Self::Databricks => format!("'{}'", doubled().replace('\\', "\\\\")),
+            Self::Redshift => format!("'{}'", doubled()),
+            Self::Tsql => format!("N'{}'", doubled()),
+            Self::Bash => format!("'{}'", text.replace('\'', "'\\''")),
         }
     }
 }
@@ -124,6 +148,7 @@ impl fmt::Display for Dialect {
             Self::Redshift => "Redshift",
             Self::Tsql => "Azure Synapse Analytics",
             Self::Databricks => "Databricks",
+            Self::Bash => "bash",
         })
     }
 }

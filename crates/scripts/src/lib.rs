@@ -8,6 +8,7 @@
 //! its statements. No other crate writes platform SQL: every identifier goes through
 //! [`Dialect::ident`] and every literal through [`Dialect::literal`].
 
+mod bigquery;
 mod databricks;
 mod dialect;
 mod password;
@@ -22,6 +23,7 @@ use serde::Serialize;
 use serde_json::Value;
 use warden_model::{IntegrationSpec, IntegrationType};
 
+pub use bigquery::{DEFAULT_SERVICE_ACCOUNT as BIGQUERY_DEFAULT_SERVICE_ACCOUNT, PERMISSIONS as BIGQUERY_PERMISSIONS};
 pub use databricks::{AUDIT_TABLES as DATABRICKS_AUDIT_TABLES, SCHEMAS as DATABRICKS_SCHEMAS};
 pub use dialect::{Dialect, Ident};
 pub use password::{PasswordForm, generate_password, meets_policy};
@@ -51,6 +53,14 @@ pub enum ScriptError {
     /// A key-pair login's private key cannot be read: what is wrong and what to do.
     #[error("the private key {0}")]
     PrivateKey(&'static str),
+    /// A payload field the script needs is missing.
+    #[error("{field} {reason}")]
+    Payload {
+        /// The config field (`config.projectId`).
+        field: String,
+        /// What is wrong and what to do.
+        reason: String,
+    },
 }
 
 /// Which script.
@@ -78,9 +88,10 @@ impl ScriptKind {
 
     /// The integration types the script exists for (API.md section 2).
     pub fn accepted(self) -> &'static [IntegrationType] {
-        use IntegrationType::{AzureSynapseAnalytics as Synapse, Databricks, Redshift, Snowflake};
+        use IntegrationType::{AzureSynapseAnalytics as Synapse, Databricks, GoogleBigQuery, Redshift, Snowflake};
         match self {
-            Self::Create | Self::Edit | Self::Delete => &[Synapse, Databricks, Redshift, Snowflake],
+            Self::Create => &[Synapse, Databricks, GoogleBigQuery, Redshift, Snowflake],
+            Self::Edit | Self::Delete => &[Synapse, Databricks, Redshift, Snowflake],
             Self::InitialCreate => &[Synapse, Redshift],
             Self::Cleanup => &[Synapse, Redshift, Snowflake],
             Self::PostCleanup => &[Synapse],
@@ -213,19 +224,23 @@ impl Script {
     /// with `;` on its own line, parts separated by a reconnect marker.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        let c = self.dialect.comment();
         let verb = if matches!(self.kind, ScriptKind::Cleanup | ScriptKind::PostCleanup | ScriptKind::Delete) {
             "Removes"
         } else {
             "Creates"
         };
+        if self.dialect == Dialect::Bash {
+            out.push_str("#!/usr/bin/env bash\n");
+        }
         let _ = writeln!(
             out,
-            "-- Warden {} script for the {} integration on {}.",
+            "{c} Warden {} script for the {} integration on {}.",
             self.kind.name(),
             self.integration_type,
             self.host
         );
-        let _ = writeln!(out, "-- Run as:     {}", self.run_as);
+        let _ = writeln!(out, "{c} Run as:     {}", self.run_as);
         let targets: Vec<String> =
             self.parts
                 .iter()
@@ -240,32 +255,36 @@ impl Script {
                 .collect();
         let _ = writeln!(
             out,
-            "-- Connect to: {}",
+            "{c} Connect to: {}",
             if targets.is_empty() { "(any)".to_owned() } else { targets.join(", then ") }
         );
-        let _ = writeln!(out, "-- Dialect:    {}", self.dialect.name());
+        let _ = writeln!(out, "{c} Dialect:    {}", self.dialect.name());
         for (i, item) in self.summary.iter().enumerate() {
-            let _ = writeln!(out, "-- {:<11} {item}", if i == 0 { format!("{verb}:") } else { String::new() });
+            let _ = writeln!(out, "{c} {:<11} {item}", if i == 0 { format!("{verb}:") } else { String::new() });
         }
         for note in &self.notes {
-            let _ = writeln!(out, "-- {note}");
+            let _ = writeln!(out, "{c} {note}");
         }
         let vendor_only: Vec<&Statement> = self.statements().filter(|s| s.vendor_only.is_some()).collect();
         if !vendor_only.is_empty() {
             let _ = writeln!(
                 out,
-                "-- Statements marked [{} only] do not run on compatible servers.",
+                "{c} Statements marked [{} only] do not run on compatible servers.",
                 self.integration_type
             );
         }
         if self.statements().next().is_none() {
-            let _ = writeln!(out, "--\n-- Nothing to change on the platform.");
+            let _ = writeln!(out, "{c}\n{c} Nothing to change on the platform.");
+        }
+        if self.dialect == Dialect::Bash {
+            // Stop at the first command that fails, and at an unset variable.
+            out.push_str("\nset -euo pipefail\n");
         }
         for (i, part) in self.parts.iter().enumerate() {
             if self.parts.len() > 1 {
                 let _ = writeln!(
                     out,
-                    "\n-- ==== Part {} of {}: connect to {} and run what follows ====",
+                    "\n{c} ==== Part {} of {}: connect to {} and run what follows ====",
                     i + 1,
                     self.parts.len(),
                     part.connect_to
@@ -275,13 +294,13 @@ impl Script {
                 out.push('\n');
                 if let Some(comment) = &statement.comment {
                     for line in comment.lines() {
-                        let _ = writeln!(out, "-- {line}");
+                        let _ = writeln!(out, "{c} {line}");
                     }
                 }
                 if let Some(reason) = statement.vendor_only {
-                    let _ = writeln!(out, "-- [{} only] {reason}", self.integration_type);
+                    let _ = writeln!(out, "{c} [{} only] {reason}", self.integration_type);
                 }
-                let _ = writeln!(out, "{};", statement.sql);
+                let _ = writeln!(out, "{}{}", statement.sql, self.dialect.terminator());
             }
         }
         out
@@ -324,6 +343,9 @@ pub fn build_with(
         }
         (warden_model::PlatformConfig::Databricks(to), warden_model::PlatformConfig::Databricks(from)) => {
             databricks::build(kind, to, from)?
+        }
+        (warden_model::PlatformConfig::BigQuery(to), warden_model::PlatformConfig::BigQuery(_)) => {
+            bigquery::build(kind, to)?
         }
         _ => return Err(ScriptError::TypeNotAccepted { accepted: kind.accepted().to_vec() }),
     };
@@ -434,15 +456,22 @@ impl Draft {
     }
 }
 
-/// For a script that creates the system account: when the payload asks for a password
-/// login (`authenticationType: userPassword`) but leaves `config.password` out, Warden
-/// generates one (CSPRNG, every platform's policy) and the script's header says so.
-/// Returns the payload to read and whether a password was generated. (The script endpoints
-/// call it before reading the payload.)
+/// What the script endpoints do to a payload before reading it (they call it first):
 ///
-/// A script that creates no account holds no password, so there a missing or `[REDACTED]`
-/// password (a config copied from `GET /integrations/{id}`) is accepted as it is.
-pub fn with_generated_password(kind: ScriptKind, payload: &Value) -> Result<(Value, bool), ScriptError> {
+/// - for a script that creates the system account, when the payload asks for a password
+///   login (`authenticationType: userPassword`) but leaves `config.password` out, Warden
+///   generates one (CSPRNG, every platform's policy) and the script's header says so; a
+///   script that creates no account holds no password, so there a missing or `[REDACTED]`
+///   password (a config copied from `GET /integrations/{id}`) is accepted as it is;
+/// - the BigQuery create script, which makes the key `config.credential` holds, may be asked
+///   for with `config.projectId` and `config.serviceAccount` instead (see `bigquery`).
+///
+/// Returns the payload to read and whether a password was generated.
+pub fn prepare_payload(kind: ScriptKind, payload: &Value) -> Result<(Value, bool), ScriptError> {
+    let is_bigquery = payload.get("type").and_then(Value::as_str) == Some(IntegrationType::GoogleBigQuery.wire_name());
+    if is_bigquery && kind == ScriptKind::Create {
+        return Ok((bigquery::prepare_payload(payload)?.unwrap_or_else(|| payload.clone()), false));
+    }
     let creates_account = matches!(kind, ScriptKind::Create | ScriptKind::InitialCreate);
     let config = payload.get("config").and_then(Value::as_object);
     let wants_password = config.is_some_and(|c| {

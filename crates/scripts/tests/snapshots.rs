@@ -22,7 +22,7 @@ fn every_platform_and_kind_renders_as_pinned() {
 fn a_type_the_script_does_not_exist_for_is_refused_with_the_accepted_types() {
     let trino = cases::spec(&json!({"type": "Trino"}));
     let error = build(ScriptKind::Create, &trino, None).unwrap_err();
-    assert!(matches!(&error, ScriptError::TypeNotAccepted { accepted } if accepted.len() == 4), "{error:?}");
+    assert!(matches!(&error, ScriptError::TypeNotAccepted { accepted } if accepted.len() == 5), "{error:?}");
     let snowflake = cases::spec(&cases::snowflake(false));
     let error = build(ScriptKind::PostCleanup, &snowflake, None).unwrap_err();
     assert!(matches!(&error, ScriptError::TypeNotAccepted { accepted } if accepted.len() == 1), "{error:?}");
