@@ -159,4 +159,16 @@ async fn the_setup_script_endpoint() {
 
     let cleanup = server.call("POST", "/integrations/scripts/cleanup", Some(&asked)).await;
     assert_eq!(cleanup.status, 400, "{}", cleanup.text);
+
+    // A key file whose token endpoint is plain http off this machine is refused before
+    // anything is signed or sent.
+    let key = json!({"type": "service_account", "project_id": "acme-analytics",
+        "client_email": "warden@acme-analytics.iam.gserviceaccount.com", "private_key": "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n",
+        "token_uri": "http://tokens.example.com/token"});
+    let downgraded =
+        server.call("POST", "/integrations?dryRun=true", Some(&payload(&key.to_string(), "wardenRole"))).await;
+    assert_eq!(downgraded.status, 400, "{}", downgraded.text);
+    assert_eq!(downgraded.body["errors"][0]["path"], "config.credential", "{}", downgraded.text);
+    assert!(downgraded.text.contains("token_uri"), "{}", downgraded.text);
+    assert!(!downgraded.text.contains("MIIE"), "the key is not echoed: {}", downgraded.text);
 }
