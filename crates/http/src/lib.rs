@@ -1,7 +1,8 @@
 //! What Warden's REST-speaking adapters share: [`https_client`], the HTTPS client every
 //! adapter call goes through (rustls with the ring provider, the system's roots plus the
-//! operator's CA file, an optional HTTP proxy), and [`oauth`], OAuth client-credentials
-//! tokens cached until shortly before they expire.
+//! operator's CA file, an optional HTTP proxy); [`oauth`], OAuth tokens cached until shortly
+//! before they expire; [`jwt`], RS256 JWTs signed with an RSA key; and [`rest`], JSON calls
+//! with a bearer token, retried while the platform throttles.
 
 pub mod jwt;
 pub mod oauth;
