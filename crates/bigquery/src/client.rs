@@ -99,14 +99,7 @@ pub fn kind_of(status: u16, reason: &str) -> ErrorKind {
         "duplicate" => ErrorKind::AlreadyExists,
         "accessDenied" | "forbidden" | "billingNotEnabled" => ErrorKind::Forbidden,
         "rateLimitExceeded" | "backendError" => ErrorKind::Throttled { retry_after: None },
-        _ => match status {
-            401 => ErrorKind::Unauthenticated,
-            403 => ErrorKind::Forbidden,
-            404 => ErrorKind::NotFound,
-            409 => ErrorKind::AlreadyExists,
-            429 | 503 => ErrorKind::Throttled { retry_after: None },
-            _ => ErrorKind::Other,
-        },
+        _ => rest::kind_of_status(status),
     }
 }
 

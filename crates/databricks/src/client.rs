@@ -52,14 +52,7 @@ fn kind_of(status: u16, code: &str) -> ErrorKind {
             ErrorKind::AlreadyExists
         }
         "REQUEST_LIMIT_EXCEEDED" | "TEMPORARILY_UNAVAILABLE" => ErrorKind::Throttled { retry_after: None },
-        _ => match status {
-            401 => ErrorKind::Unauthenticated,
-            403 => ErrorKind::Forbidden,
-            404 => ErrorKind::NotFound,
-            409 => ErrorKind::AlreadyExists,
-            429 | 503 => ErrorKind::Throttled { retry_after: None },
-            _ => ErrorKind::Other,
-        },
+        _ => rest::kind_of_status(status),
     }
 }
 

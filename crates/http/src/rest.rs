@@ -38,6 +38,19 @@ impl Answer {
     }
 }
 
+/// The kind an error answer's HTTP status says, for a platform whose error body names no
+/// more specific one.
+pub const fn kind_of_status(status: u16) -> ErrorKind {
+    match status {
+        401 => ErrorKind::Unauthenticated,
+        403 => ErrorKind::Forbidden,
+        404 => ErrorKind::NotFound,
+        409 => ErrorKind::AlreadyExists,
+        429 | 503 => ErrorKind::Throttled { retry_after: None },
+        _ => ErrorKind::Other,
+    }
+}
+
 /// Sends `method url` with `bearer` and the JSON `body`; `what` names the call in an error
 /// (`GET /api/2.1/...`, never the token).
 pub async fn send(
