@@ -266,6 +266,9 @@ fn test_workspace(postgres: &postgres::Postgres, pythons: &Pythons<'_>, urls: &E
             ("WARDEN_TEST_TINYPROXY", &urls.tinyproxy),
             ("WARDEN_TEST_SHELLCHECK", &urls.shellcheck),
             ("WARDEN_TEST_POSTGRES_LOG", &postgres.log_path().display().to_string()),
+            // The test CA's certificate and key for 127.0.0.1, for the stand-ins that serve TLS.
+            ("WARDEN_TEST_TLS_CERT", &postgres.certificate().0.display().to_string()),
+            ("WARDEN_TEST_TLS_KEY", &postgres.certificate().1.display().to_string()),
         ])
         .current_dir(workspace_root())
         .stdout(std::process::Stdio::piped())

@@ -134,6 +134,7 @@ pub fn shipped_platforms() -> Platforms {
         .with(Arc::new(warden_databricks::Databricks))
         .with(Arc::new(warden_s3::NativeS3))
         .with(Arc::new(warden_bigquery::BigQuery))
+        .with(Arc::new(warden_synapse::Synapse))
 }
 
 /// Runs the command line with these adapters.
