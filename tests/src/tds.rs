@@ -1,6 +1,6 @@
 //! A STAND-IN for a SQL Server / Azure Synapse dedicated SQL pool, not SQL Server: nothing
-//! here serves TDS (see the emulator notes in `docs/COMPATIBILITY.md`; the `mssql-testing`
-//! mock fails tiberius' TLS login). It follows Microsoft's MS-TDS specification for what
+//! here serves TDS (`docs/DECISIONS.md` says which mock TDS servers were looked at and why
+//! they do not do). It follows Microsoft's MS-TDS specification for what
 //! Warden's client (tiberius, TDS 7.4, encryption required) sends:
 //!
 //! - PRELOGIN (2.2.6.5): the server answers `ENCRYPT_REQ`, and the TLS handshake that follows
