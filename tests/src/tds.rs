@@ -70,6 +70,25 @@ const ATTENTION: u8 = 0x06;
 const PACKET_SIZE: usize = 4096;
 const HEADER: usize = 8;
 
+/// The test CA's certificate and key for 127.0.0.1 (`WARDEN_TEST_TLS_CERT`,
+/// `WARDEN_TEST_TLS_KEY`, which `cargo xtask ci` sets), or `None` outside CI when they are not
+/// set (the test is then skipped).
+#[allow(clippy::print_stderr)] // a skipped test says so
+pub fn test_certificate() -> Option<(String, String)> {
+    match (std::env::var("WARDEN_TEST_TLS_CERT"), std::env::var("WARDEN_TEST_TLS_KEY")) {
+        (Ok(cert), Ok(key)) => Some((cert, key)),
+        _ => {
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "CI=true needs the test certificate (cargo xtask ci)"
+            );
+            eprintln!("WARDEN_TEST_TLS_CERT is not set: skipped");
+            None
+        }
+    }
+}
+
 /// Starts the stand-in on a free 127.0.0.1 port, serving TLS with `certificate` and `key`
 /// (PEM files; the test CA's certificate for 127.0.0.1); answers its port.
 pub async fn start(executor: Arc<dyn Executor>, certificate: &str, key: &str) -> u16 {

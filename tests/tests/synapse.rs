@@ -21,21 +21,6 @@ use warden_e2e::tds_catalogue::Catalogue;
 const ADMIN: &str = "sqladmin";
 const ADMIN_PASSWORD: &str = "Adm1n-e2e-Passw0rd!";
 
-fn tls() -> Option<(String, String)> {
-    match (std::env::var("WARDEN_TEST_TLS_CERT"), std::env::var("WARDEN_TEST_TLS_KEY")) {
-        (Ok(cert), Ok(key)) => Some((cert, key)),
-        _ => {
-            assert_ne!(
-                std::env::var("CI").as_deref(),
-                Ok("true"),
-                "CI=true needs the test certificate (cargo xtask ci)"
-            );
-            eprintln!("WARDEN_TEST_TLS_CERT is not set: skipped");
-            None
-        }
-    }
-}
-
 fn automatic(port: u16, password: &str, impersonation: bool) -> Value {
     json!({"type": "Azure Synapse Analytics", "autoBootstrap": true, "config": {"host": "127.0.0.1", "port": port,
         "database": "analytics", "schema": "warden_views", "authenticationType": "userPassword",
@@ -55,7 +40,7 @@ fn statuses(answer: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn an_automatic_integration_end_to_end() {
-    let Some((cert, key)) = tls() else { return };
+    let Some((cert, key)) = tds::test_certificate() else { return };
     let catalogue = Arc::new(Catalogue::new("analytics", ADMIN, ADMIN_PASSWORD));
     let port = tds::start(catalogue.clone(), &cert, &key).await;
     let server = Server::start_binary_with_env(SHIPPED, &Backend::Sqlite, tempfile::tempdir().unwrap(), &[]).await;

@@ -24,23 +24,8 @@ use warden_validation::{RunOptions, validate};
 const ADMIN: &str = "sqladmin";
 const ADMIN_PASSWORD: &str = "Adm1n-Passw0rd!'x";
 
-fn tls() -> Option<(String, String)> {
-    match (std::env::var("WARDEN_TEST_TLS_CERT"), std::env::var("WARDEN_TEST_TLS_KEY")) {
-        (Ok(cert), Ok(key)) => Some((cert, key)),
-        _ => {
-            assert_ne!(
-                std::env::var("CI").as_deref(),
-                Ok("true"),
-                "CI=true needs the test certificate (cargo xtask ci)"
-            );
-            eprintln!("WARDEN_TEST_TLS_CERT is not set: skipped");
-            None
-        }
-    }
-}
-
 async fn server() -> Option<(u16, Arc<Catalogue>)> {
-    let (cert, key) = tls()?;
+    let (cert, key) = tds::test_certificate()?;
     let catalogue = Arc::new(Catalogue::new("analytics", ADMIN, ADMIN_PASSWORD));
     let port = tds::start(catalogue.clone(), &cert, &key).await;
     Some((port, catalogue))

@@ -36,21 +36,6 @@ impl Executor for Echo {
     }
 }
 
-fn tls() -> Option<(String, String)> {
-    match (std::env::var("WARDEN_TEST_TLS_CERT"), std::env::var("WARDEN_TEST_TLS_KEY")) {
-        (Ok(cert), Ok(key)) => Some((cert, key)),
-        _ => {
-            assert_ne!(
-                std::env::var("CI").as_deref(),
-                Ok("true"),
-                "CI=true needs the test certificate (cargo xtask ci)"
-            );
-            eprintln!("WARDEN_TEST_TLS_CERT is not set: skipped");
-            None
-        }
-    }
-}
-
 fn target(port: u16, password: &str) -> Target {
     Target {
         host: "127.0.0.1".into(),
@@ -64,7 +49,7 @@ fn target(port: u16, password: &str) -> Target {
 
 #[tokio::test]
 async fn tiberius_signs_in_over_tls_and_runs_a_batch() {
-    let Some((cert, key)) = tls() else { return };
+    let Some((cert, key)) = tds::test_certificate() else { return };
     let port = tds::start(Arc::new(Echo), &cert, &key).await;
     let mut connection = Connection::open(&target(port, "Pa55-w0rd;'x")).await.unwrap();
     let rows = connection.query("SELECT N'ünï' AS x").await.unwrap();
