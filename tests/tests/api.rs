@@ -592,3 +592,85 @@ async fn a_store_failure_answers_a_5xx_with_a_request_id_and_no_internals() {
     let ready = server.send("GET", "/readyz", None, None).await;
     assert_eq!(ready.status, 503, "{}", ready.text);
 }
+
+/// The list's extensions: by type and status, and a page at a time, where a walk sees every
+/// integration exactly once while integrations are created during it; a write is visible
+/// to the next read; bad parameters are 400s naming them.
+#[tokio::test]
+async fn the_list_filters_and_pages() {
+    for backend in backends().await {
+        let server = Server::start(&backend).await;
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            ids.push(enabled(&server, &redshift(&format!("list{i}.example.com"), false)).await);
+        }
+        let trino = created(&server, &json!({"type": "Trino"})).await;
+        let extra = created(&server, &redshift("list-extra.example.com", false)).await;
+        let ids_of = |answer: &Answer| -> Vec<u64> {
+            answer.body.as_array().unwrap().iter().map(|i| i["id"].as_u64().unwrap()).collect()
+        };
+
+        let redshifts = server.call("GET", "/integrations?type=Redshift", None).await;
+        assert_eq!(redshifts.status, 200, "{}", redshifts.text);
+        assert!(ids_of(&redshifts).iter().all(|id| *id != trino), "{}", redshifts.text);
+        assert_eq!(ids_of(&redshifts).len(), 6, "{}: {}", backend.name(), redshifts.text);
+        let trinos = server.call("GET", "/integrations?type=Trino&status=enabled", None).await;
+        assert_eq!(ids_of(&trinos), [trino], "{}", trinos.text);
+        assert!(trinos.link.is_none(), "no Link without a limit");
+
+        // A walk of pages of two, with an integration created between pages.
+        let mut seen = Vec::new();
+        let mut next = Some("/integrations?limit=2".to_owned());
+        let mut made = Vec::new();
+        while let Some(path) = next.take() {
+            let page = server.call("GET", &path, None).await;
+            assert_eq!(page.status, 200, "{path}: {}", page.text);
+            let page_ids = ids_of(&page);
+            assert!(page_ids.len() <= 2, "{path}: {}", page.text);
+            seen.extend(page_ids);
+            if made.len() < 2 {
+                made.push(enabled(&server, &redshift(&format!("during{}.example.com", made.len()), false)).await);
+            }
+            next = page.link.as_deref().map(|link| {
+                assert!(link.ends_with(">; rel=\"next\""), "{link}");
+                link.trim_start_matches('<').split('>').next().unwrap().to_owned()
+            });
+        }
+        let mut expected: Vec<u64> = ids.iter().copied().chain([trino, extra]).chain(made.iter().copied()).collect();
+        expected.sort_unstable();
+        assert_eq!(seen, expected, "{}: every integration exactly once, in id order", backend.name());
+
+        // A write is visible to the next read.
+        let deleted = server.call("DELETE", &format!("/integrations/{}", ids[0]), None).await;
+        assert_eq!(deleted.status, 200, "{}", deleted.text);
+        assert_eq!(server.settled(ids[0]).await["status"], "deleted");
+        let listed = server.call("GET", "/integrations?type=Redshift", None).await;
+        assert!(!ids_of(&listed).contains(&ids[0]), "{}", listed.text);
+        let gone = server.call("GET", "/integrations?status=deleted", None).await;
+        assert_eq!(ids_of(&gone), [ids[0]], "asking for the status lists deleted ones: {}", gone.text);
+
+        for (query, parameter) in [
+            ("limit=0", "limit"),
+            ("limit=1001", "limit"),
+            ("limit=ten", "limit"),
+            ("after=-1", "after"),
+            ("type=Oracle", "type"),
+            ("status=broken", "status"),
+            ("includeDeleted=maybe", "includeDeleted"),
+        ] {
+            let answer = server.call("GET", &format!("/integrations?{query}"), None).await;
+            assert_eq!(answer.status, 400, "{query}: {}", answer.text);
+            assert!(
+                message(&answer).starts_with(&format!("Query parameter {parameter} must be")),
+                "{query}: {}",
+                answer.text
+            );
+        }
+        let unknown = server.call("GET", "/integrations?page=2", None).await;
+        expect_error(
+            &unknown,
+            400,
+            "Query parameter page is not accepted: this route takes includeDeleted, type, status, after, limit.",
+        );
+    }
+}

@@ -12,7 +12,8 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use warden_engine::{Actor, Engine, Outcome};
-use warden_model::ErrorCode;
+use warden_model::{ErrorCode, IntegrationId, IntegrationType, Status};
+use warden_store::ListQuery;
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
@@ -64,18 +65,94 @@ fn answer(outcome: Outcome, engine: &Engine) -> Response {
     Json(answer).into_response()
 }
 
-/// List integrations.
+/// The largest page `GET /integrations?limit=` answers.
+pub const MAX_PAGE: u32 = 1000;
+
+/// The list's query: `includeDeleted`, `type`, `status`, `after` (a cursor: the last id of
+/// the page before) and `limit`.
+fn list_query(query: &QueryPairs) -> Result<ListQuery, ApiError> {
+    const ACCEPTED: [&str; 5] = ["includeDeleted", "type", "status", "after", "limit"];
+    let mut list = ListQuery::default();
+    for (name, value) in &query.0 {
+        let invalid = |parameter: &'static str, expected: String| ErrorCode::InvalidQueryValue { parameter, expected };
+        match name.as_str() {
+            "includeDeleted" => {
+                let single = HashMap::from([(name.clone(), value.clone())]);
+                list.include_deleted = Flags::read(&single, &["includeDeleted"])?.get("includeDeleted");
+            }
+            "type" => {
+                let names: Vec<&str> = IntegrationType::ALL.iter().map(|t| t.wire_name()).collect();
+                list.integration_type = Some(
+                    IntegrationType::parse(value)
+                        .map_err(|_| invalid("type", format!("one of: {}", names.join(", "))))?,
+                );
+            }
+            "status" => {
+                let names: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+                list.status = Some(
+                    Status::parse(value).ok_or_else(|| invalid("status", format!("one of: {}", names.join(", "))))?,
+                );
+            }
+            "after" => {
+                list.after = Some(
+                    IntegrationId::parse(value)
+                        .ok_or_else(|| invalid("after", "an integration id (a positive whole number)".into()))?,
+                );
+            }
+            "limit" => {
+                let limit = value.parse::<u32>().ok().filter(|n| (1..=MAX_PAGE).contains(n));
+                list.limit =
+                    Some(limit.ok_or_else(|| invalid("limit", format!("a whole number from 1 to {MAX_PAGE}")))?);
+            }
+            other => {
+                let parameter: String = other.chars().take(100).collect();
+                return Err(ErrorCode::UnknownQuery { parameter, accepted: ACCEPTED.join(", ") }.into());
+            }
+        }
+    }
+    Ok(list)
+}
+
+/// The `Link` to the page after `last`, for a full page of a paged list.
+fn next_page(list: &ListQuery, last: IntegrationId) -> String {
+    let mut query = format!("after={last}");
+    if let Some(limit) = list.limit {
+        query.push_str(&format!("&limit={limit}"));
+    }
+    if let Some(integration_type) = list.integration_type {
+        query.push_str(&format!("&type={}", integration_type.wire_name().replace(' ', "%20")));
+    }
+    if let Some(status) = list.status {
+        query.push_str(&format!("&status={}", status.as_str()));
+    }
+    if list.include_deleted {
+        query.push_str("&includeDeleted=true");
+    }
+    format!("</integrations?{query}>; rel=\"next\"")
+}
+
+/// List integrations, oldest first: all of them (as the reference does), or one type or
+/// status, a page at a time (Warden extensions).
 #[utoipa::path(get, path = "/integrations", tag = "integrations",
-    params(("includeDeleted" = Option<bool>, Query, description = "Also list deleted integrations.")),
+    params(("includeDeleted" = Option<bool>, Query, description = "Also list deleted integrations."),
+        ("type" = Option<String>, Query, description = "Warden extension: only integrations of this type (`Snowflake`, `Google BigQuery`, ...)."),
+        ("status" = Option<String>, Query, description = "Warden extension: only integrations in this status (`enabled`, `createError`, ...)."),
+        ("after" = Option<u64>, Query, minimum = 1, description = "Warden extension: only integrations whose id is above this one (the cursor a `Link: <...>; rel=\"next\"` header gives)."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Warden extension: at most this many; a full page carries a `Link` header to the next one.")),
     responses((status = 200, body = [IntegrationView]), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     security(("apiKey" = [])))]
-pub async fn list_integrations(
-    State(state): State<AppState>,
-    query: QueryPairs,
-) -> Result<Json<Vec<IntegrationView>>, ApiError> {
-    let flags = query.flags(&["includeDeleted"])?;
-    let integrations = state.engine.list(flags.get("includeDeleted")).await?;
-    Ok(Json(integrations.iter().map(|i| IntegrationView::of_summary(i, &state.engine)).collect()))
+pub async fn list_integrations(State(state): State<AppState>, query: QueryPairs) -> Result<Response, ApiError> {
+    let list = list_query(&query)?;
+    let integrations = state.engine.list(&list).await?;
+    let full_page = list.limit.is_some_and(|limit| integrations.len() == limit as usize);
+    let next = integrations.last().filter(|_| full_page).map(|last| next_page(&list, last.id));
+    let views: Vec<IntegrationView> =
+        integrations.iter().map(|i| IntegrationView::of_summary(i, &state.engine)).collect();
+    let mut response = Json(views).into_response();
+    if let Some(link) = next.and_then(|link| axum::http::HeaderValue::from_str(&link).ok()) {
+        response.headers_mut().insert(axum::http::header::LINK, link);
+    }
+    Ok(response)
 }
 
 /// Create an integration (validates first; with `dryRun=true` only validates).

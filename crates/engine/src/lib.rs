@@ -255,10 +255,10 @@ impl Engine {
         &self.store
     }
 
-    /// Every integration as shown, oldest first; `deleted` ones only when asked for. Secrets
+    /// The integrations `query` asks for as shown, oldest first (`GET /integrations`). Secrets
     /// are not decrypted to list.
-    pub async fn list(&self, include_deleted: bool) -> Result<Vec<IntegrationSummary>, EngineError> {
-        Ok(self.store.list_summaries(include_deleted).await?)
+    pub async fn list(&self, query: &warden_store::ListQuery) -> Result<Vec<IntegrationSummary>, EngineError> {
+        Ok(self.store.list_summaries(query).await?)
     }
 
     /// One integration as shown, whatever its status (GET's 404 wording).

@@ -35,6 +35,13 @@ pub enum ErrorCode {
         /// The parameter.
         parameter: String,
     },
+    /// A query parameter whose value is not one the route takes (`limit=0`, `type=Nope`).
+    InvalidQueryValue {
+        /// The parameter.
+        parameter: &'static str,
+        /// What it must be.
+        expected: String,
+    },
     /// A query parameter the route does not take.
     UnknownQuery {
         /// The parameter.
@@ -215,6 +222,7 @@ impl ErrorCode {
             | Self::MalformedBody { .. }
             | Self::InvalidId { .. }
             | Self::InvalidQuery { .. }
+            | Self::InvalidQueryValue { .. }
             | Self::UnknownQuery { .. }
             | Self::PreviouslyFailedToCreate { .. }
             | Self::NonEditableAttributes
@@ -265,7 +273,7 @@ impl ErrorCode {
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::InvalidId { .. } => "invalid_id",
-            Self::InvalidQuery { .. } => "invalid_query",
+            Self::InvalidQuery { .. } | Self::InvalidQueryValue { .. } => "invalid_query",
             Self::UnknownQuery { .. } => "unknown_query",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden { .. } => "forbidden",
@@ -320,6 +328,7 @@ impl ErrorCode {
             ),
             Self::InvalidId { parameter } => format!("{parameter} must be a positive integer."),
             Self::InvalidQuery { parameter } => format!("Query parameter {parameter} must be true or false."),
+            Self::InvalidQueryValue { parameter, expected } => format!("Query parameter {parameter} must be {expected}."),
             Self::UnknownQuery { parameter, accepted } if accepted.is_empty() => {
                 format!("Query parameter {parameter} is not accepted: this route takes no query parameters.")
             }

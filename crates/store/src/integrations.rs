@@ -56,13 +56,35 @@ impl Store {
         self.fetch_integrations(sql, &[]).await
     }
 
-    /// Every integration as shown, oldest first; `deleted` ones only when asked for. No
-    /// secret is decrypted.
-    pub async fn list_summaries(&self, include_deleted: bool) -> Result<Vec<IntegrationSummary>, StoreError> {
-        let filter = if include_deleted { "" } else { "WHERE status <> 'deleted'" };
-        let sql = self.sql(&format!("SELECT {SUMMARY_COLUMNS} FROM integrations {filter} ORDER BY id"));
+    /// The integrations `query` asks for as shown, oldest first. No secret is decrypted.
+    pub async fn list_summaries(&self, query: &ListQuery) -> Result<Vec<IntegrationSummary>, StoreError> {
+        // Every value is bound as text (the id cast back), so one loop binds them all.
+        let mut conditions = Vec::new();
+        let mut values = Vec::new();
+        let mut bind = |condition: &str, value: String| {
+            values.push(value);
+            conditions.push(condition.replace('?', &format!("${}", values.len())));
+        };
+        if let Some(integration_type) = query.integration_type {
+            bind("integration_type = ?", integration_type.wire_name().to_owned());
+        }
+        match query.status {
+            Some(status) => bind("status = ?", status.as_str().to_owned()),
+            None if !query.include_deleted => bind("status <> ?", Status::Deleted.as_str().to_owned()),
+            None => {}
+        }
+        if let Some(after) = query.after {
+            bind("id > CAST(? AS BIGINT)", after.get().to_string());
+        }
+        let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+        let limit = query.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+        let sql = self.sql(&format!("SELECT {SUMMARY_COLUMNS} FROM integrations {filter} ORDER BY id{limit}"));
         let raws = on_pool!(self, pool => {
-            let rows = sqlx::query(sql).fetch_all(pool).await?;
+            let mut select = sqlx::query(sql);
+            for value in &values {
+                select = select.bind(value.as_str());
+            }
+            let rows = select.fetch_all(pool).await?;
             let mut raws = Vec::with_capacity(rows.len());
             for row in rows {
                 raws.push(raw_summary!(row));

@@ -21,6 +21,23 @@ pub use crypto::{MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKey};
 pub use data_sources::{DataSourcesOf, StoredDataSource};
 pub use error::StoreError;
 
+/// Which integrations a list answers (`GET /integrations`): those of one type or in one
+/// status, after an id (a cursor), at most `limit` of them; `deleted` ones only when asked
+/// for (by `include_deleted`, or by asking for that status).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Also `deleted` integrations.
+    pub include_deleted: bool,
+    /// Only this type.
+    pub integration_type: Option<IntegrationType>,
+    /// Only this status.
+    pub status: Option<Status>,
+    /// Only ids above this one.
+    pub after: Option<IntegrationId>,
+    /// At most this many.
+    pub limit: Option<u32>,
+}
+
 enum Backend {
     Sqlite(SqlitePool),
     Postgres(PgPool),

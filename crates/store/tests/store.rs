@@ -112,7 +112,7 @@ async fn listing_hides_deleted_unless_asked_and_host_lookup_skips_unused() {
         assert_eq!(ids.len(), 2, "{}", b.name);
         assert!(!ids.contains(&d.id));
         assert_eq!(b.store.list_integrations(true).await.unwrap().len(), 3);
-        let summaries = b.store.list_summaries(false).await.unwrap();
+        let summaries = b.store.list_summaries(&warden_store::ListQuery::default()).await.unwrap();
         assert_eq!(summaries.iter().map(|i| i.id).collect::<Vec<_>>(), ids, "{}", b.name);
         assert_eq!(summaries[0].redacted, spec.redacted(), "{}: a summary is the redacted config", b.name);
         assert_eq!(b.store.get_summary(d.id).await.unwrap().unwrap().status, Status::Deleted);
@@ -435,7 +435,7 @@ async fn stored_configs_carry_their_schema_version_and_read_leniently() {
         raw_exec(&b.raw_url, &format!("UPDATE integrations SET config_version = 99 WHERE id = {}", a.id)).await;
         let newer = b.store.get_integration(a.id).await.unwrap_err().to_string();
         assert!(newer.contains("written by a newer Warden"), "{}: {newer}", b.name);
-        assert_eq!(b.store.list_summaries(false).await.unwrap().len(), 1, "{}", b.name);
+        assert_eq!(b.store.list_summaries(&warden_store::ListQuery::default()).await.unwrap().len(), 1, "{}", b.name);
     }
 }
 

@@ -119,6 +119,8 @@ pub struct Answer {
     pub body: Value,
     /// The body as text.
     pub text: String,
+    /// The `Link` header, when there is one.
+    pub link: Option<String>,
 }
 
 impl Server {
@@ -302,9 +304,10 @@ impl Server {
         }
         let response = request.send().await.expect("request");
         let status = response.status().as_u16();
+        let link = response.headers().get("link").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let text = response.text().await.expect("body");
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Answer { status, body, text }
+        Answer { status, body, text, link }
     }
 
     /// Polls an integration's status until it is not transitional; returns the status body.
