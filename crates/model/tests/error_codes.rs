@@ -15,6 +15,7 @@ fn covered(code: &ErrorCode) {
         | E::UnsupportedMediaType { .. }
         | E::InvalidId { .. }
         | E::InvalidQuery { .. }
+        | E::InvalidQueryValue { .. }
         | E::UnknownQuery { .. }
         | E::Unauthorized
         | E::Forbidden { .. }
@@ -68,6 +69,7 @@ fn every_code() -> Vec<ErrorCode> {
         E::UnsupportedMediaType { content_type: "text/csv".into() },
         E::InvalidId { parameter: "id" },
         E::InvalidQuery { parameter: "dryRun".into() },
+        E::InvalidQueryValue { parameter: "limit", expected: "a whole number from 1 to 1000".into() },
         E::UnknownQuery { parameter: "dryrun".into(), accepted: "dryRun".into() },
         E::UnknownQuery { parameter: "x".into(), accepted: String::new() },
         E::Unauthorized,
@@ -125,6 +127,6 @@ fn every_error_code_has_one_row_status_name_and_message() {
             format!("{status} {:<36} {}", code.name(), code.message())
         })
         .collect();
-    assert_eq!(names.len(), 44, "each code has a name of its own");
+    assert_eq!(names.len(), 45, "each code has a name of its own");
     insta::assert_snapshot!(table.join("\n"));
 }
