@@ -38,20 +38,24 @@ fn statuses(answer: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The datasets of `project`, listed as an administrator.
-async fn datasets(host: &str, project: &str) -> Vec<String> {
+/// `method path` on the emulator as the project's administrator (a token of the form the
+/// stand-in issues).
+async fn as_admin(host: &str, project: &str, method: reqwest::Method, path: &str) -> Value {
     use base64::Engine as _;
     let admin =
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("admin@{project}.iam.gserviceaccount.com"));
-    let listed: Value = reqwest::Client::new()
-        .get(format!("http://{host}/bigquery/v2/projects/{project}/datasets"))
+    let response = reqwest::Client::new()
+        .request(method, format!("http://{host}/bigquery/v2/projects/{project}{path}"))
         .bearer_auth(format!("ya29.warden-test.{admin}.admin"))
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
+    response.json().await.unwrap_or(Value::Null)
+}
+
+/// The datasets of `project`, listed as an administrator.
+async fn datasets(host: &str, project: &str) -> Vec<String> {
+    let listed = as_admin(host, project, reqwest::Method::GET, "/datasets").await;
     listed["datasets"]
         .as_array()
         .map(|d| d.iter().map(|d| d["datasetReference"]["datasetId"].as_str().unwrap().to_owned()).collect())
@@ -105,10 +109,22 @@ async fn an_integration_end_to_end() {
     let got = server.call("GET", &format!("/integrations/{id}"), None).await;
     assert_eq!(got.body["config"]["credential"], "[REDACTED]", "{}", got.text);
 
+    // Someone drops Warden's dataset: the check warns and says a PUT makes it again, and it does.
+    as_admin(&host, &project, reqwest::Method::DELETE, "/datasets/warden_meta?deleteContents=true").await;
+    assert!(datasets(&host, &project).await.is_empty());
     let edited = server.call("PUT", &format!("/integrations/{id}"), Some(&payload("[REDACTED]", "wardenRoleV2"))).await;
     assert_eq!(edited.status, 200, "{}", edited.text);
+    let exists = edited.body["validationResults"]["validationTests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "Initialize validation: [dataset - exists]")
+        .unwrap();
+    assert_eq!(exists["status"], "warning", "{}", edited.text);
+    assert!(exists["message"].as_str().unwrap().contains("(PUT with its config) creates it again"), "{exists}");
     let settled = server.settled(id).await;
     assert_eq!(settled["status"], "enabled", "{settled}");
+    assert_eq!(datasets(&host, &project).await, ["warden_meta"], "the PUT made the dataset again");
     let got = server.call("GET", &format!("/integrations/{id}"), None).await;
     assert_eq!(got.body["config"]["role"], "wardenRoleV2", "{}", got.text);
 

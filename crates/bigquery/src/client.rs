@@ -76,8 +76,10 @@ impl KeyFile {
 
     /// The assertion Google's token endpoint exchanges for an access token, issued at `now`.
     pub fn assertion(&self, now: u64) -> Result<Secret<String>, PlatformError> {
-        let key = PrivateKey::from_pem(&self.private_key, None).map_err(|e| {
-            PlatformError::new(ErrorKind::Unauthenticated, format!("config.credential: private_key {e}"))
+        // The reading error is "the private key ..."; it says which field holds that key.
+        let key = PrivateKey::from_pem(&self.private_key, None).map_err(|e| match e {
+            PlatformError::Failed { kind, detail } => PlatformError::new(kind, format!("config.credential: {detail}")),
+            other => other,
         })?;
         let mut header = json!({"alg": "RS256", "typ": "JWT"});
         if let Some(id) = &self.private_key_id {

@@ -55,7 +55,7 @@ pub fn rsa_key(pem: &Secret<String>, passphrase: Option<&Secret<String>>) -> Res
     };
     let info = PrivateKeyInfo::from_der(&der).map_err(|_| bad("is not a PKCS#8 private key"))?;
     if info.algorithm.oid != RSA_ENCRYPTION {
-        return Err(bad("is not an RSA key, which Snowflake's key-pair sign-in needs"));
+        return Err(bad("is not an RSA key (key-pair sign-in and signed tokens need one)"));
     }
     let private = pkcs1::RsaPrivateKey::from_der(info.private_key).map_err(|_| bad("is not a usable RSA key"))?;
     let public = pkcs1::RsaPublicKey { modulus: private.modulus, public_exponent: private.public_exponent }

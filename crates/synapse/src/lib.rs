@@ -281,8 +281,9 @@ impl Platform for Synapse {
                     return Err(PlatformError::new(
                         ErrorKind::AlreadyExists,
                         format!(
-                            "{} exist already; an automatic setup creates them, and would not know them from its own: remove them, or set the integration up by hand with the scripts",
-                            there.join(", ")
+                            "{} already {}: an automatic setup creates these objects itself and would not tell them from its own afterwards. Remove them, or set the integration up by hand with the scripts (autoBootstrap: false)",
+                            there.join(", "),
+                            if there.len() == 1 { "exists" } else { "exist" }
                         ),
                     ));
                 }

@@ -183,7 +183,7 @@ async fn a_failed_setup_removes_only_what_it_made() {
         .insert("warden_views".into(), "dbo".into());
     let before = catalogue.snapshot();
     let refused = Synapse.apply(Change::Create { spec: &stored, privileged: Some(&requested) }).await.unwrap_err();
-    assert!(refused.to_string().contains("schema warden_views exist already"), "{refused}");
+    assert!(refused.to_string().contains("schema warden_views already exists"), "{refused}");
     let after = catalogue.snapshot();
     assert_eq!(after.logins, before.logins);
     assert_eq!(after.databases["analytics"].schemas, before.databases["analytics"].schemas);
