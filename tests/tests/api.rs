@@ -574,12 +574,14 @@ async fn a_store_failure_answers_a_5xx_with_a_request_id_and_no_internals() {
     };
     let url = common::fresh_database(&admin_url).await;
     let server = Server::start(&Backend::Postgres(url.clone())).await;
-    enabled(&server, &redshift("doomed.example.com", false)).await;
+    let doomed = enabled(&server, &redshift("doomed.example.com", false)).await;
     let name = url.rsplit('/').next().unwrap();
     let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await.unwrap();
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).execute(&mut admin).await.unwrap();
 
-    let answer = server.call("GET", "/integrations", None).await;
+    // A change reads the store (reads may be answered from the read cache until its
+    // notification connection is seen gone).
+    let answer = server.call("DELETE", &format!("/integrations/{doomed}?forceDisable=true"), None).await;
     assert!(answer.status >= 500, "{}", answer.text);
     let request_id = answer.body["requestId"].as_str().expect("a 5xx body carries the request id");
     let text = answer.text.to_lowercase();

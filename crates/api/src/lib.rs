@@ -8,6 +8,7 @@ mod extract;
 mod routes;
 mod scripts;
 mod serve;
+mod shown;
 mod views;
 
 use std::sync::Arc;

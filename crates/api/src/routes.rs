@@ -3,6 +3,7 @@
 //! rules live in the engine.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::extract::{FromRequestParts, Query, State};
@@ -18,6 +19,7 @@ use warden_store::ListQuery;
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Flags, Id, OptionalPayload, Payload};
+use crate::shown;
 use crate::views::{
     AcceptedView, ChangeAnswer, DeleteBody, DryRunView, Health, IntegrationPayload, IntegrationView, RegeneratedKey,
     StatusView,
@@ -145,10 +147,8 @@ pub async fn list_integrations(State(state): State<AppState>, query: QueryPairs)
     let list = list_query(&query)?;
     let integrations = state.engine.list(&list).await?;
     let full_page = list.limit.is_some_and(|limit| integrations.len() == limit as usize);
-    let next = integrations.last().filter(|_| full_page).map(|last| next_page(&list, last.id));
-    let views: Vec<IntegrationView> =
-        integrations.iter().map(|i| IntegrationView::of_summary(i, &state.engine)).collect();
-    let mut response = Json(views).into_response();
+    let next = integrations.last().filter(|_| full_page).map(|last| next_page(&list, last.summary.id));
+    let mut response = shown::list(integrations, Arc::clone(&state.engine));
     if let Some(link) = next.and_then(|link| axum::http::HeaderValue::from_str(&link).ok()) {
         response.headers_mut().insert(axum::http::header::LINK, link);
     }
@@ -187,9 +187,9 @@ pub async fn get_integration(
     State(state): State<AppState>,
     query: QueryPairs,
     Id(id): Id,
-) -> Result<Json<IntegrationView>, ApiError> {
+) -> Result<Response, ApiError> {
     query.flags(&[])?;
-    Ok(Json(IntegrationView::of_summary(&state.engine.get(id).await?, &state.engine)))
+    Ok(shown::one(&*state.engine.get(id).await?, &state.engine))
 }
 
 /// Update an integration (validates first; with `dryRun=true` only validates).
@@ -242,7 +242,7 @@ pub async fn integration_status(
     Id(id): Id,
 ) -> Result<Json<StatusView>, ApiError> {
     query.flags(&[])?;
-    Ok(Json(StatusView::from(&state.engine.status(id).await?)))
+    Ok(Json(StatusView::from(&state.engine.status(id).await?.summary)))
 }
 
 /// A new API key for a Trino integration; the old one stops working at once.

@@ -4,10 +4,11 @@
 
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use utoipa::ToSchema;
 use warden_engine::{Accepted, Engine};
 use warden_model::time::UtcTime;
-use warden_model::{IntegrationType, REDACTED, Status, ValidationResults};
+use warden_model::{IntegrationType, REDACTED, ValidationResults};
 use warden_store::{IntegrationSummary, StoredIntegration};
 
 /// An integration as every response shows it (API.md section 1): GET one, each item of the
@@ -28,11 +29,11 @@ pub struct IntegrationView {
     /// The latest validation run; absent before any.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
-    pub validation_results: Option<Value>,
+    pub validation_results: Option<Box<RawValue>>,
     /// The platform config, secrets redacted (absent when the platform has none: Trino).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
-    pub config: Option<Value>,
+    pub config: Option<Box<RawValue>>,
     /// The key a platform calls Warden back with (Trino's): `[REDACTED]` (it is shown
     /// once, when the integration is created).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -47,61 +48,55 @@ pub struct IntegrationView {
 }
 
 impl IntegrationView {
-    fn new(
-        id: u64,
-        redacted: &Value,
-        status: Status,
-        message: Option<&String>,
-        validation_results: Option<Value>,
-        times: (i64, i64),
-        engine: &Engine,
-    ) -> Self {
-        let integration_type = redacted["type"].as_str().unwrap_or_default().to_owned();
-        let calls_back = IntegrationType::parse(&integration_type)
-            .ok()
-            .and_then(|t| engine.descriptor(t))
-            .is_some_and(|descriptor| descriptor.callback_key.is_some());
-        Self {
-            id,
-            auto_bootstrap: redacted["autoBootstrap"].as_bool().unwrap_or(false),
-            status: status.as_str().to_owned(),
-            validation_results,
-            config: redacted.get("config").cloned(),
-            api_key: calls_back.then(|| REDACTED.to_owned()),
-            created_at: rfc3339(times.0),
-            updated_at: rfc3339(times.1),
-            message: message.cloned(),
-            integration_type,
-        }
-    }
-}
-
-impl IntegrationView {
-    /// An integration as listed (read without decrypting its secrets).
+    /// An integration as shown (read without decrypting its secrets).
     pub fn of_summary(i: &IntegrationSummary, engine: &Engine) -> Self {
-        Self::new(
-            i.id.get(),
-            &i.redacted,
-            i.status,
-            i.status_message.as_ref(),
-            i.validation_results.clone(),
-            (i.created_at, i.updated_at),
-            engine,
-        )
+        Self {
+            id: i.id.get(),
+            integration_type: i.integration_type.wire_name().to_owned(),
+            auto_bootstrap: i.auto_bootstrap,
+            status: i.status.as_str().to_owned(),
+            validation_results: i.validation_results.clone(),
+            config: i.config.clone(),
+            api_key: calls_back(i.integration_type, engine).then(|| REDACTED.to_owned()),
+            created_at: rfc3339(i.created_at),
+            updated_at: rfc3339(i.updated_at),
+            message: i.status_message.clone(),
+        }
     }
 
     /// An integration as stored.
     pub fn of_stored(i: &StoredIntegration, engine: &Engine) -> Self {
-        Self::new(
-            i.id.get(),
-            &i.spec.redacted(),
-            i.status,
-            i.status_message.as_ref(),
-            i.validation_results.clone(),
-            (i.created_at, i.updated_at),
-            engine,
-        )
+        let redacted = i.spec.redacted();
+        let integration_type = i.spec.integration_type();
+        Self {
+            id: i.id.get(),
+            integration_type: integration_type.wire_name().to_owned(),
+            auto_bootstrap: redacted["autoBootstrap"].as_bool().unwrap_or(false),
+            status: i.status.as_str().to_owned(),
+            validation_results: i.validation_results.as_ref().and_then(raw),
+            config: redacted.get("config").and_then(raw),
+            api_key: calls_back(integration_type, engine).then(|| REDACTED.to_owned()),
+            created_at: rfc3339(i.created_at),
+            updated_at: rfc3339(i.updated_at),
+            message: i.status_message.clone(),
+        }
     }
+
+    /// This view as the JSON a response carries.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serialising a struct of strings, numbers and already-valid JSON cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// Whether the platform of `integration_type` calls Warden back with a key (Trino).
+fn calls_back(integration_type: IntegrationType, engine: &Engine) -> bool {
+    engine.descriptor(integration_type).is_some_and(|descriptor| descriptor.callback_key.is_some())
+}
+
+/// A JSON value as raw JSON text.
+fn raw(value: &Value) -> Option<Box<RawValue>> {
+    serde_json::value::to_raw_value(value).ok()
 }
 
 /// `GET /integrations/{id}/status`.
@@ -119,8 +114,8 @@ pub struct StatusView {
     pub updated_at: String,
 }
 
-impl From<&StoredIntegration> for StatusView {
-    fn from(integration: &StoredIntegration) -> Self {
+impl From<&IntegrationSummary> for StatusView {
+    fn from(integration: &IntegrationSummary) -> Self {
         Self {
             id: integration.id.get(),
             status: integration.status.as_str().to_owned(),
@@ -150,7 +145,7 @@ impl AcceptedView {
     pub fn new(accepted: Accepted, engine: &Engine) -> Self {
         let Accepted { integration, validation_results, callback_key, message } = accepted;
         let mut view = IntegrationView::of_stored(&integration, engine);
-        if let Some(results) = validation_results.and_then(|r| serde_json::to_value(r).ok()) {
+        if let Some(results) = validation_results.and_then(|r| serde_json::value::to_raw_value(&r).ok()) {
             view.validation_results = Some(results);
         }
         if message.is_some() {

@@ -34,7 +34,7 @@ use tokio::sync::{Notify, mpsc};
 use warden_lifecycle::{Decision, Operation, Subject, decide};
 use warden_model::{ErrorCode, IntegrationId, IntegrationSpec, IntegrationType, Problem, Secret, ValidationResults};
 use warden_platform::{CheckContext, Descriptor, Phase, Platform};
-use warden_store::{IntegrationSummary, Job, JobOwner, Store, StoreError, StoredIntegration};
+use warden_store::{Job, JobOwner, Shown, Store, StoreError, StoredIntegration};
 use warden_validation::Aborted;
 pub use warden_validation::RunOptions;
 
@@ -257,13 +257,13 @@ impl Engine {
 
     /// The integrations `query` asks for as shown, oldest first (`GET /integrations`). Secrets
     /// are not decrypted to list.
-    pub async fn list(&self, query: &warden_store::ListQuery) -> Result<Vec<IntegrationSummary>, EngineError> {
-        Ok(self.store.list_summaries(query).await?)
+    pub async fn list(&self, query: &warden_store::ListQuery) -> Result<Vec<Arc<Shown>>, EngineError> {
+        Ok(self.store.list_shown(query).await?)
     }
 
     /// One integration as shown, whatever its status (GET's 404 wording).
-    pub async fn get(&self, id: IntegrationId) -> Result<IntegrationSummary, EngineError> {
-        self.store.get_summary(id).await?.ok_or_else(|| EngineError::code(ErrorCode::IntegrationNotFound { id }))
+    pub async fn get(&self, id: IntegrationId) -> Result<Arc<Shown>, EngineError> {
+        self.store.shown(id).await?.ok_or_else(|| EngineError::code(ErrorCode::IntegrationNotFound { id }))
     }
 
     /// One integration, for the routes that change it or read its status (their 404 wording).
@@ -271,9 +271,10 @@ impl Engine {
         self.store.get_integration(id).await?.ok_or_else(|| EngineError::code(ErrorCode::NoIntegrationFound { id }))
     }
 
-    /// An integration's status (`GET /integrations/{id}/status`).
-    pub async fn status(&self, id: IntegrationId) -> Result<StoredIntegration, EngineError> {
-        self.existing(id).await
+    /// An integration's status (`GET /integrations/{id}/status`), with that route's 404
+    /// wording.
+    pub async fn status(&self, id: IntegrationId) -> Result<Arc<Shown>, EngineError> {
+        self.store.shown(id).await?.ok_or_else(|| EngineError::code(ErrorCode::NoIntegrationFound { id }))
     }
 
     /// What this build knows about a platform, if it has its adapter.
@@ -337,6 +338,7 @@ impl Engine {
                 status: warden_model::TestStatus::Failed,
                 message: Some(aborted.code.message()),
                 result: None,
+                duration_ms: None,
             }])
         })
     }

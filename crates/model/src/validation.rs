@@ -29,6 +29,10 @@ pub struct TestResult {
     /// Structured detail, where a test has any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<serde_json::Value>,
+    /// How long the check took, in milliseconds (a Warden extension; absent for a test that
+    /// did not run).
+    #[serde(rename = "durationMs", skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
 }
 
 /// A validation run: the aggregate status and each test.
@@ -72,7 +76,13 @@ mod tests {
         let tests = statuses
             .iter()
             .enumerate()
-            .map(|(i, s)| TestResult { name: format!("t{i}"), status: *s, message: None, result: None })
+            .map(|(i, s)| TestResult {
+                name: format!("t{i}"),
+                status: *s,
+                message: None,
+                result: None,
+                duration_ms: None,
+            })
             .collect();
         ValidationResults::from_tests(tests).status
     }

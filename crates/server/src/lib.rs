@@ -79,7 +79,7 @@ struct ServeArgs {
     change_timeout_secs: u64,
     /// How long one validation check (and opening a validation run's connection) may take,
     /// in seconds, before the check fails with a timeout.
-    #[arg(long, env = "WARDEN_CHECK_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, env = "WARDEN_CHECK_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     check_timeout_secs: u64,
     /// How long a client may take to send a request's headers, in seconds, counted from when
     /// its connection opens or its previous answer was sent: also the idle keep-alive timeout.

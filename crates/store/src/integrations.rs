@@ -2,6 +2,7 @@
 //! find by host, update under an optimistic version, and the latest validation results.
 
 use super::*;
+use read_cache::Refresh;
 
 impl Store {
     /// Stores a new integration in `status` and returns it.
@@ -34,6 +35,9 @@ impl Store {
                 .map_err(host_taken_or)?;
             raw_integration!(row)
         });
+        if let Ok(id) = u64::try_from(raw.id) {
+            self.cache.changed(id);
+        }
         self.integration(raw)
     }
 
@@ -56,8 +60,67 @@ impl Store {
         self.fetch_integrations(sql, &[]).await
     }
 
-    /// The integrations `query` asks for as shown, oldest first. No secret is decrypted.
-    pub async fn list_summaries(&self, query: &ListQuery) -> Result<Vec<IntegrationSummary>, StoreError> {
+    /// The integrations `query` asks for as shown, oldest first, from the read cache when it
+    /// is on. No secret is decrypted.
+    pub async fn list_shown(&self, query: &ListQuery) -> Result<Vec<Arc<Shown>>, StoreError> {
+        match self.snapshot().await? {
+            Some(snapshot) => Ok(read_cache::select(&snapshot, query)),
+            None => Ok(self.read_summaries(query).await?.into_iter().map(Shown::new).collect()),
+        }
+    }
+
+    /// One integration as shown, whatever its status, from the read cache when it is on. No
+    /// secret is decrypted.
+    pub async fn shown(&self, id: IntegrationId) -> Result<Option<Arc<Shown>>, StoreError> {
+        match self.snapshot().await? {
+            Some(snapshot) => Ok(snapshot.get(&id.get()).cloned()),
+            None => Ok(self.read_summary(id).await?.map(Shown::new)),
+        }
+    }
+
+    /// Whether reads are answered from the read cache now (on SQLite always; on PostgreSQL
+    /// while its change notifications arrive).
+    pub fn read_cache_on(&self) -> bool {
+        self.cache.enabled()
+    }
+
+    /// The read cache's snapshot brought up to date (one refresh at a time), or `None` when
+    /// reads must go to the database (the cache is off, or was reset during the refresh).
+    async fn snapshot(&self) -> Result<Option<Arc<read_cache::Snapshot>>, StoreError> {
+        if let Some(current) = self.cache.current() {
+            return Ok(Some(current));
+        }
+        if !self.cache.enabled() {
+            return Ok(None);
+        }
+        let _turn = self.cache.refresh_turn().await;
+        match self.cache.plan() {
+            None => Ok(None),
+            Some(Refresh::Current(snapshot)) => Ok(Some(snapshot)),
+            Some(Refresh::Everything { generation }) => {
+                let every = ListQuery { include_deleted: true, ..ListQuery::default() };
+                let rows = self.read_summaries(&every).await?;
+                Ok(self.cache.install(generation, rows.into_iter().map(Shown::new).collect()))
+            }
+            Some(Refresh::Rows { generation, ids }) => {
+                let mut rows = Vec::with_capacity(ids.len());
+                for &id in &ids {
+                    let Some(id) = IntegrationId::new(id) else { continue };
+                    match self.read_summary(id).await {
+                        Ok(row) => rows.extend(row.map(Shown::new)),
+                        Err(error) => {
+                            self.cache.refresh_failed(&ids);
+                            return Err(error);
+                        }
+                    }
+                }
+                Ok(self.cache.patch(generation, &ids, rows))
+            }
+        }
+    }
+
+    /// The integrations `query` asks for as shown, read from the database.
+    async fn read_summaries(&self, query: &ListQuery) -> Result<Vec<IntegrationSummary>, StoreError> {
         // Every value is bound as text (the id cast back), so one loop binds them all.
         let mut conditions = Vec::new();
         let mut values = Vec::new();
@@ -94,8 +157,8 @@ impl Store {
         raws.into_iter().map(summary).collect()
     }
 
-    /// One integration as shown, whatever its status. No secret is decrypted.
-    pub async fn get_summary(&self, id: IntegrationId) -> Result<Option<IntegrationSummary>, StoreError> {
+    /// One integration as shown, read from the database.
+    async fn read_summary(&self, id: IntegrationId) -> Result<Option<IntegrationSummary>, StoreError> {
         let sql = self.sql(&format!("SELECT {SUMMARY_COLUMNS} FROM integrations WHERE id = $1"));
         let raw = on_pool!(self, pool => {
             match sqlx::query(sql).bind(db_id(id)).fetch_optional(pool).await? {
@@ -245,6 +308,8 @@ impl Store {
                 None => None,
             }
         });
+        // Marked once the write is done, won or not (a mark only makes the next read re-read).
+        self.cache.changed(id.get());
         match raw {
             Some(raw) => self.integration(raw),
             None if self.integration_exists(id).await? => Err(StoreError::VersionConflict { id }),
@@ -258,6 +323,7 @@ impl Store {
         let sql = self.sql("UPDATE integrations SET validation_results = $1 WHERE id = $2");
         let text = results.to_string();
         on_pool!(self, pool => sqlx::query(sql).bind(&text).bind(db_id(id)).execute(pool).await.map(drop)?);
+        self.cache.changed(id.get());
         Ok(())
     }
 

@@ -6,11 +6,14 @@
 
 mod crypto;
 mod error;
+mod read_cache;
 
 use std::path::Path;
 use std::str::FromStr as _;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use serde_json::value::RawValue;
 use sha2::{Digest as _, Sha256};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
@@ -20,6 +23,8 @@ use warden_model::{CONFIG_VERSION, IntegrationId, IntegrationSpec, IntegrationTy
 pub use crypto::{MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKey};
 pub use data_sources::{DataSourcesOf, StoredDataSource};
 pub use error::StoreError;
+use read_cache::ReadCache;
+pub use read_cache::Shown;
 
 /// Which integrations a list answers (`GET /integrations`): those of one type or in one
 /// status, after an id (a cursor), at most `limit` of them; `deleted` ones only when asked
@@ -58,6 +63,17 @@ macro_rules! on_pool {
 pub struct Store {
     backend: Backend,
     key: MasterKey,
+    cache: Arc<ReadCache>,
+    /// The task that follows PostgreSQL's change notifications, stopped with the store.
+    notifications: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Some(task) = &self.notifications {
+            task.abort();
+        }
+    }
 }
 
 /// An integration as stored.
@@ -85,24 +101,29 @@ pub struct StoredIntegration {
     pub objects_version: u32,
 }
 
-/// An integration as responses show it: the redacted config as stored, read without
-/// decrypting the secrets (listing does not need them).
-#[derive(Debug, Clone, PartialEq)]
+/// An integration as responses show it, read without decrypting the secrets (showing does
+/// not need them). The config and validation results are the stored JSON text, passed
+/// through unparsed.
+#[derive(Debug, Clone)]
 pub struct IntegrationSummary {
     /// Its id.
     pub id: IntegrationId,
+    /// Its type.
+    pub integration_type: IntegrationType,
+    /// Whether Warden set the platform up itself.
+    pub auto_bootstrap: bool,
     /// Its status.
     pub status: Status,
     /// What the status means and what to do.
     pub status_message: Option<String>,
-    /// `{type, autoBootstrap, config}` with every secret `[REDACTED]`.
-    pub redacted: serde_json::Value,
+    /// The platform config with every secret `[REDACTED]` (absent for Trino), as stored.
+    pub config: Option<Box<RawValue>>,
     /// Creation time, Unix milliseconds.
     pub created_at: i64,
     /// Last change, Unix milliseconds.
     pub updated_at: i64,
-    /// The latest validation run (JSON), absent before any.
-    pub validation_results: Option<serde_json::Value>,
+    /// The latest validation run as stored, absent before any.
+    pub validation_results: Option<Box<RawValue>>,
 }
 
 /// A job claimed by a worker.
@@ -249,16 +270,18 @@ const TRANSITIONAL: &str = "('creating', 'editing', 'deleting', 'migrating')";
 
 const INTEGRATION_COLUMNS: &str = "id, status, status_message, config, secrets, version, created_at, updated_at, validation_results, platform_state, config_version, objects_version";
 
-const SUMMARY_COLUMNS: &str = "id, status, status_message, config, created_at, updated_at, validation_results";
+const SUMMARY_COLUMNS: &str =
+    "id, integration_type, status, status_message, config, created_at, updated_at, validation_results";
 
-/// The summary columns: (id, status, status_message, config, created_at, updated_at,
-/// validation_results).
-type RawSummary = (i64, String, Option<String>, String, i64, i64, Option<String>);
+/// The summary columns: (id, integration_type, status, status_message, config, created_at,
+/// updated_at, validation_results).
+type RawSummary = (i64, String, String, Option<String>, String, i64, i64, Option<String>);
 
 macro_rules! raw_summary {
     ($row:expr) => {
         (
             $row.try_get::<i64, _>("id")?,
+            $row.try_get::<String, _>("integration_type")?,
             $row.try_get::<String, _>("status")?,
             $row.try_get::<Option<String>, _>("status_message")?,
             $row.try_get::<String, _>("config")?,
@@ -267,6 +290,15 @@ macro_rules! raw_summary {
             $row.try_get::<Option<String>, _>("validation_results")?,
         )
     };
+}
+
+/// What a summary reads of the stored redacted config: the config itself stays text.
+#[derive(serde::Deserialize)]
+struct StoredShape {
+    #[serde(rename = "autoBootstrap", default)]
+    auto_bootstrap: bool,
+    #[serde(default)]
+    config: Option<Box<RawValue>>,
 }
 
 /// Reads the stored validation results; a row that does not parse shows none rather than
@@ -279,13 +311,29 @@ fn validation_results(id: IntegrationId, text: Option<&str>) -> Option<serde_jso
 }
 
 fn summary(raw: RawSummary) -> Result<IntegrationSummary, StoreError> {
-    let (id, status, status_message, config, created_at, updated_at, results) = raw;
+    let (id, integration_type, status, status_message, config, created_at, updated_at, results) = raw;
     let id = id_from(id)?;
-    let status =
-        Status::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("integration {id}: status {status}")))?;
-    let redacted = serde_json::from_str(&config).map_err(|e| StoreError::Corrupt(format!("integration {id}: {e}")))?;
-    let validation_results = validation_results(id, results.as_deref());
-    Ok(IntegrationSummary { id, status, status_message, redacted, created_at, updated_at, validation_results })
+    let corrupt = |what: String| StoreError::Corrupt(format!("integration {id}: {what}"));
+    let status = Status::parse(&status).ok_or_else(|| corrupt(format!("status {status}")))?;
+    let integration_type =
+        IntegrationType::parse(&integration_type).map_err(|_| corrupt(format!("type {integration_type}")))?;
+    let shape: StoredShape = serde_json::from_str(&config).map_err(|e| corrupt(e.to_string()))?;
+    let validation_results = results.and_then(|text| {
+        RawValue::from_string(text)
+            .map_err(|error| tracing::warn!(integration = %id, %error, "stored validation results do not parse"))
+            .ok()
+    });
+    Ok(IntegrationSummary {
+        id,
+        integration_type,
+        auto_bootstrap: shape.auto_bootstrap,
+        status,
+        status_message,
+        config: shape.config,
+        created_at,
+        updated_at,
+        validation_results,
+    })
 }
 
 macro_rules! raw_integration {
@@ -321,9 +369,7 @@ impl Store {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
-        let store = Self { backend: Backend::Sqlite(pool), key };
-        store.migrate().await?;
-        Ok(store)
+        Self::over(Backend::Sqlite(pool), key).await
     }
 
     /// Connects to `postgres://...` (or `sqlite://path`) and migrates.
@@ -342,8 +388,19 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
-        let store = Self { backend, key };
+        Self::over(backend, key).await
+    }
+
+    /// The store over a connected backend, migrated. The read cache is on at once for
+    /// SQLite (one process owns it) and, for PostgreSQL, while change notifications arrive.
+    async fn over(backend: Backend, key: MasterKey) -> Result<Self, StoreError> {
+        let cache = Arc::new(ReadCache::new(matches!(backend, Backend::Sqlite(_))));
+        let mut store = Self { backend, key, cache, notifications: None };
         store.migrate().await?;
+        if let Backend::Postgres(pool) = &store.backend {
+            let task = read_cache::follow_notifications(pool.clone(), Arc::clone(&store.cache));
+            store.notifications = Some(tokio::spawn(task));
+        }
         Ok(store)
     }
 

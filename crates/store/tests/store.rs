@@ -112,10 +112,12 @@ async fn listing_hides_deleted_unless_asked_and_host_lookup_skips_unused() {
         assert_eq!(ids.len(), 2, "{}", b.name);
         assert!(!ids.contains(&d.id));
         assert_eq!(b.store.list_integrations(true).await.unwrap().len(), 3);
-        let summaries = b.store.list_summaries(&warden_store::ListQuery::default()).await.unwrap();
-        assert_eq!(summaries.iter().map(|i| i.id).collect::<Vec<_>>(), ids, "{}", b.name);
-        assert_eq!(summaries[0].redacted, spec.redacted(), "{}: a summary is the redacted config", b.name);
-        assert_eq!(b.store.get_summary(d.id).await.unwrap().unwrap().status, Status::Deleted);
+        let summaries = b.store.list_shown(&warden_store::ListQuery::default()).await.unwrap();
+        assert_eq!(summaries.iter().map(|i| i.summary.id).collect::<Vec<_>>(), ids, "{}", b.name);
+        let config: serde_json::Value =
+            serde_json::from_str(summaries[0].summary.config.as_ref().unwrap().get()).unwrap();
+        assert_eq!(config, spec.redacted()["config"], "{}: a summary is the redacted config", b.name);
+        assert_eq!(b.store.shown(d.id).await.unwrap().unwrap().summary.status, Status::Deleted);
         let on_host = b.store.integrations_on_host(spec.integration_type(), &spec.host()).await.unwrap();
         assert_eq!(on_host.iter().map(|i| i.id).collect::<Vec<_>>(), vec![a.id], "{}", b.name);
     }
@@ -435,8 +437,90 @@ async fn stored_configs_carry_their_schema_version_and_read_leniently() {
         raw_exec(&b.raw_url, &format!("UPDATE integrations SET config_version = 99 WHERE id = {}", a.id)).await;
         let newer = b.store.get_integration(a.id).await.unwrap_err().to_string();
         assert!(newer.contains("written by a newer Warden"), "{}: {newer}", b.name);
-        assert_eq!(b.store.list_summaries(&warden_store::ListQuery::default()).await.unwrap().len(), 1, "{}", b.name);
+        assert_eq!(b.store.list_shown(&warden_store::ListQuery::default()).await.unwrap().len(), 1, "{}", b.name);
     }
+}
+
+/// Waits up to five seconds for `check` to hold.
+async fn eventually<F: Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "not within 5 s: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_read_cache_shows_a_write_to_the_next_read() {
+    for b in backends().await {
+        eventually("the read cache is on", || async { b.store.read_cache_on() }).await;
+        let status = |id| {
+            let store = &b.store;
+            async move { store.shown(id).await.unwrap().map(|s| s.summary.status) }
+        };
+        let listed = |query: warden_store::ListQuery| {
+            let store = &b.store;
+            async move {
+                store
+                    .list_shown(&query)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|s| (s.summary.id, s.summary.status))
+                    .collect::<Vec<_>>()
+            }
+        };
+        let a = b.store.insert_integration(&snowflake(), Status::Creating).await.unwrap();
+        assert_eq!(status(a.id).await, Some(Status::Creating), "{}", b.name);
+        assert_eq!(listed(Default::default()).await, [(a.id, Status::Creating)], "{}", b.name);
+        let a = b.store.update_integration(a.id, a.version, Status::Enabled, None, None).await.unwrap();
+        assert_eq!(status(a.id).await, Some(Status::Enabled), "{}: an update", b.name);
+        assert_eq!(listed(Default::default()).await, [(a.id, Status::Enabled)], "{}", b.name);
+        b.store.record_validation(a.id, &json!({"status": "passed", "tests": []})).await.unwrap();
+        let results = b.store.shown(a.id).await.unwrap().unwrap().summary.validation_results.clone();
+        assert_eq!(results.map(|r| r.get().to_owned()).as_deref(), Some(r#"{"status":"passed","tests":[]}"#));
+        let c = b.store.insert_integration(&snowflake(), Status::Deleted).await.unwrap();
+        assert_eq!(listed(Default::default()).await, [(a.id, Status::Enabled)], "{}: deleted ones are hidden", b.name);
+        let every = warden_store::ListQuery { include_deleted: true, ..Default::default() };
+        assert_eq!(listed(every).await, [(a.id, Status::Enabled), (c.id, Status::Deleted)], "{}: an insert", b.name);
+        let paged =
+            warden_store::ListQuery { include_deleted: true, after: Some(a.id), limit: Some(1), ..Default::default() };
+        assert_eq!(listed(paged).await, [(c.id, Status::Deleted)], "{}", b.name);
+        let by_type =
+            warden_store::ListQuery { integration_type: Some(IntegrationType::Redshift), ..Default::default() };
+        assert!(listed(by_type).await.is_empty(), "{}", b.name);
+    }
+}
+
+#[tokio::test]
+async fn on_postgresql_another_process_s_write_reaches_the_read_cache() {
+    let Some(b) = backends().await.into_iter().find(|b| b.name == "postgres") else { return };
+    let other = Store::connect(&b.raw_url, key()).await.unwrap();
+    eventually("the read cache is on", || async { b.store.read_cache_on() }).await;
+    let a = b.store.insert_integration(&snowflake(), Status::Enabled).await.unwrap();
+    let status_is = |wanted: Status| {
+        let store = &b.store;
+        move || async move { store.shown(a.id).await.unwrap().unwrap().summary.status == wanted }
+    };
+    assert!(status_is(Status::Enabled)().await);
+    other.update_integration(a.id, a.version, Status::EditError, Some("from another process"), None).await.unwrap();
+    eventually("another store's update is seen", status_is(Status::EditError)).await;
+    raw_exec(&b.raw_url, &format!("UPDATE integrations SET status = 'createError' WHERE id = {}", a.id)).await;
+    eventually("an update outside Warden is seen", status_is(Status::CreateError)).await;
+
+    // The notification connection is lost: a change made meanwhile is still seen (the cache
+    // stops answering, and starts empty when the connection is back).
+    raw_exec(
+        &b.raw_url,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+    )
+    .await;
+    raw_exec(&b.raw_url, &format!("UPDATE integrations SET status = 'deleteError' WHERE id = {}", a.id)).await;
+    eventually("a change while notifications were down is seen", status_is(Status::DeleteError)).await;
+    eventually("the read cache is on again", || async { b.store.read_cache_on() }).await;
+    raw_exec(&b.raw_url, &format!("UPDATE integrations SET status = 'enabled' WHERE id = {}", a.id)).await;
+    eventually("a change after the reconnection is seen", status_is(Status::Enabled)).await;
 }
 
 async fn raw_exec(url: &str, sql: &str) {

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -30,7 +30,7 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self { per_test_timeout: Duration::from_secs(30), concurrency: 4 }
+        Self { per_test_timeout: Duration::from_secs(10), concurrency: 4 }
     }
 }
 
@@ -44,7 +44,7 @@ pub struct Aborted {
 }
 
 fn result(def: &TestDef, status: TestStatus, message: Option<String>) -> TestResult {
-    TestResult { name: def.name.to_owned(), status, message, result: None }
+    TestResult { name: def.name.to_owned(), status, message, result: None, duration_ms: None }
 }
 
 fn failed(def: &TestDef, detail: impl Into<String>) -> TestResult {
@@ -57,6 +57,11 @@ type Ran = Result<TestResult, Aborted>;
 /// What a check's task ended with: its outcome, or `None` when it passed the timeout (the
 /// check's future is dropped inside the task, so nothing of the run outlives it).
 type Answer = Option<Result<CheckOutcome, PlatformError>>;
+
+/// Milliseconds since `started`, rounded up (a check that ran took at least one).
+fn millis_since(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_micros().div_ceil(1000)).unwrap_or(u64::MAX)
+}
 
 /// The result of a check from what its task answered.
 fn judge(def: &TestDef, answer: Answer, timeout: Duration) -> Ran {
@@ -89,15 +94,16 @@ async fn run_batch(
         let (platform, context, permits, def) = (Arc::clone(platform), context.clone(), Arc::clone(&permits), defs[i]);
         let handle = running.spawn(async move {
             let _permit = permits.acquire_owned().await;
+            let started = Instant::now();
             let answer = tokio::time::timeout(options.per_test_timeout, platform.check(def.id, &context)).await;
-            (i, answer.ok())
+            (i, answer.ok(), millis_since(started))
         });
         index_of.insert(handle.id(), i);
     }
     while let Some(joined) = running.join_next().await {
         match joined {
-            Ok((i, answer)) => match judge(&defs[i], answer, options.per_test_timeout) {
-                Ok(outcome) => results[i] = Some(outcome),
+            Ok((i, answer, took)) => match judge(&defs[i], answer, options.per_test_timeout) {
+                Ok(outcome) => results[i] = Some(TestResult { duration_ms: Some(took), ..outcome }),
                 Err(aborted) => {
                     running.shutdown().await;
                     return Err(aborted);

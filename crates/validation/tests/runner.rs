@@ -268,6 +268,19 @@ async fn no_more_checks_run_at_once_than_the_concurrency_allows() {
     assert!(platform.max_in_flight.load(Ordering::SeqCst) <= 2, "more than 2 checks ran at once");
 }
 
+/// Each test that ran reports how long it took; one that did not run reports no duration.
+#[tokio::test]
+async fn each_test_that_ran_reports_its_duration() {
+    let platform = Scripted::new(&[(DATABASE, Behaviour::SlowPass)]);
+    let results = checked(platform, redshift(true, false), Phase::Request).await;
+    let duration = |name: &str| results.validation_tests.iter().find(|t| t.name == name).unwrap().duration_ms;
+    assert!(duration(DATABASE).is_some_and(|ms| ms >= 20), "{results:?}");
+    assert!(duration(CONNECT).is_some(), "{results:?}");
+    assert_eq!(duration(ROLE), None, "a skipped test did not run: {results:?}");
+    let json = serde_json::to_value(&results).unwrap();
+    assert!(json["validationTests"].as_array().unwrap().iter().any(|t| t["durationMs"].as_u64() >= Some(20)), "{json}");
+}
+
 /// The catalogue has exactly the contract's tests, in its order (the list is copied from
 /// API.md section 4 into `fixtures/contract_tests.txt`), with the rules and messages pinned
 /// by a snapshot.
