@@ -29,8 +29,11 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
     let server = args.iter().position(|a| a == "--server").and_then(|i| args.get(i + 1)).cloned();
+    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned();
     let Some(server) = server else {
-        eprintln!("usage: warden-bench --server <path to warden> [--quick] (run it through `cargo xtask bench`)");
+        eprintln!(
+            "usage: warden-bench --server <path to warden> [--quick] [--only <group>] (run it through `cargo xtask bench`)"
+        );
         return ExitCode::from(2);
     };
     let Ok(postgres) = std::env::var("WARDEN_TEST_POSTGRES_URL") else {
@@ -56,11 +59,16 @@ fn main() -> ExitCode {
         postgres,
         fakesnow: (fakesnow, fakesnow_python.into()),
         minilake,
+        only: only.clone(),
     };
     let rows = runtime.block_on(measure::all(setup));
     let report = measure::report(&rows, quick);
     println!("{report}");
-    let out = if quick { "target/bench/quick.md" } else { "docs/BENCHMARKS.md" };
+    let out = match (&only, quick) {
+        (Some(_), _) => "target/bench/only.md",
+        (None, true) => "target/bench/quick.md",
+        (None, false) => "docs/BENCHMARKS.md",
+    };
     if let Some(dir) = std::path::Path::new(out).parent() {
         let _ = std::fs::create_dir_all(dir);
     }

@@ -25,6 +25,14 @@ pub struct Setup {
     pub fakesnow: (String, PathBuf),
     /// minilake's HTTPS URL (its certificate signed by the CA in `WARDEN_CA_FILE`).
     pub minilake: String,
+    /// Only the groups whose name contains this (`--only`), for working on one.
+    pub only: Option<String>,
+}
+
+impl Setup {
+    fn wants(&self, group: &str) -> bool {
+        self.only.as_deref().is_none_or(|only| group.to_lowercase().contains(&only.to_lowercase()))
+    }
 }
 
 /// Whether bigger is better.
@@ -65,17 +73,27 @@ pub async fn all(setup: Setup) -> Vec<Row> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut rows = Vec::new();
     let sizes: &[usize] = if setup.quick { &[100] } else { &[100, 10_000] };
-    for backend in [Backend::Sqlite, Backend::Postgres] {
-        for &n in sizes {
-            rows.extend(api(&setup, backend, n).await);
+    if setup.wants("API") || setup.wants("Footprint") {
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            for &n in sizes {
+                rows.extend(api(&setup, backend, n).await);
+            }
         }
     }
-    rows.extend(validation(&setup).await);
-    rows.extend(snowflake_validation(&setup).await);
-    rows.extend(databricks_validation(&setup).await);
-    rows.extend(automatic_setup(&setup).await);
-    rows.extend(script_generation(&setup));
-    rows.extend(scale_out(&setup).await);
+    if setup.wants("Validation") {
+        rows.extend(validation(&setup).await);
+        rows.extend(snowflake_validation(&setup).await);
+        rows.extend(databricks_validation(&setup).await);
+    }
+    if setup.wants("Automatic setup") {
+        rows.extend(automatic_setup(&setup).await);
+    }
+    if setup.wants("Scripts") {
+        rows.extend(script_generation(&setup));
+    }
+    if setup.wants("Scale-out") {
+        rows.extend(scale_out(&setup).await);
+    }
     rows
 }
 
@@ -169,11 +187,21 @@ impl Server {
         Self { child, base, started, ready_after: started.elapsed() }
     }
 
+    /// Resident memory now.
     fn rss_mib(&self) -> f64 {
+        self.status_mib("VmRSS:")
+    }
+
+    /// The most resident memory the process has had since it started.
+    fn peak_rss_mib(&self) -> f64 {
+        self.status_mib("VmHWM:")
+    }
+
+    fn status_mib(&self, field: &str) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
         let kib: f64 = status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse().ok())
             .unwrap_or(0.0);
@@ -250,35 +278,42 @@ async fn api(setup: &Setup, backend: Backend, n: usize) -> Vec<Row> {
     let idle = server.rss_mib();
     let floor = wrk(&format!("{}/healthz", server.base), seconds, CONNECTIONS, 2);
     let one = wrk(&format!("{}/integrations/{id}", server.base), seconds, CONNECTIONS, 2);
-    let loaded = server.rss_mib();
     let list = wrk(&format!("{}/integrations", server.base), seconds, CONNECTIONS, 2);
-    let loaded = loaded.max(server.rss_mib());
+    // The peak over the server's life: idle, then the two loads above.
+    let loaded = server.peak_rss_mib();
+    let cold_start = cold_start_ms(setup, &server, temp.path(), url.as_deref()).await;
     let per_integration = (database_bytes(temp.path(), url.as_deref()).await - empty_size) / n as f64;
     let floor_name = "/healthz, same load";
     let mut rows = vec![row("API", format!("/healthz req/s ({label})"), floor.rps, "req/s", Better::Higher)];
-    for (what, load) in [("GET /integrations/{id}", &one), ("GET /integrations", &list)] {
+    rows.push(
+        row("API", format!("GET /integrations/{{id}} req/s ({label})"), one.rps, "req/s", Better::Higher)
+            .against(floor.rps, floor_name),
+    );
+    rows.push(
+        row("API", format!("GET /integrations/{{id}} p50 ({label})"), one.p50_ms, "ms", Better::Lower)
+            .against(floor.p50_ms, floor_name),
+    );
+    rows.push(
+        row("API", format!("GET /integrations/{{id}} p99 ({label})"), one.p99_ms, "ms", Better::Lower)
+            .against(floor.p99_ms, floor_name),
+    );
+    // The list against a floor that does its work in-process under the same concurrency:
+    // sqlx reads the same rows, serde_json writes the same JSON.
+    let list_floor = list_floor(temp.path(), url.as_deref(), seconds).await;
+    let list_floor_name = "in-process: sqlx reads the rows, serde_json writes the JSON, 64 tasks";
+    for (what, value, floor_value, unit, better) in [
+        ("req/s", list.rps, list_floor.rps, "req/s", Better::Higher),
+        ("p50", list.p50_ms, list_floor.p50_ms, "ms", Better::Lower),
+        ("p99", list.p99_ms, list_floor.p99_ms, "ms", Better::Lower),
+    ] {
         rows.push(
-            row("API", format!("{what} req/s ({label})"), load.rps, "req/s", Better::Higher)
-                .against(floor.rps, floor_name),
-        );
-        rows.push(
-            row("API", format!("{what} p50 ({label})"), load.p50_ms, "ms", Better::Lower)
-                .against(floor.p50_ms, floor_name),
-        );
-        rows.push(
-            row("API", format!("{what} p99 ({label})"), load.p99_ms, "ms", Better::Lower)
-                .against(floor.p99_ms, floor_name),
+            row("API", format!("GET /integrations {what} ({label})"), value, unit, better)
+                .against(floor_value, list_floor_name),
         );
     }
     rows.push(row("Footprint", format!("resident memory idle ({label})"), idle, "MiB", Better::Lower));
     rows.push(row("Footprint", format!("resident memory under load ({label})"), loaded, "MiB", Better::Lower));
-    rows.push(row(
-        "Footprint",
-        format!("cold start to /readyz ({label})"),
-        server.ready_after.as_secs_f64() * 1000.0,
-        "ms",
-        Better::Lower,
-    ));
+    rows.push(row("Footprint", format!("cold start to /readyz, median ({label})"), cold_start, "ms", Better::Lower));
     rows.push(row(
         "Footprint",
         format!("database size per integration ({label})"),
@@ -287,6 +322,126 @@ async fn api(setup: &Setup, backend: Backend, n: usize) -> Vec<Row> {
         Better::Lower,
     ));
     rows
+}
+
+/// How long the server takes from its start to a ready `/readyz` on this store: the median
+/// of five starts (one in quick mode): `running`'s own, and four more processes.
+async fn cold_start_ms(setup: &Setup, running: &Server, dir: &Path, database_url: Option<&str>) -> f64 {
+    let mut samples = vec![running.ready_after.as_secs_f64() * 1000.0];
+    let more = if setup.quick { 0 } else { 4 };
+    for _ in 0..more {
+        // A second process cannot take the SQLite data directory's lock while the first
+        // holds it: each sample starts in a copy of the directory.
+        let copy = tempfile::tempdir().unwrap();
+        for name in ["warden.db", "warden.db-wal", "warden.db-shm", "master.key"] {
+            let from = dir.join(name);
+            if from.exists() {
+                std::fs::copy(&from, copy.path().join(name)).unwrap();
+            }
+        }
+        let server = Server::start(setup, copy.path(), database_url).await;
+        samples.push(server.ready_after.as_secs_f64() * 1000.0);
+    }
+    percentile(&mut samples, 0.5)
+}
+
+/// The floor of `GET /integrations`: 64 tasks in this process, each in a loop reading the
+/// listed rows with sqlx (a pool of 8 connections, as the server's SQLite store has) and
+/// writing the same JSON with serde_json, for `seconds`.
+async fn list_floor(dir: &Path, postgres_url: Option<&str>, seconds: u64) -> Load {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = tokio::task::JoinSet::new();
+    match postgres_url {
+        None => {
+            let url = format!("sqlite://{}?mode=ro", dir.join("warden.db").display());
+            let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(8).connect(&url).await.unwrap();
+            for _ in 0..CONNECTIONS {
+                let pool = pool.clone();
+                tasks.spawn(async move {
+                    let mut times = Vec::new();
+                    while Instant::now() < deadline {
+                        let started = Instant::now();
+                        let rows = sqlx::query(LIST_FLOOR_SQL).fetch_all(&pool).await.unwrap();
+                        std::hint::black_box(list_json(rows.iter().map(list_row)));
+                        times.push(started.elapsed().as_secs_f64() * 1000.0);
+                    }
+                    times
+                });
+            }
+        }
+        Some(url) => {
+            let pool = sqlx::postgres::PgPoolOptions::new().max_connections(16).connect(url).await.unwrap();
+            for _ in 0..CONNECTIONS {
+                let pool = pool.clone();
+                tasks.spawn(async move {
+                    let mut times = Vec::new();
+                    while Instant::now() < deadline {
+                        let started = Instant::now();
+                        let rows = sqlx::query(LIST_FLOOR_SQL).fetch_all(&pool).await.unwrap();
+                        std::hint::black_box(list_json(rows.iter().map(list_row)));
+                        times.push(started.elapsed().as_secs_f64() * 1000.0);
+                    }
+                    times
+                });
+            }
+        }
+    }
+    let mut times = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        times.extend(done.unwrap());
+    }
+    let rps = times.len() as f64 / seconds as f64;
+    Load { rps, p50_ms: percentile(&mut times, 0.5), p99_ms: percentile(&mut times, 0.99) }
+}
+
+const LIST_FLOOR_SQL: &str = "SELECT id, integration_type, status, status_message, config, created_at, updated_at, \
+    validation_results FROM integrations WHERE status <> 'deleted' ORDER BY id";
+
+/// The columns of a listed row, as the floor reads them.
+type ListRow = (i64, String, String, Option<String>, String, i64, i64, Option<String>);
+
+fn list_row<R: sqlx::Row>(row: &R) -> ListRow
+where
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+{
+    (
+        row.get("id"),
+        row.get("integration_type"),
+        row.get("status"),
+        row.get("status_message"),
+        row.get("config"),
+        row.get("created_at"),
+        row.get("updated_at"),
+        row.get("validation_results"),
+    )
+}
+
+/// The list's JSON as the API writes it, made with serde_json from the rows.
+fn list_json(rows: impl Iterator<Item = ListRow>) -> Vec<u8> {
+    let items: Vec<Value> = rows
+        .map(|(id, kind, status, message, config, created, updated, results)| {
+            let mut stored: Value = serde_json::from_str(&config).unwrap();
+            let mut item = json!({"id": id, "type": kind, "autoBootstrap": stored["autoBootstrap"], "status": status,
+                "config": stored["config"].take(), "createdAt": rfc3339(created), "updatedAt": rfc3339(updated)});
+            if let Some(results) = results {
+                item["validationResults"] = serde_json::from_str(&results).unwrap();
+            }
+            if let Some(message) = message {
+                item["message"] = json!(message);
+            }
+            item
+        })
+        .collect();
+    serde_json::to_vec(&items).unwrap()
+}
+
+/// Unix milliseconds as the API writes them (RFC 3339 UTC with milliseconds).
+fn rfc3339(millis: i64) -> String {
+    let t = warden_model::time::UtcTime::from_unix(millis.div_euclid(1000));
+    let ms = millis.rem_euclid(1000);
+    format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{ms:03}Z", t.year, t.month, t.day, t.hour, t.minute, t.second)
 }
 
 /// The store's size: the SQLite database once its write-ahead log is folded in (the log's
@@ -363,7 +518,7 @@ async fn validation(setup: &Setup) -> Vec<Row> {
     let (mut warden_cold, mut floor_cold) = (Vec::new(), Vec::new());
     for _ in 0..cold_runs {
         tokio::time::sleep(Duration::from_millis(1200)).await;
-        warden_cold.push(dry_run().await);
+        warden_cold.push(dry_run().await.wall);
         let started = Instant::now();
         let mut connection = PgConnection::connect(&setup.postgres).await.unwrap();
         two_queries(&mut connection).await;
@@ -373,10 +528,11 @@ async fn validation(setup: &Setup) -> Vec<Row> {
     // Warm: back-to-back validations, which share the adapter's open connection; the floor
     // issues the same queries on one open connection.
     let warm_runs = if setup.quick { 10 } else { 200 };
-    let mut warden_warm = Vec::new();
+    let mut warm_runs_seen = Vec::new();
     for _ in 0..warm_runs {
-        warden_warm.push(dry_run().await);
+        warm_runs_seen.push(dry_run().await);
     }
+    let mut warden_warm: Vec<f64> = warm_runs_seen.iter().map(|r| r.wall).collect();
     let mut connection = PgConnection::connect(&setup.postgres).await.unwrap();
     let mut floor_warm = Vec::new();
     for _ in 0..warm_runs {
@@ -388,6 +544,7 @@ async fn validation(setup: &Setup) -> Vec<Row> {
     let warm = "sqlx: the same two queries on an open connection";
     let mut rows = p50_and_p99(", cold (Redshift on PostgreSQL)", &mut warden_cold, &mut floor_cold, cold);
     rows.extend(p50_and_p99(", warm (Redshift on PostgreSQL)", &mut warden_warm, &mut floor_warm, warm));
+    rows.extend(concurrency_rows("Redshift on PostgreSQL, warm", &warm_runs_seen));
     rows
 }
 
@@ -403,9 +560,17 @@ fn p50_and_p99(suffix: &str, warden: &mut [f64], floor: &mut [f64], floor_is: &s
         .collect()
 }
 
-/// One `POST /integrations?dryRun=true` of `payload`, which must pass; answers its time in
-/// milliseconds.
-async fn passing_dry_run(client: &reqwest::Client, server: &Server, payload: &Value) -> f64 {
+/// One dry run's times, in milliseconds: the request's, and the sum and the longest of its
+/// tests' own (`durationMs`).
+#[derive(Clone, Copy)]
+struct DryRun {
+    wall: f64,
+    tests_sum: f64,
+    tests_max: f64,
+}
+
+/// One `POST /integrations?dryRun=true` of `payload`, which must pass; answers its times.
+async fn passing_dry_run(client: &reqwest::Client, server: &Server, payload: &Value) -> DryRun {
     let started = Instant::now();
     let answer = client
         .post(format!("{}/integrations?dryRun=true", server.base))
@@ -416,12 +581,39 @@ async fn passing_dry_run(client: &reqwest::Client, server: &Server, payload: &Va
         .unwrap();
     assert_eq!(answer.status(), 200);
     let body: Value = answer.json().await.unwrap();
+    let wall = started.elapsed().as_secs_f64() * 1000.0;
     assert_eq!(body["validationResults"]["status"], "passed", "{body}");
-    started.elapsed().as_secs_f64() * 1000.0
+    let tests: Vec<f64> = body["validationResults"]["validationTests"]
+        .as_array()
+        .map(|tests| tests.iter().filter_map(|t| t["durationMs"].as_f64()).collect())
+        .unwrap_or_default();
+    DryRun { wall, tests_sum: tests.iter().sum(), tests_max: tests.iter().copied().fold(0.0, f64::max) }
+}
+
+/// Rows for a platform's dry runs: the request's p50 against the p50 of the sum and of the
+/// longest of its tests' times (the runner runs tests concurrently, so a run should take
+/// about its longest test, not the sum).
+fn concurrency_rows(platform: &str, runs: &[DryRun]) -> Vec<Row> {
+    let mut wall: Vec<f64> = runs.iter().map(|r| r.wall).collect();
+    let mut sum: Vec<f64> = runs.iter().map(|r| r.tests_sum).collect();
+    let mut max: Vec<f64> = runs.iter().map(|r| r.tests_max).collect();
+    let wall = percentile(&mut wall, 0.5);
+    vec![
+        row(
+            "Validation",
+            format!("POST dryRun p50 against the sum of its tests' times ({platform})"),
+            wall,
+            "ms",
+            Better::Lower,
+        )
+        .against(percentile(&mut sum, 0.5), "the sum of the tests' durationMs, p50"),
+        row("Validation", format!("POST dryRun p50 against its longest test ({platform})"), wall, "ms", Better::Lower)
+            .against(percentile(&mut max, 0.5), "the longest test's durationMs, p50"),
+    ]
 }
 
 /// `runs` back-to-back [`passing_dry_run`]s.
-async fn passing_dry_runs(server: &Server, payload: &Value, runs: usize) -> Vec<f64> {
+async fn passing_dry_runs(server: &Server, payload: &Value, runs: usize) -> Vec<DryRun> {
     let client = http();
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs {
@@ -449,7 +641,8 @@ async fn snowflake_validation(setup: &Setup) -> Vec<Row> {
         "warehouse": "FAKESNOW_WAREHOUSE", "database": "BENCH_DB", "authenticationType": "userPassword",
         "username": "WARDEN_SYSTEM", "password": "bench-pw", "connectArgs": "protocol=http"}});
     let runs = if setup.quick { 5 } else { 200 };
-    let mut warden = passing_dry_runs(&server, &payload, runs).await;
+    let seen = passing_dry_runs(&server, &payload, runs).await;
+    let mut warden: Vec<f64> = seen.iter().map(|r| r.wall).collect();
     let floor_script = Path::new(env!("CARGO_MANIFEST_DIR")).join("snowflake_floor.py");
     let output = Command::new(python)
         .arg(&floor_script)
@@ -459,7 +652,9 @@ async fn snowflake_validation(setup: &Setup) -> Vec<Row> {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let mut floor: Vec<f64> = serde_json::from_slice(&output.stdout).unwrap();
     let what = "Snowflake's Python connector: sign in, the same statements, close";
-    p50_and_p99(" (Snowflake on fakesnow, manual)", &mut warden, &mut floor, what)
+    let mut rows = p50_and_p99(" (Snowflake on fakesnow, manual)", &mut warden, &mut floor, what);
+    rows.extend(concurrency_rows("Snowflake on fakesnow", &seen));
+    rows
 }
 
 /// An HTTPS client as Warden's adapters build one (it is theirs: the system's roots plus
@@ -499,7 +694,8 @@ async fn databricks_validation(setup: &Setup) -> Vec<Row> {
         "port": url.port().unwrap(), "httpPath": format!("/sql/1.0/warehouses/{warehouse}"),
         "authenticationType": "token", "token": "dapi-bench", "catalog": catalog}});
     let runs = if setup.quick { 5 } else { 200 };
-    let mut warden = passing_dry_runs(&server, &payload, runs).await;
+    let seen = passing_dry_runs(&server, &payload, runs).await;
+    let mut warden: Vec<f64> = seen.iter().map(|r| r.wall).collect();
     let paths = [
         "/api/2.0/preview/scim/v2/Me".to_owned(),
         format!("/api/2.0/sql/warehouses/{warehouse}"),
@@ -518,7 +714,9 @@ async fn databricks_validation(setup: &Setup) -> Vec<Row> {
         floor.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     let what = "reqwest: a new client, the same four REST calls";
-    p50_and_p99(" (Databricks on minilake, manual)", &mut warden, &mut floor, what)
+    let mut rows = p50_and_p99(" (Databricks on minilake, manual)", &mut warden, &mut floor, what);
+    rows.extend(concurrency_rows("Databricks on minilake", &seen));
+    rows
 }
 
 /// The catalogue's two Redshift queries, as the adapter issues them.

@@ -33,9 +33,12 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
-        Some("bench") => bench(args.iter().any(|a| a == "--quick")),
+        Some("bench") => bench(
+            args.iter().any(|a| a == "--quick"),
+            args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(String::as_str),
+        ),
         _ => {
-            eprintln!("usage: cargo xtask ci | cargo xtask bench [--quick]");
+            eprintln!("usage: cargo xtask ci | cargo xtask bench [--quick] [--only <group>]");
             return ExitCode::from(2);
         }
     };
@@ -142,7 +145,7 @@ fn ci() -> Result<(), String> {
         let tally = test_workspace(&server, &pythons, &urls)?;
         // The benchmark harness must never rot: its quick mode runs here and only checks
         // that every measurement produced a number.
-        run_bench(true, &server, (&snowflake, &fakesnow_python), &databricks)?;
+        run_bench(true, None, &server, (&snowflake, &fakesnow_python), &databricks)?;
         tally
     };
     // The served OpenAPI document and the server agree on every operation.
@@ -163,7 +166,7 @@ struct Tally {
 /// `cargo xtask bench`: installs wrk when missing, starts PostgreSQL, builds the server
 /// (release; debug with `--quick`) and runs `warden-bench`, which writes
 /// `docs/BENCHMARKS.md` (or `target/bench/quick.md`).
-fn bench(quick: bool) -> Result<(), String> {
+fn bench(quick: bool, only: Option<&str>) -> Result<(), String> {
     let fakesnow_python = venv::ensure_fakesnow()?;
     let minilake_python = venv::ensure_minilake()?;
     let server = postgres::Postgres::start()?;
@@ -171,13 +174,14 @@ fn bench(quick: bool) -> Result<(), String> {
     let (certificate, key) = server.certificate();
     let log = server.ca_path().with_file_name("minilake-requests.log");
     let databricks = emulators::Emulator::minilake(&minilake_python, &certificate, &key, &log)?;
-    run_bench(quick, &server, (&snowflake, &fakesnow_python), &databricks)
+    run_bench(quick, only, &server, (&snowflake, &fakesnow_python), &databricks)
 }
 
 /// Runs the benchmarks against `postgres` and `fakesnow` (the emulator and its virtualenv's
 /// Python, whose Snowflake connector is the Snowflake measurement's floor).
 fn run_bench(
     quick: bool,
+    only: Option<&str>,
     postgres: &postgres::Postgres,
     fakesnow: (&emulators::Emulator, &Path),
     minilake: &emulators::Emulator,
@@ -200,6 +204,9 @@ fn run_bench(
     let mut args = vec!["--server".to_owned(), server.display().to_string()];
     if quick {
         args.push("--quick".into());
+    }
+    if let Some(only) = only {
+        args.extend(["--only".to_owned(), only.to_owned()]);
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let ca_file = postgres.ca_path().display().to_string();

@@ -141,11 +141,73 @@ enum OnError {
 /// password travels in statement text (servers keep that in logs and system tables).
 type Builder<'a> = dyn Fn(PasswordForm) -> Result<Script, PlatformError> + Send + Sync + 'a;
 
-/// Runs a script with the privileged credentials, part by part, each on its own connection.
-/// Each object a statement creates is pushed to `created` as soon as the statement succeeds.
+/// The privileged connection a change's script parts run on. One connection serves the
+/// consecutive parts that target the same database (and a setup's first part may take the
+/// connection its validation just used); it is closed before a part on another database,
+/// so no connection of Warden's stays on a database a later part drops.
+struct Privileged<'a> {
+    config: &'a RedshiftConfig,
+    /// A validation's idle connection as the privileged user, by database.
+    reusable: Option<(String, PgConnection)>,
+    open: Option<Open>,
+}
+
+/// The connection open now: its database, and whether the server is Redshift.
+struct Open {
+    database: String,
+    connection: PgConnection,
+    redshift: bool,
+}
+
+impl<'a> Privileged<'a> {
+    fn new(config: &'a RedshiftConfig, reusable: Option<(String, PgConnection)>) -> Self {
+        Self { config, reusable, open: None }
+    }
+
+    /// The connection to `database` (and whether it is Redshift), opened if need be.
+    async fn on(&mut self, database: &str) -> Result<(&mut PgConnection, bool), PlatformError> {
+        if self.open.as_ref().is_none_or(|open| open.database != database) {
+            self.close().await;
+            let kept = self.reusable.take_if(|(kept_on, _)| kept_on == database).map(|(_, connection)| connection);
+            let mut connection = match kept {
+                Some(mut kept) => match kept.ping().await {
+                    Ok(()) => kept,
+                    Err(_) => connect(self.config, database).await?,
+                },
+                None => connect(self.config, database).await?,
+            };
+            let redshift = is_redshift(&mut connection).await?;
+            self.open = Some(Open { database: database.to_owned(), connection, redshift });
+        }
+        let open = self.open.as_mut().ok_or_else(|| PlatformError::other("no connection"))?;
+        Ok((&mut open.connection, open.redshift))
+    }
+
+    /// Closes the open connection, if any, and drops the reusable one.
+    async fn close(&mut self) {
+        if let Some(open) = self.open.take() {
+            let _ = open.connection.close().await;
+        }
+    }
+
+    /// Closes everything, answering whether the open connection closed cleanly.
+    async fn finish(mut self) -> Result<(), PlatformError> {
+        if let Some((_, kept)) = self.reusable.take() {
+            let _ = kept.close().await;
+        }
+        match self.open.take() {
+            Some(open) => open.connection.close().await.map_err(|e| PlatformError::other(describe(&e))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Runs a script with the privileged credentials, part by part, on `privileged`'s
+/// connections. Each object a statement creates is pushed to `created` as soon as the
+/// statement succeeds.
 async fn run(
     build: &Builder<'_>,
-    privileged: &RedshiftConfig,
+    privileged: &mut Privileged<'_>,
     on_error: OnError,
     created: &mut Vec<Created>,
 ) -> Result<(), PlatformError> {
@@ -153,15 +215,14 @@ async fn run(
     let targets: Vec<String> = build(PasswordForm::Plain)?.parts.into_iter().map(|p| p.connect_to).collect();
     let mut script: Option<Script> = None;
     for (index, target) in targets.iter().enumerate() {
-        let mut connection = match connect(privileged, target).await {
-            Ok(connection) => connection,
+        let (connection, redshift) = match privileged.on(target).await {
+            Ok(open) => open,
             Err(error) if on_error == OnError::TolerateMissing && error.kind() == Some(ErrorKind::NotFound) => {
                 tracing::info!(database = %target, "skipping a removal step: its database is already gone");
                 continue;
             }
             Err(error) => return Err(error),
         };
-        let redshift = is_redshift(&mut connection).await?;
         let script = match &script {
             Some(script) => script,
             None => script.insert(build(if redshift { PasswordForm::Md5 } else { PasswordForm::ScramSha256 })?),
@@ -172,17 +233,17 @@ async fn run(
                 tracing::debug!(statement = %statement.label(), "skipping a Redshift-only statement on PostgreSQL");
                 continue;
             }
-            if let Err(error) = sqlx::raw_sql(AssertSqlSafe(statement.sql.clone())).execute(&mut connection).await {
+            if let Err(error) = sqlx::raw_sql(AssertSqlSafe(statement.sql.clone())).execute(&mut *connection).await {
                 let error = classify(&error);
                 let missing = error.kind() == Some(ErrorKind::NotFound);
                 // PostgreSQL checks the privilege to drop a role before whether it exists.
                 let tolerant = on_error == OnError::TolerateMissing;
-                let gone = tolerant && !missing && already_gone(&mut connection, &statement.sql).await;
+                let gone = tolerant && !missing && already_gone(connection, &statement.sql).await;
                 if tolerant && (missing || gone) {
                     tracing::info!(%error, "skipping: already gone");
                     continue;
                 }
-                let _ = connection.close().await;
+                privileged.close().await;
                 // The label stops before any literal: a failed CREATE USER must not echo
                 // the password into the status message or the log.
                 return Err(error.while_running(&statement.label()));
@@ -191,9 +252,21 @@ async fn run(
                 created.push(object.clone());
             }
         }
-        connection.close().await.map_err(|e| PlatformError::other(describe(&e)))?;
     }
     Ok(())
+}
+
+/// Runs one script on connections of its own, all closed at the end.
+async fn run_alone(
+    build: &Builder<'_>,
+    admin: &RedshiftConfig,
+    on_error: OnError,
+    created: &mut Vec<Created>,
+) -> Result<(), PlatformError> {
+    let mut privileged = Privileged::new(admin, None);
+    let outcome = run(build, &mut privileged, on_error, created).await;
+    let closed = privileged.finish().await;
+    outcome.and(closed)
 }
 
 /// A setup that failed part way: removes what it had created (and only that) and says how
@@ -213,7 +286,7 @@ async fn roll_back(
             .map_err(|e| PlatformError::unsupported(e.to_string()))
     };
     let rollback =
-        run(&build, privileged, OnError::TolerateMissing, &mut Vec::new()).await.err().map(|e| e.to_string());
+        run_alone(&build, privileged, OnError::TolerateMissing, &mut Vec::new()).await.err().map(|e| e.to_string());
     PlatformError::SetupFailed { cause: Box::new(cause), rollback }
 }
 
@@ -351,32 +424,46 @@ impl Platform for Redshift {
     async fn apply(&self, change: Change<'_>) -> Result<Applied, PlatformError> {
         // A manual integration's platform side is the administrator's (the scripts).
         let Some(privileged) = change.privileged() else { return Ok(Applied::NOTHING) };
-        // No check connection may stay open on a database a script is about to drop.
-        self.idle.close_all().await;
         let admin = config(privileged)?;
+        // A setup's first part runs where its validation connected as the privileged user:
+        // that connection is taken instead of a new one. No other check connection may stay
+        // open on a database a script is about to drop.
+        let initial = initial_database(admin).to_owned();
+        let reusable = match &change {
+            Change::Create { .. } => {
+                self.idle.take(&connection_key(admin, &initial)).map(|Kept(connection)| (initial, connection))
+            }
+            _ => None,
+        };
+        self.idle.close_all().await;
         let mut created = Vec::new();
         match change {
             Change::Create { spec, .. } => {
+                let mut on = Privileged::new(admin, reusable);
                 let mut outcome =
-                    run(&*script(ScriptKind::InitialCreate, spec, None), admin, OnError::Stop, &mut created).await;
+                    run(&*script(ScriptKind::InitialCreate, spec, None), &mut on, OnError::Stop, &mut created).await;
                 if outcome.is_ok() {
-                    outcome = run(&*script(ScriptKind::Create, spec, None), admin, OnError::Stop, &mut created).await;
+                    outcome = run(&*script(ScriptKind::Create, spec, None), &mut on, OnError::Stop, &mut created).await;
                 }
-                match outcome {
+                // Closed before a rollback, which may drop the database it is on.
+                let closed = on.finish().await;
+                match outcome.and(closed) {
                     Ok(()) => Ok(Applied::NOTHING),
                     Err(cause) => Err(roll_back(cause, &created, admin, initial_database(config(spec)?)).await),
                 }
             }
             Change::Edit { from, to, .. } => {
-                run(&*script(ScriptKind::Edit, to, Some(from)), admin, OnError::Stop, &mut created).await?;
+                run_alone(&*script(ScriptKind::Edit, to, Some(from)), admin, OnError::Stop, &mut created).await?;
                 Ok(Applied::NOTHING)
             }
             Change::Delete { spec, .. } => {
-                run(&*script(ScriptKind::Delete, spec, None), admin, OnError::TolerateMissing, &mut created).await?;
+                run_alone(&*script(ScriptKind::Delete, spec, None), admin, OnError::TolerateMissing, &mut created)
+                    .await?;
                 Ok(Applied::NOTHING)
             }
             Change::Cleanup { spec, .. } => {
-                run(&*script(ScriptKind::Cleanup, spec, None), admin, OnError::TolerateMissing, &mut created).await?;
+                run_alone(&*script(ScriptKind::Cleanup, spec, None), admin, OnError::TolerateMissing, &mut created)
+                    .await?;
                 Ok(Applied::NOTHING)
             }
             // The adapter's objects are at their first version: there is nothing older to
