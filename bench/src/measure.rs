@@ -521,7 +521,7 @@ async fn validation(setup: &Setup) -> Vec<Row> {
         warden_cold.push(dry_run().await.wall);
         let started = Instant::now();
         let mut connection = PgConnection::connect(&setup.postgres).await.unwrap();
-        two_queries(&mut connection).await;
+        check_queries(&mut connection).await;
         connection.close().await.unwrap();
         floor_cold.push(started.elapsed().as_secs_f64() * 1000.0);
     }
@@ -537,11 +537,11 @@ async fn validation(setup: &Setup) -> Vec<Row> {
     let mut floor_warm = Vec::new();
     for _ in 0..warm_runs {
         let started = Instant::now();
-        two_queries(&mut connection).await;
+        check_queries(&mut connection).await;
         floor_warm.push(started.elapsed().as_secs_f64() * 1000.0);
     }
-    let cold = "sqlx: connect, then the same two queries";
-    let warm = "sqlx: the same two queries on an open connection";
+    let cold = "sqlx: connect, then the checks' three queries";
+    let warm = "sqlx: the checks' three queries on an open connection";
     let mut rows = p50_and_p99(", cold (Redshift on PostgreSQL)", &mut warden_cold, &mut floor_cold, cold);
     rows.extend(p50_and_p99(", warm (Redshift on PostgreSQL)", &mut warden_warm, &mut floor_warm, warm));
     rows.extend(concurrency_rows("Redshift on PostgreSQL, warm", &warm_runs_seen));
@@ -719,10 +719,17 @@ async fn databricks_validation(setup: &Setup) -> Vec<Row> {
     rows
 }
 
-/// The catalogue's two Redshift queries, as the adapter issues them.
-async fn two_queries(connection: &mut PgConnection) {
-    for sql in [warden_redshift::queries::DATABASE_EXISTS, warden_redshift::queries::GROUP_EXISTS] {
-        sqlx::query(sql).bind("bench_never_created").fetch_one(&mut *connection).await.unwrap();
+/// The queries the Redshift checks of an automatic setup's dry run issue, as the adapter
+/// issues them: the database, the system account it would create, the impersonation group.
+async fn check_queries(connection: &mut PgConnection) {
+    use warden_redshift::queries::{DATABASE_EXISTS, GROUP_EXISTS, ROLE_EXISTS};
+    let database = "bench_never_created";
+    for (sql, name) in [
+        (DATABASE_EXISTS, database.to_owned()),
+        (ROLE_EXISTS, format!("{database}_system")),
+        (GROUP_EXISTS, format!("{database}_imp")),
+    ] {
+        sqlx::query(sql).bind(name).fetch_one(&mut *connection).await.unwrap();
     }
 }
 

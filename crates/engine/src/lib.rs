@@ -360,23 +360,22 @@ impl Engine {
     /// The 409/400 for a host that already has an integration in use, if any (for a type
     /// whose integrations can overlap, one that overlaps: the answer names the other's host).
     async fn host_conflict(&self, spec: &IntegrationSpec, except: Option<IntegrationId>) -> Result<(), EngineError> {
-        let mut candidates = self.store.integrations_on_host(spec.integration_type(), &spec.host()).await?;
+        let host = spec.host();
+        let on_host = self.store.in_use_on_host(spec.integration_type(), &host).await?;
+        let mut candidates: Vec<(IntegrationId, warden_model::Status, String)> =
+            on_host.into_iter().map(|(id, status)| (id, status, host.clone())).collect();
         if spec.has_overlaps() {
             let in_use = self.store.integrations_in_use(spec.integration_type()).await?;
-            candidates.extend(in_use.into_iter().filter(|other| spec.overlaps(&other.spec)));
+            candidates.extend(
+                in_use.into_iter().filter(|other| spec.overlaps(&other.spec)).map(|o| (o.id, o.status, o.spec.host())),
+            );
         }
-        for existing in candidates {
-            if Some(existing.id) == except {
+        for (id, status, host) in candidates {
+            if Some(id) == except {
                 continue;
             }
-            let host = existing.spec.host();
-            if let Decision::Refuse(refusal) = decide(existing.status, Operation::Create) {
-                let subject = Subject {
-                    id: existing.id,
-                    status: existing.status,
-                    integration_type: spec.integration_type(),
-                    host: &host,
-                };
+            if let Decision::Refuse(refusal) = decide(status, Operation::Create) {
+                let subject = Subject { id, status, integration_type: spec.integration_type(), host: &host };
                 if let Some(code) = refusal.error(&subject) {
                     return Err(EngineError::code(code));
                 }

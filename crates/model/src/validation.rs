@@ -29,10 +29,10 @@ pub struct TestResult {
     /// Structured detail, where a test has any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<serde_json::Value>,
-    /// How long the check took, in milliseconds (a Warden extension; absent for a test that
-    /// did not run).
+    /// How long the check took, in milliseconds to the microsecond (a Warden extension;
+    /// absent for a test that did not run).
     #[serde(rename = "durationMs", skip_serializing_if = "Option::is_none")]
-    pub duration_ms: Option<u64>,
+    pub duration_ms: Option<f64>,
 }
 
 /// A validation run: the aggregate status and each test.

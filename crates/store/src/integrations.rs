@@ -204,6 +204,44 @@ impl Store {
         self.fetch_integrations(sql, &[integration_type.wire_name(), host]).await
     }
 
+    /// The integrations of `integration_type` on `host` still in use, by id and status (what
+    /// the host guard reads before a create or an edit), from the read cache when it is on.
+    /// Nothing is decrypted. The database's unique index has the last word on a race.
+    pub async fn in_use_on_host(
+        &self,
+        integration_type: IntegrationType,
+        host: &str,
+    ) -> Result<Vec<(IntegrationId, Status)>, StoreError> {
+        if let Some(snapshot) = self.snapshot().await? {
+            return Ok(snapshot
+                .values()
+                .map(|shown| &shown.summary)
+                .filter(|s| s.integration_type == integration_type && s.host == host && !s.status.is_not_in_use())
+                .map(|s| (s.id, s.status))
+                .collect());
+        }
+        let sql = self.sql(&format!(
+            "SELECT id, status FROM integrations \
+             WHERE integration_type = $1 AND host = $2 AND status NOT IN {NOT_IN_USE} ORDER BY id"
+        ));
+        let raws: Vec<(i64, String)> = on_pool!(self, pool => {
+            let rows = sqlx::query(sql).bind(integration_type.wire_name()).bind(host).fetch_all(pool).await?;
+            let mut raws = Vec::with_capacity(rows.len());
+            for row in rows {
+                raws.push((row.try_get("id")?, row.try_get("status")?));
+            }
+            raws
+        });
+        raws.into_iter()
+            .map(|(id, status)| {
+                let id = id_from(id)?;
+                let status = Status::parse(&status)
+                    .ok_or_else(|| StoreError::Corrupt(format!("integration {id}: status {status}")))?;
+                Ok((id, status))
+            })
+            .collect()
+    }
+
     /// Integrations of `integration_type` still in use, oldest first (what the adapters'
     /// registry shows).
     pub async fn integrations_in_use(

@@ -110,6 +110,8 @@ pub struct IntegrationSummary {
     pub id: IntegrationId,
     /// Its type.
     pub integration_type: IntegrationType,
+    /// The host it is on (what keeps two integrations of a type off one host).
+    pub host: String,
     /// Whether Warden set the platform up itself.
     pub auto_bootstrap: bool,
     /// Its status.
@@ -271,17 +273,18 @@ const TRANSITIONAL: &str = "('creating', 'editing', 'deleting', 'migrating')";
 const INTEGRATION_COLUMNS: &str = "id, status, status_message, config, secrets, version, created_at, updated_at, validation_results, platform_state, config_version, objects_version";
 
 const SUMMARY_COLUMNS: &str =
-    "id, integration_type, status, status_message, config, created_at, updated_at, validation_results";
+    "id, integration_type, host, status, status_message, config, created_at, updated_at, validation_results";
 
-/// The summary columns: (id, integration_type, status, status_message, config, created_at,
-/// updated_at, validation_results).
-type RawSummary = (i64, String, String, Option<String>, String, i64, i64, Option<String>);
+/// The summary columns: (id, integration_type, host, status, status_message, config,
+/// created_at, updated_at, validation_results).
+type RawSummary = (i64, String, String, String, Option<String>, String, i64, i64, Option<String>);
 
 macro_rules! raw_summary {
     ($row:expr) => {
         (
             $row.try_get::<i64, _>("id")?,
             $row.try_get::<String, _>("integration_type")?,
+            $row.try_get::<String, _>("host")?,
             $row.try_get::<String, _>("status")?,
             $row.try_get::<Option<String>, _>("status_message")?,
             $row.try_get::<String, _>("config")?,
@@ -311,7 +314,7 @@ fn validation_results(id: IntegrationId, text: Option<&str>) -> Option<serde_jso
 }
 
 fn summary(raw: RawSummary) -> Result<IntegrationSummary, StoreError> {
-    let (id, integration_type, status, status_message, config, created_at, updated_at, results) = raw;
+    let (id, integration_type, host, status, status_message, config, created_at, updated_at, results) = raw;
     let id = id_from(id)?;
     let corrupt = |what: String| StoreError::Corrupt(format!("integration {id}: {what}"));
     let status = Status::parse(&status).ok_or_else(|| corrupt(format!("status {status}")))?;
@@ -326,6 +329,7 @@ fn summary(raw: RawSummary) -> Result<IntegrationSummary, StoreError> {
     Ok(IntegrationSummary {
         id,
         integration_type,
+        host,
         auto_bootstrap: shape.auto_bootstrap,
         status,
         status_message,

@@ -258,6 +258,7 @@ mod tests {
         Shown::new(IntegrationSummary {
             id: IntegrationId::new(id).unwrap(),
             integration_type: IntegrationType::Trino,
+            host: String::new(),
             auto_bootstrap: false,
             status,
             status_message: None,

@@ -9,12 +9,13 @@
 //! code. The session is closed before the results are returned. Results come back in
 //! catalogue order, aggregated by the model's rule.
 
-use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt as _;
+use futures_util::stream::{FuturesUnordered, StreamExt as _};
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 use warden_model::{ErrorCode, TestResult, TestStatus, ValidationResults};
 pub use warden_platform::{Applies, Needs, Phase, TestDef, TestId, catalogue};
 use warden_platform::{CheckContext, CheckOutcome, Failure, Platform, PlatformError, Session};
@@ -58,9 +59,9 @@ type Ran = Result<TestResult, Aborted>;
 /// check's future is dropped inside the task, so nothing of the run outlives it).
 type Answer = Option<Result<CheckOutcome, PlatformError>>;
 
-/// Milliseconds since `started`, rounded up (a check that ran took at least one).
-fn millis_since(started: Instant) -> u64 {
-    u64::try_from(started.elapsed().as_micros().div_ceil(1000)).unwrap_or(u64::MAX)
+/// Milliseconds since `started`, to the microsecond.
+fn millis_since(started: Instant) -> f64 {
+    (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
 
 /// The result of a check from what its task answered.
@@ -77,8 +78,9 @@ fn judge(def: &TestDef, answer: Answer, timeout: Duration) -> Ran {
 }
 
 /// Runs the checks at `indices` concurrently (at most `options.concurrency` at once), each
-/// in its own task under the timeout so that a panic stays inside it, into `results`. An
-/// abort stops the others and waits until they are gone.
+/// under the timeout, into `results`. They are interleaved on the run's own task rather than
+/// spawned, so a run costs no hand-offs between threads; a check that panics is caught and
+/// fails alone. An abort drops the others (a dropped check's future is cancelled at once).
 async fn run_batch(
     platform: &Arc<dyn Platform>,
     context: &CheckContext,
@@ -87,31 +89,33 @@ async fn run_batch(
     results: &mut [Option<TestResult>],
     options: RunOptions,
 ) -> Result<(), Aborted> {
-    let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
-    let mut running = JoinSet::new();
-    let mut index_of = HashMap::new();
-    for i in indices {
-        let (platform, context, permits, def) = (Arc::clone(platform), context.clone(), Arc::clone(&permits), defs[i]);
-        let handle = running.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            let started = Instant::now();
-            let answer = tokio::time::timeout(options.per_test_timeout, platform.check(def.id, &context)).await;
-            (i, answer.ok(), millis_since(started))
-        });
-        index_of.insert(handle.id(), i);
-    }
-    while let Some(joined) = running.join_next().await {
-        match joined {
-            Ok((i, answer, took)) => match judge(&defs[i], answer, options.per_test_timeout) {
+    let permits = Semaphore::new(options.concurrency.max(1));
+    let mut running: FuturesUnordered<_> = indices
+        .into_iter()
+        .map(|i| {
+            let (platform, permits, def) = (Arc::clone(platform), &permits, defs[i]);
+            async move {
+                let _permit = permits.acquire().await;
+                let started = Instant::now();
+                let check = tokio::time::timeout(options.per_test_timeout, platform.check(def.id, context));
+                let answer = AssertUnwindSafe(check).catch_unwind().await;
+                (i, answer, millis_since(started))
+            }
+        })
+        .collect();
+    while let Some((i, answer, took)) = running.next().await {
+        match answer {
+            Ok(answer) => match judge(&defs[i], answer.ok(), options.per_test_timeout) {
                 Ok(outcome) => results[i] = Some(TestResult { duration_ms: Some(took), ..outcome }),
-                Err(aborted) => {
-                    running.shutdown().await;
-                    return Err(aborted);
-                }
+                Err(aborted) => return Err(aborted),
             },
-            Err(join_error) => {
-                let Some(&i) = index_of.get(&join_error.id()) else { continue };
-                tracing::error!(test = defs[i].name, error = %join_error, "validation check crashed");
+            Err(panic) => {
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(test = defs[i].name, panic = %why, "validation check crashed");
                 results[i] = Some(failed(&defs[i], "The check crashed inside Warden; the server log has the detail."));
             }
         }
@@ -161,8 +165,8 @@ pub async fn validate(
     }
     let outcome = run_checks(&platform, &context, defs, &mut results, connected, options).await;
     if let Some(session) = context.session.take() {
-        // Every check task has ended (a timed-out check's future is dropped inside its
-        // task; an abort waits for the others to go), so the runner holds the only reference.
+        // Every check's future is gone (finished, timed out or dropped by an abort), so the
+        // runner holds the only reference.
         match Arc::try_unwrap(session) {
             Ok(session) => platform.close(session).await,
             Err(_) => tracing::warn!("a check still held the run's session; it is dropped when that check ends"),
