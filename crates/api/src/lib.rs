@@ -238,6 +238,6 @@ async fn request_id(request: Request, next: Next) -> Response {
 fn new_request_id() -> String {
     let mut bytes = [0u8; 8];
     let _ = getrandom::fill(&mut bytes); // zeros without randomness: ids still log, less unique
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = warden_model::hex::encode(&bytes);
     format!("req-{hex}")
 }

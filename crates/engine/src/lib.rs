@@ -127,7 +127,7 @@ fn random_suffix() -> String {
     // Without randomness the suffix is zeros; the process id still tells processes apart
     // on one machine.
     let _ = getrandom::fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    warden_model::hex::encode(&bytes)
 }
 
 /// Who asked for a change, as the audit log names them.

@@ -8,6 +8,7 @@
 pub mod config;
 mod error;
 mod error_code;
+pub mod hex;
 mod integration_type;
 pub mod names;
 pub mod payload;

@@ -49,7 +49,7 @@ impl<T: Reusable> IdleCache<T> {
             digest.update(secret.expose().as_bytes());
             digest.update([0]);
         }
-        let digest: String = digest.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let digest = warden_model::hex::encode(&digest.finalize());
         format!("{}#{digest}", parts.join("\u{1f}"))
     }
 

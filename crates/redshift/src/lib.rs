@@ -62,13 +62,22 @@ struct CheckConnection {
     connection: Mutex<PgConnection>,
 }
 
-/// A check connection kept between runs.
-struct Kept(PgConnection);
+/// A check connection kept between runs, and when its run gave it back.
+struct Kept {
+    connection: PgConnection,
+    returned: std::time::Instant,
+}
+
+/// A kept connection given back this recently is taken without a liveness ping (HikariCP's
+/// `aliveBypassWindowMs`, 500 ms by default, makes the same trade): back-to-back runs save a
+/// round trip, and a connection the server dropped within the window fails that one run's
+/// connection test with the server's error.
+const ALIVE_BYPASS: std::time::Duration = std::time::Duration::from_millis(500);
 
 #[async_trait]
 impl Reusable for Kept {
     async fn close(self) {
-        let _ = self.0.close().await;
+        let _ = self.connection.close().await;
     }
 }
 
@@ -347,8 +356,9 @@ impl Platform for Redshift {
         let key = connection_key(config, database);
         // The previous run's connection, if it is still alive; otherwise a new one.
         let connection = match self.idle.take(&key) {
-            Some(Kept(mut kept)) => match kept.ping().await {
-                Ok(()) => kept,
+            Some(Kept { connection, returned }) if returned.elapsed() < ALIVE_BYPASS => connection,
+            Some(Kept { mut connection, .. }) => match connection.ping().await {
+                Ok(()) => connection,
                 Err(_) => connect(config, database).await?,
             },
             None => connect(config, database).await?,
@@ -358,7 +368,7 @@ impl Platform for Redshift {
 
     async fn close(&self, session: Session) {
         if let Some(CheckConnection { key, connection }) = session.into_inner::<CheckConnection>() {
-            self.idle.put(key, Kept(connection.into_inner()));
+            self.idle.put(key, Kept { connection: connection.into_inner(), returned: std::time::Instant::now() });
         }
     }
 
@@ -431,7 +441,7 @@ impl Platform for Redshift {
         let initial = initial_database(admin).to_owned();
         let reusable = match &change {
             Change::Create { .. } => {
-                self.idle.take(&connection_key(admin, &initial)).map(|Kept(connection)| (initial, connection))
+                self.idle.take(&connection_key(admin, &initial)).map(|kept| (initial, kept.connection))
             }
             _ => None,
         };

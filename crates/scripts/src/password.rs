@@ -8,6 +8,7 @@ use hmac::{KeyInit as _, Mac as _};
 use sha2::{Digest as _, Sha256};
 
 use crate::ScriptError;
+use warden_model::hex::encode as hex;
 
 /// How a script writes a password it sets: as itself (scripts a person reads and runs), or
 /// pre-hashed in a form the server stores as it is, so that the password never travels in
@@ -42,10 +43,6 @@ impl PasswordForm {
 
 /// PostgreSQL's default SCRAM iteration count.
 const SCRAM_ITERATIONS: u32 = 4096;
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     // HMAC takes a key of any length; this cannot fail.

@@ -50,7 +50,7 @@ impl MasterKey {
     }
 
     fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        warden_model::hex::encode(&self.0)
     }
 
     /// The key from `WARDEN_MASTER_KEY`, else from `<data_dir>/master.key`, which is created

@@ -14,7 +14,7 @@ impl Store {
     ) -> Result<(ApiKey, Secret<String>), StoreError> {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).map_err(|e| StoreError::MasterKey(format!("no randomness: {e}")))?;
-        let key: String = std::iter::once("wdn_".to_owned()).chain(bytes.iter().map(|b| format!("{b:02x}"))).collect();
+        let key = format!("wdn_{}", warden_model::hex::encode(&bytes));
         let api_key = self.insert_api_key(name, permissions, integration_id, &key).await?;
         let api_key = api_key.ok_or_else(|| StoreError::Corrupt("a fresh random API key already exists".into()))?;
         Ok((api_key, Secret::new(key)))

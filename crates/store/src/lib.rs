@@ -244,7 +244,7 @@ fn host_taken_or(error: sqlx::Error) -> StoreError {
 /// SHA-256 of an API key, hex: what the store keeps instead of the key (and what a cache
 /// of key lookups may key on without holding keys).
 pub fn key_hash(key: &str) -> String {
-    Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    warden_model::hex::encode(&Sha256::digest(key.as_bytes()))
 }
 
 /// The columns of an integration row, read the same way from either backend.
