@@ -611,6 +611,7 @@ async fn the_list_filters_and_pages() {
             ids.push(enabled(&server, &redshift(&format!("list{i}.example.com"), false)).await);
         }
         let trino = created(&server, &json!({"type": "Trino"})).await;
+        assert_eq!(server.settled(trino).await["status"], "enabled");
         let extra = created(&server, &redshift("list-extra.example.com", false)).await;
         let ids_of = |answer: &Answer| -> Vec<u64> {
             answer.body.as_array().unwrap().iter().map(|i| i["id"].as_u64().unwrap()).collect()

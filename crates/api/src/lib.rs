@@ -33,7 +33,7 @@ use warden_model::ErrorCode;
 use warden_store::Permission;
 
 pub use error::{ApiError, ErrorBody};
-pub use serve::{ServeOptions, serve};
+pub use serve::{MAX_CONNECTION_BUFFER, ServeOptions, serve};
 pub use views::{IntegrationView, rfc3339};
 
 use error::REQUEST_ID;

@@ -30,6 +30,9 @@ use warden_model::ErrorCode;
 
 use crate::error::ErrorBody;
 
+/// The most an HTTP/1 connection buffers, in either direction.
+pub const MAX_CONNECTION_BUFFER: usize = 128 * 1024;
+
 /// The connection limits.
 #[derive(Debug, Clone, Copy)]
 pub struct ServeOptions {
@@ -58,6 +61,8 @@ impl Default for ServeOptions {
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets open connections finish
 /// (at most [`ServeOptions::drain_timeout`]).
+///
+/// Each HTTP/1 connection buffers at most [`MAX_CONNECTION_BUFFER`] bytes.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
@@ -66,7 +71,14 @@ pub async fn serve(
 ) -> io::Result<()> {
     let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(options.header_read_timeout);
+    // A connection buffers at most 128 KiB of an answer (hyper's default is about 400 KiB),
+    // so 64 clients reading a long list hold about 10 MiB, not tens; it also caps a request's
+    // head at 128 KiB (431 above; a URI over hyper's 65,534 bytes still fits, so it is a 414).
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_read_timeout)
+        .max_buf_size(MAX_CONNECTION_BUFFER);
     builder.http2().timer(TokioTimer::new()).keep_alive_interval(Some(options.header_read_timeout));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let app = app.layer(axum::middleware::from_fn_with_state(options.request_timeout, deadline));

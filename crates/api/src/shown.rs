@@ -1,5 +1,5 @@
 //! Answers written from the store's read cache: one integration as its cached JSON, and a
-//! list streamed as a JSON array in chunks of about 64 KiB, so that answering 10,000
+//! list streamed as a JSON array in chunks of about 32 KiB, so that answering 10,000
 //! integrations to many clients at once holds a chunk per connection, not a whole body.
 
 use std::convert::Infallible;
@@ -18,7 +18,7 @@ use warden_store::Shown;
 use crate::views::IntegrationView;
 
 /// About how much of a list goes into one chunk of the answer.
-const CHUNK: usize = 64 * 1024;
+const CHUNK: usize = 32 * 1024;
 
 /// The JSON of `shown` as responses show it, made once per version of the integration.
 pub fn json<'a>(shown: &'a Shown, engine: &Engine) -> &'a [u8] {
