@@ -349,32 +349,20 @@ async fn list_floor(dir: &Path, postgres_url: Option<&str>, seconds: u64) -> Loa
             let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(8).connect(&url).await.unwrap();
             for _ in 0..CONNECTIONS {
                 let pool = pool.clone();
-                tasks.spawn(async move {
-                    let mut times = Vec::new();
-                    while Instant::now() < deadline {
-                        let started = Instant::now();
-                        let rows = sqlx::query(LIST_FLOOR_SQL).fetch_all(&pool).await.unwrap();
-                        std::hint::black_box(list_json(rows.iter().map(list_row)));
-                        times.push(started.elapsed().as_secs_f64() * 1000.0);
-                    }
-                    times
-                });
+                tasks.spawn(floor_task(deadline, move || {
+                    let pool = pool.clone();
+                    async move { sqlx::query(LIST_FLOOR_SQL).fetch_all(&pool).await.unwrap().iter().map(list_row).collect() }
+                }));
             }
         }
         Some(url) => {
             let pool = sqlx::postgres::PgPoolOptions::new().max_connections(16).connect(url).await.unwrap();
             for _ in 0..CONNECTIONS {
                 let pool = pool.clone();
-                tasks.spawn(async move {
-                    let mut times = Vec::new();
-                    while Instant::now() < deadline {
-                        let started = Instant::now();
-                        let rows = sqlx::query(LIST_FLOOR_SQL).fetch_all(&pool).await.unwrap();
-                        std::hint::black_box(list_json(rows.iter().map(list_row)));
-                        times.push(started.elapsed().as_secs_f64() * 1000.0);
-                    }
-                    times
-                });
+                tasks.spawn(floor_task(deadline, move || {
+                    let pool = pool.clone();
+                    async move { sqlx::query(LIST_FLOOR_SQL).fetch_all(&pool).await.unwrap().iter().map(list_row).collect() }
+                }));
             }
         }
     }
@@ -384,6 +372,22 @@ async fn list_floor(dir: &Path, postgres_url: Option<&str>, seconds: u64) -> Loa
     }
     let rps = times.len() as f64 / seconds as f64;
     Load { rps, p50_ms: percentile(&mut times, 0.5), p99_ms: percentile(&mut times, 0.99) }
+}
+
+/// One task of the list's floor: reads the rows with `read` and writes their JSON, again and
+/// again until `deadline`; answers each round's time in milliseconds.
+async fn floor_task<F, Fut>(deadline: Instant, read: F) -> Vec<f64>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Vec<ListRow>>,
+{
+    let mut times = Vec::new();
+    while Instant::now() < deadline {
+        let started = Instant::now();
+        std::hint::black_box(list_json(read().await.into_iter()));
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times
 }
 
 const LIST_FLOOR_SQL: &str = "SELECT id, integration_type, status, status_message, config, created_at, updated_at, \
