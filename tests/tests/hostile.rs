@@ -177,9 +177,13 @@ async fn a_stored_secret_is_not_sent_to_a_new_destination() {
     assert_eq!(dry.status, 200, "{}", dry.text);
     let forced = server.call("DELETE", &format!("/integrations/{id}?forceDisable=true&dryRun=true"), None).await;
     assert_eq!(forced.status, 200, "{}", forced.text);
+    let elsewhere = server.call("POST", "/integrations?dryRun=true", Some(&redshift("other.example.com", false))).await;
+    assert_eq!(elsewhere.status, 200, "{}", elsewhere.text);
+    let removal = server.call("DELETE", &format!("/integrations/{id}?dryRun=true"), None).await;
+    assert_eq!(removal.status, 200, "{}", removal.text);
 
     let actions = audit_actions(&server).await;
-    for action in ["update.dryRun", "forceDisable.dryRun"] {
+    for action in ["update.dryRun", "forceDisable.dryRun", "create.dryRun", "delete.dryRun"] {
         assert!(actions.iter().any(|a| a == action), "{action} is audited: {actions:?}");
     }
 }

@@ -51,10 +51,12 @@ impl Engine {
         let failed_create = current.status == Status::CreateError;
         let check = !(failed_create && privileged.is_none());
         if dry_run {
-            self.audit_dry_run(actor, "delete.dryRun", Some(id), spec).await;
+            let audited = self.audit_dry_run(actor, "delete.dryRun", Some(id), spec);
             let results = if check {
-                self.validate(&platform, checked, Phase::Removal, Some(id)).await?
+                let (results, ()) = tokio::join!(self.validate(&platform, checked, Phase::Removal, Some(id)), audited);
+                results?
             } else {
+                audited.await;
                 nothing_to_check()
             };
             return Ok(Outcome::DryRun(results));

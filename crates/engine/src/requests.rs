@@ -28,11 +28,14 @@ impl Engine {
         self.host_conflict(&requested, None).await?;
         let platform = self.platform(requested.integration_type())?;
         adapter_rules(&platform, &requested)?;
-        let results = self.validate(&platform, &requested, Phase::Request, None).await?;
         if dry_run {
-            self.audit_dry_run(actor, "create.dryRun", None, &requested).await;
-            return Ok(Outcome::DryRun(results));
+            // The audit entry is written while the checks run (it does not depend on them),
+            // and both are done before the answer.
+            let validated = self.validate(&platform, &requested, Phase::Request, None);
+            let (results, ()) = tokio::join!(validated, self.audit_dry_run(actor, "create.dryRun", None, &requested));
+            return Ok(Outcome::DryRun(results?));
         }
+        let results = self.validate(&platform, &requested, Phase::Request, None).await?;
         if results.failed() {
             return Err(EngineError::validation(ErrorCode::CreateValidationFailed, results));
         }
@@ -103,8 +106,10 @@ impl Engine {
                 self.host_conflict(&requested, Some(id)).await?;
             }
             if dry_run {
-                self.audit_dry_run(actor, "update.dryRun", Some(id), &requested).await;
-                return Ok(Outcome::DryRun(self.validate(&platform, &requested, phase, Some(id)).await?));
+                let validated = self.validate(&platform, &requested, phase, Some(id));
+                let audited = self.audit_dry_run(actor, "update.dryRun", Some(id), &requested);
+                let (results, ()) = tokio::join!(validated, audited);
+                return Ok(Outcome::DryRun(results?));
             }
             let claimed = match self.store.update_integration(id, current.version, next, None, None).await {
                 Ok(claimed) => claimed,
