@@ -420,7 +420,7 @@ fn list_json(rows: impl Iterator<Item = ListRow>) -> Vec<u8> {
         .map(|(id, kind, status, message, config, created, updated, results)| {
             let mut stored: Value = serde_json::from_str(&config).unwrap();
             let mut item = json!({"id": id, "type": kind, "autoBootstrap": stored["autoBootstrap"], "status": status,
-                "config": stored["config"].take(), "createdAt": rfc3339(created), "updatedAt": rfc3339(updated)});
+                "config": stored["config"].take(), "createdAt": warden_api::rfc3339(created), "updatedAt": warden_api::rfc3339(updated)});
             if let Some(results) = results {
                 item["validationResults"] = serde_json::from_str(&results).unwrap();
             }
@@ -431,13 +431,6 @@ fn list_json(rows: impl Iterator<Item = ListRow>) -> Vec<u8> {
         })
         .collect();
     serde_json::to_vec(&items).unwrap()
-}
-
-/// Unix milliseconds as the API writes them (RFC 3339 UTC with milliseconds).
-fn rfc3339(millis: i64) -> String {
-    let t = warden_model::time::UtcTime::from_unix(millis.div_euclid(1000));
-    let ms = millis.rem_euclid(1000);
-    format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{ms:03}Z", t.year, t.month, t.day, t.hour, t.minute, t.second)
 }
 
 /// The store's size: the SQLite database once its write-ahead log is folded in (the log's

@@ -192,7 +192,7 @@ impl<'a> Privileged<'a> {
         Ok((&mut open.connection, open.redshift))
     }
 
-    /// Closes the open connection, if any, and drops the reusable one.
+    /// Closes the open connection, if any.
     async fn close(&mut self) {
         if let Some(open) = self.open.take() {
             let _ = open.connection.close().await;

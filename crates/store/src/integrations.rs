@@ -191,19 +191,6 @@ impl Store {
         raws.into_iter().map(|r| self.integration(r)).collect()
     }
 
-    /// Integrations of `integration_type` on `host` that are still in use.
-    pub async fn integrations_on_host(
-        &self,
-        integration_type: IntegrationType,
-        host: &str,
-    ) -> Result<Vec<StoredIntegration>, StoreError> {
-        let sql = self.sql(&format!(
-            "SELECT {INTEGRATION_COLUMNS} FROM integrations \
-             WHERE integration_type = $1 AND host = $2 AND status NOT IN {NOT_IN_USE} ORDER BY id"
-        ));
-        self.fetch_integrations(sql, &[integration_type.wire_name(), host]).await
-    }
-
     /// The integrations of `integration_type` on `host` still in use, by id and status (what
     /// the host guard reads before a create or an edit), from the read cache when it is on.
     /// Nothing is decrypted. The database's unique index has the last word on a race.

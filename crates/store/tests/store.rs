@@ -118,8 +118,8 @@ async fn listing_hides_deleted_unless_asked_and_host_lookup_skips_unused() {
             serde_json::from_str(summaries[0].summary.config.as_ref().unwrap().get()).unwrap();
         assert_eq!(config, spec.redacted()["config"], "{}: a summary is the redacted config", b.name);
         assert_eq!(b.store.shown(d.id).await.unwrap().unwrap().summary.status, Status::Deleted);
-        let on_host = b.store.integrations_on_host(spec.integration_type(), &spec.host()).await.unwrap();
-        assert_eq!(on_host.iter().map(|i| i.id).collect::<Vec<_>>(), vec![a.id], "{}", b.name);
+        let on_host = b.store.in_use_on_host(spec.integration_type(), &spec.host()).await.unwrap();
+        assert_eq!(on_host, vec![(a.id, Status::Enabled)], "{}", b.name);
     }
 }
 
@@ -142,8 +142,8 @@ async fn a_host_holds_one_integration_in_use_even_under_racing_inserts() {
             }
         }
         assert_eq!(won, 1, "{}", b.name);
-        let winner = store.integrations_on_host(IntegrationType::Snowflake, &snowflake().host()).await.unwrap();
-        let winner = &winner[0];
+        let in_use = store.list_integrations(false).await.unwrap();
+        let winner = in_use.iter().find(|i| i.spec.host() == snowflake().host()).unwrap();
         let moved = store.update_integration(winner.id, winner.version, Status::Deleted, None, None).await.unwrap();
         assert_eq!(moved.status, Status::Deleted);
         store.insert_integration(&snowflake(), Status::Creating).await.expect("a deleted one frees the host");
