@@ -25,6 +25,7 @@ mod tests {
     /// The crates that are not adapters: they know platforms only through the contract.
     const CORE_CRATES: &[&str] = &[
         "crates/api/",
+        "crates/client/",
         "crates/aws/",
         "crates/engine/",
         "crates/lifecycle/",

@@ -34,6 +34,10 @@ pub struct IntegrationView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub config: Option<Box<RawValue>>,
+    /// The user's labels (an extension; absent when it has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
+    pub labels: Option<Box<RawValue>>,
     /// The key a platform calls Warden back with (Trino's): `[REDACTED]` (it is shown
     /// once, when the integration is created).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -57,6 +61,7 @@ impl IntegrationView {
             status: i.status.as_str().to_owned(),
             validation_results: i.validation_results.clone(),
             config: i.config.clone(),
+            labels: i.labels.clone(),
             api_key: calls_back(i.integration_type, engine).then(|| REDACTED.to_owned()),
             created_at: rfc3339(i.created_at),
             updated_at: rfc3339(i.updated_at),
@@ -75,6 +80,7 @@ impl IntegrationView {
             status: i.status.as_str().to_owned(),
             validation_results: i.validation_results.as_ref().and_then(raw),
             config: redacted.get("config").and_then(raw),
+            labels: redacted.get("labels").and_then(raw),
             api_key: calls_back(integration_type, engine).then(|| REDACTED.to_owned()),
             created_at: rfc3339(i.created_at),
             updated_at: rfc3339(i.updated_at),
@@ -255,6 +261,11 @@ pub struct IntegrationPayload {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub config: Option<Value>,
+    /// Labels (an extension): up to 32 keys of lower-case letters, digits, `.`, `_`, `/` and
+    /// `-` (at most 63 characters) to texts of at most 256 characters. `warden apply` keeps a
+    /// document's name in `name`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// A DELETE body: the privileged credentials of an integration set up automatically.

@@ -25,7 +25,10 @@ pub use integration_type::IntegrationType;
 pub use payload::reader::Problem;
 pub use payload::{BodyFormat, MAX_BODY_BYTES, MAX_DEPTH, decode};
 pub use secret::{REDACTED, Secret};
-pub use spec::{CONFIG_UPGRADES, CONFIG_VERSION, IntegrationSpec, SecretMap};
+pub use spec::{
+    CONFIG_UPGRADES, CONFIG_VERSION, IntegrationSpec, LABEL_KEY_PATTERN, Labels, MAX_LABEL_VALUE_CHARS, MAX_LABELS,
+    SecretMap, check_label_key,
+};
 pub use status::{IntegrationId, Status};
 pub use validation::{TestResult, TestStatus, ValidationResults};
 

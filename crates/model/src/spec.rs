@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::config::{self, PlatformConfig};
 use crate::integration_type::IntegrationType;
-use crate::payload::reader::{Cx, Need, Obj, Problem, join, kind};
+use crate::payload::reader::{Cx, Need, Obj, Problem, check_text, join, kind};
 use crate::secret::{REDACTED, Secret, with_secrets_exposed};
 
 /// The secrets of one integration, keyed by field path (`config.password`).
@@ -23,6 +23,36 @@ pub struct IntegrationSpec {
     pub auto_bootstrap: bool,
     /// The platform config; its variant decides the integration type.
     pub config: PlatformConfig,
+    /// The user's labels (an extension): short names to short texts, never secret. `warden
+    /// apply` keeps a document's `name` in the label `name`.
+    pub labels: Labels,
+}
+
+/// An integration's labels, by key ([`check_label_key`]), in key order.
+pub type Labels = BTreeMap<String, String>;
+
+/// Most labels one integration may carry.
+pub const MAX_LABELS: usize = 32;
+/// Longest label value, in characters.
+pub const MAX_LABEL_VALUE_CHARS: usize = 256;
+
+/// The pattern every label key matches (the JSON Schema states it too).
+pub const LABEL_KEY_PATTERN: &str = "^[a-z0-9]([a-z0-9._/-]{0,61}[a-z0-9])?$";
+
+/// Checks a label key: 1 to 63 lower-case letters, digits and `.`, `_`, `/`, `-`, starting
+/// and ending with a letter or digit.
+pub fn check_label_key(key: &str) -> Result<(), String> {
+    let edge = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let inner = |c: char| edge(c) || matches!(c, '.' | '_' | '/' | '-');
+    let ok = (1..=63).contains(&key.len())
+        && key.chars().next().is_some_and(edge)
+        && key.chars().last().is_some_and(edge)
+        && key.chars().all(inner);
+    if ok {
+        Ok(())
+    } else {
+        Err("is not a label key: use 1 to 63 lower-case letters, digits, '.', '_', '/' and '-', starting and ending with a letter or digit".to_owned())
+    }
 }
 
 /// The schema version of the configs this Warden writes. A change to the stored shape, or a
@@ -278,6 +308,9 @@ impl Serialize for IntegrationSpec {
         if !matches!(self.config, PlatformConfig::Trino) {
             m.serialize_entry("config", &self.config)?;
         }
+        if !self.labels.is_empty() {
+            m.serialize_entry("labels", &self.labels)?;
+        }
         m.end()
     }
 }
@@ -299,6 +332,7 @@ fn read(cx: &mut Cx<'_>, value: &Value) -> Option<IntegrationSpec> {
     }
     let mut root = Obj::from_value(cx, "", value)?;
     let ty = root.parsed(cx, "type", Need::Required, IntegrationType::parse);
+    let labels = read_labels(cx, &mut root);
     let Some(ty) = ty else {
         root.skip(&["autoBootstrap", "config"]);
         root.finish(cx);
@@ -333,7 +367,50 @@ fn read(cx: &mut Cx<'_>, value: &Value) -> Option<IntegrationSpec> {
         })
     };
     root.finish(cx);
-    Some(IntegrationSpec { auto_bootstrap: auto_bootstrap?, config: config? })
+    Some(IntegrationSpec { auto_bootstrap: auto_bootstrap?, config: config?, labels: labels? })
+}
+
+/// Reads the optional `labels` object: string values under valid keys, at most
+/// [`MAX_LABELS`].
+fn read_labels(cx: &mut Cx<'_>, root: &mut Obj<'_>) -> Option<Labels> {
+    let seen = cx.problems.len() + cx.unlisted;
+    let Some(object) = root.object(cx, "labels", Need::Optional) else {
+        // Absent (or null) is no labels; anything else not an object is a problem reported.
+        return (cx.problems.len() + cx.unlisted == seen).then(Labels::new);
+    };
+    let mut labels = Labels::new();
+    let entries = object.entries();
+    if entries.len() > MAX_LABELS {
+        cx.report("labels", format!("has {} entries: at most {MAX_LABELS} are accepted", entries.len()));
+        return None;
+    }
+    let mut good = true;
+    for (key, value) in entries {
+        let shown: String = key.chars().take(64).collect();
+        let path = format!("labels.{shown}");
+        if let Err(why) = check_label_key(key) {
+            cx.report(&path, why);
+            good = false;
+            continue;
+        }
+        let checked = match value {
+            Value::String(text) if text.chars().count() > MAX_LABEL_VALUE_CHARS => {
+                Err(format!("must be at most {MAX_LABEL_VALUE_CHARS} characters"))
+            }
+            Value::String(text) => check_text(text).map(|()| text.clone()),
+            other => Err(format!("must be a string, not {}", kind(other))),
+        };
+        match checked {
+            Ok(text) => {
+                labels.insert(key.clone(), text);
+            }
+            Err(why) => {
+                cx.report(&path, why);
+                good = false;
+            }
+        }
+    }
+    good.then_some(labels)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The `warden` command line: `warden serve` runs the API and the worker on a store
 //! (SQLite in the data directory by default, or PostgreSQL with `--database-url`);
-//! `warden keys create` adds an API key. [`main_with`] takes the platform adapters so that a
+//! `warden keys create` adds an API key; the client commands (`apply`, `plan`, `export`,
+//! `get`, `list`, `status`, `wait`, `scripts`) are `warden-client`'s. [`main_with`] takes the platform adapters so that a
 //! build (or the end-to-end tests) can choose them; everything else is the same.
 
 use std::fs::File;
@@ -38,6 +39,9 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The client commands (apply, plan, export, get, list, status, wait, scripts).
+    #[command(flatten)]
+    Client(warden_client::ClientCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -139,7 +143,15 @@ pub fn shipped_platforms() -> Platforms {
 
 /// Runs the command line with these adapters.
 pub fn main_with(platforms: Platforms) -> ExitCode {
-    let cli = Cli::parse();
+    // A command line clap refuses exits 1, not clap's 2: `warden plan` answers 2 for
+    // "changes pending", and a CI job must not read a typo as that.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() { ExitCode::FAILURE } else { ExitCode::SUCCESS };
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -147,12 +159,17 @@ pub fn main_with(platforms: Platforms) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let command = match cli.command {
+        Command::Client(command) => return runtime.block_on(warden_client::run(command)),
+        command => command,
+    };
     let result = runtime.block_on(async move {
-        match cli.command {
+        match command {
             Command::Serve(args) => serve(args, platforms).await,
             Command::Keys { command: KeysCommand::Create { name, permissions, store } } => {
                 create_key(&name, &permissions, &store).await
             }
+            Command::Client(_) => Ok(()),
         }
     });
     match result {

@@ -120,6 +120,8 @@ pub struct IntegrationSummary {
     pub status_message: Option<String>,
     /// The platform config with every secret `[REDACTED]` (absent for Trino), as stored.
     pub config: Option<Box<RawValue>>,
+    /// The user's labels as stored (absent when it has none).
+    pub labels: Option<Box<RawValue>>,
     /// Creation time, Unix milliseconds.
     pub created_at: i64,
     /// Last change, Unix milliseconds.
@@ -302,6 +304,8 @@ struct StoredShape {
     auto_bootstrap: bool,
     #[serde(default)]
     config: Option<Box<RawValue>>,
+    #[serde(default)]
+    labels: Option<Box<RawValue>>,
 }
 
 /// Reads the stored validation results; a row that does not parse shows none rather than
@@ -334,6 +338,7 @@ fn summary(raw: RawSummary) -> Result<IntegrationSummary, StoreError> {
         status,
         status_message,
         config: shape.config,
+        labels: shape.labels,
         created_at,
         updated_at,
         validation_results,

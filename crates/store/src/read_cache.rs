@@ -263,6 +263,7 @@ mod tests {
             status,
             status_message: None,
             config: None,
+            labels: None,
             created_at: 0,
             updated_at: 0,
             validation_results: None,

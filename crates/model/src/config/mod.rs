@@ -98,3 +98,54 @@ impl Toggle {
 pub(crate) fn text_or(cx: &mut Cx<'_>, o: &mut Obj<'_>, key: &'static str, default: &str) -> Option<String> {
     if o.has(key) { o.text(cx, key, Need::Optional) } else { Some(default.to_owned()) }
 }
+
+/// The config fields that say how Warden signs in to a platform of this type:
+/// `authenticationType` and every credential field of every authentication type. On an
+/// automatic setup these carry the privileged account in a request and the system account
+/// once stored, so a comparison of a request with what is stored leaves them out.
+pub fn authentication_fields(integration_type: crate::IntegrationType) -> &'static [&'static str] {
+    use crate::IntegrationType as T;
+    const SYNAPSE: &[&str] = &["authenticationType", "username", "password"];
+    const DATABRICKS: &[&str] = &["authenticationType", "token", "oAuthClientConfig"];
+    const REDSHIFT: &[&str] = &[
+        "authenticationType",
+        "username",
+        "password",
+        "databaseUser",
+        "accessKeyId",
+        "secretKey",
+        "sessionToken",
+        "okta",
+    ];
+    const SNOWFLAKE: &[&str] =
+        &["authenticationType", "username", "password", "privateKey", "privateKeyPassword", "oAuthClientConfig"];
+    const S3: &[&str] = &["authenticationType", "awsRoleToAssume", "awsAccessKeyId", "awsSecretAccessKey"];
+    match integration_type {
+        T::Redshift => REDSHIFT,
+        T::Snowflake => SNOWFLAKE,
+        T::AzureSynapseAnalytics => SYNAPSE,
+        T::Databricks => DATABRICKS,
+        T::NativeS3 => S3,
+        T::GoogleBigQuery | T::Trino => &[],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::authentication_fields;
+    use crate::IntegrationType;
+
+    /// The lists above hold each reader's own credential fields (the readers' constants).
+    #[test]
+    fn authentication_fields_include_each_readers_credential_fields() {
+        for (ty, fields) in [
+            (IntegrationType::Redshift, super::redshift::AUTH_FIELDS),
+            (IntegrationType::Snowflake, super::snowflake::AUTH_FIELDS),
+            (IntegrationType::NativeS3, super::s3::AUTH_FIELDS),
+        ] {
+            for field in fields {
+                assert!(authentication_fields(ty).contains(field), "{ty}: {field}");
+            }
+        }
+    }
+}

@@ -76,7 +76,7 @@ pub struct OktaConfig {
     pub role: String,
 }
 
-const AUTH_FIELDS: &[&str] =
+pub(crate) const AUTH_FIELDS: &[&str] =
     &["username", "password", "databaseUser", "accessKeyId", "secretKey", "sessionToken", "okta"];
 
 fn read_authentication(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<RedshiftAuthentication> {

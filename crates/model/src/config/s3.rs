@@ -49,7 +49,7 @@ pub enum S3Authentication {
     },
 }
 
-const AUTH_FIELDS: &[&str] = &["awsRoleToAssume", "awsAccessKeyId", "awsSecretAccessKey"];
+pub(crate) const AUTH_FIELDS: &[&str] = &["awsRoleToAssume", "awsAccessKeyId", "awsSecretAccessKey"];
 
 pub(crate) fn read(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<S3Config> {
     let name = o.text(cx, "name", Need::Required);

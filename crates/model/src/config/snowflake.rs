@@ -176,7 +176,8 @@ pub struct LineageConfig {
     pub ingest_batch_size: u64,
 }
 
-const AUTH_FIELDS: &[&str] = &["username", "password", "privateKey", "privateKeyPassword", "oAuthClientConfig"];
+pub(crate) const AUTH_FIELDS: &[&str] =
+    &["username", "password", "privateKey", "privateKeyPassword", "oAuthClientConfig"];
 
 fn read_oauth(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<SnowflakeOAuth> {
     let mut c =

@@ -156,6 +156,11 @@ impl<'v> Obj<'v> {
         self.map.get(key).filter(|v| !v.is_null())
     }
 
+    /// Every field of a free-form object (labels), each then known.
+    pub(crate) fn entries(&self) -> &'v Map<String, Value> {
+        self.map
+    }
+
     /// Whether the field is present and not null (marks it as known).
     pub(crate) fn has(&mut self, key: &'static str) -> bool {
         self.take(key).is_some()

@@ -1,0 +1,229 @@
+//! What `apply` would do: each document matched with the server's integration of the same
+//! name (the label `name`, or the document's `id`), compared field by field on the redacted
+//! forms (so secrets are never compared or shown), and the server's named integrations that
+//! no document names, to delete with `--prune`. An automatic integration's credentials are
+//! not compared: its document holds the privileged account, the server its system account.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use warden_model::REDACTED;
+use warden_model::config::authentication_fields;
+
+use crate::ClientError;
+use crate::documents::{Document, NAME_LABEL};
+
+/// One field that differs: its path, the server's value and the document's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldChange {
+    /// The field's path (`config.port`, `labels.team`).
+    pub path: String,
+    /// The server's value, absent when the server has none.
+    pub before: Option<Value>,
+    /// The document's value, absent when the document drops it.
+    pub after: Option<Value>,
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// No integration has this document's name: create it.
+    Create {
+        /// The document.
+        document: Document,
+    },
+    /// The integration differs from its document.
+    Update {
+        /// The document.
+        document: Document,
+        /// The integration's id.
+        id: u64,
+        /// What changes.
+        changes: Vec<FieldChange>,
+    },
+    /// The integration matches its document.
+    Unchanged {
+        /// The document.
+        document: Document,
+        /// The integration's id.
+        id: u64,
+    },
+    /// A named integration no document names (deleted with `--prune`).
+    Delete {
+        /// Its name label.
+        name: String,
+        /// Its id.
+        id: u64,
+        /// Its type.
+        integration_type: String,
+    },
+}
+
+impl Action {
+    /// Whether it changes anything.
+    pub const fn is_change(&self) -> bool {
+        !matches!(self, Self::Unchanged { .. })
+    }
+}
+
+/// The plan for `documents` against the server's integrations `current` (as `GET
+/// /integrations` lists them); deletions only with `prune`.
+pub fn plan(documents: &[Document], current: &[Value], prune: bool) -> Result<Vec<Action>, ClientError> {
+    let mut by_name: BTreeMap<&str, &Value> = BTreeMap::new();
+    for integration in current {
+        if let Some(name) = integration["labels"][NAME_LABEL].as_str()
+            && let Some(other) = by_name.insert(name, integration)
+        {
+            return Err(ClientError::Unsettled(format!(
+                "integrations {} and {} on the server are both named {name}: remove the label from one (PUT it without labels.name) before applying",
+                other["id"], integration["id"]
+            )));
+        }
+    }
+    let mut actions = Vec::new();
+    let mut claimed = Vec::new();
+    for document in documents {
+        let found = match document.id {
+            Some(id) => current.iter().find(|i| i["id"].as_u64() == Some(id)).ok_or_else(|| ClientError::Document {
+                file: document.source.clone(),
+                message: format!("id {id} names no integration on the server: remove the id to create it"),
+            })?,
+            None => match by_name.get(document.name.as_str()) {
+                Some(found) => found,
+                None => {
+                    actions.push(Action::Create { document: document.clone() });
+                    continue;
+                }
+            },
+        };
+        let id = found["id"].as_u64().unwrap_or_default();
+        claimed.push(id);
+        let wanted = document.spec.integration_type().wire_name();
+        if found["type"].as_str() != Some(wanted) {
+            return Err(ClientError::Document {
+                file: document.source.clone(),
+                message: format!(
+                    "{} is integration {id} on the server, a {} integration, and the document says {wanted}: the type cannot change; rename the document or delete the integration",
+                    document.name,
+                    found["type"].as_str().unwrap_or("?")
+                ),
+            });
+        }
+        // An integration matched by its id that has no name label keeps having none.
+        let mut document = document.clone();
+        if document.id.is_some() && found["labels"].get(NAME_LABEL).is_none() {
+            document.spec.labels.remove(NAME_LABEL);
+            if let Some(labels) = document.payload.get_mut("labels").and_then(Value::as_object_mut) {
+                labels.remove(NAME_LABEL);
+            }
+        }
+        let desired = document.spec.redacted();
+        let mut changes = differences(found, &desired);
+        if document.spec.auto_bootstrap {
+            // The credentials of an automatic integration's document are the privileged
+            // account's, used for a change and never stored: the server shows its own system
+            // account there. They are not compared.
+            let credentials = authentication_fields(document.spec.integration_type());
+            changes.retain(|change| {
+                let field = change.path.strip_prefix("config.").and_then(|rest| rest.split('.').next());
+                !field.is_some_and(|field| credentials.contains(&field))
+            });
+        }
+        actions.push(if changes.is_empty() {
+            Action::Unchanged { document, id }
+        } else {
+            Action::Update { document, id, changes }
+        });
+    }
+    if prune {
+        for (name, integration) in by_name {
+            let id = integration["id"].as_u64().unwrap_or_default();
+            if !claimed.contains(&id) {
+                actions.push(Action::Delete {
+                    name: name.to_owned(),
+                    id,
+                    integration_type: integration["type"].as_str().unwrap_or("?").to_owned(),
+                });
+            }
+        }
+    }
+    Ok(actions)
+}
+
+/// The fields of `autoBootstrap`, `config` and `labels` that differ between the server's
+/// integration and the document's redacted payload, in path order.
+pub fn differences(current: &Value, desired: &Value) -> Vec<FieldChange> {
+    let mut before = BTreeMap::new();
+    let mut after = BTreeMap::new();
+    for key in ["autoBootstrap", "config", "labels"] {
+        if let Some(value) = current.get(key) {
+            flatten(value, key, &mut before);
+        }
+        if let Some(value) = desired.get(key) {
+            flatten(value, key, &mut after);
+        }
+    }
+    let paths: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    paths
+        .into_iter()
+        .filter(|path| before.get(*path) != after.get(*path))
+        .map(|path| FieldChange {
+            path: path.clone(),
+            before: before.get(path).cloned(),
+            after: after.get(path).cloned(),
+        })
+        .collect()
+}
+
+/// The leaves of an object by dotted path; lists are compared whole.
+fn flatten(value: &Value, path: &str, out: &mut BTreeMap<String, Value>) {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map {
+                flatten(item, &format!("{path}.{key}"), out);
+            }
+        }
+        Value::Null => {}
+        other => {
+            out.insert(path.to_owned(), other.clone());
+        }
+    }
+}
+
+/// A value as a plan shows it: JSON, with a secret shown as the server shows it.
+pub fn shown(value: Option<&Value>) -> String {
+    match value {
+        None => "(none)".to_owned(),
+        Some(Value::String(s)) if s == REDACTED => REDACTED.to_owned(),
+        Some(v) => v.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{FieldChange, differences};
+
+    /// Only autoBootstrap, config and labels are compared, leaf by leaf; lists whole; a
+    /// field on one side only is a change from or to nothing.
+    #[test]
+    fn differences_are_listed_by_field_path() {
+        let server = json!({"id": 4, "type": "Redshift", "status": "enabled", "autoBootstrap": false,
+            "config": {"port": 5439, "impersonation": {"enabled": false}, "list": [1, 2], "password": "[REDACTED]"},
+            "labels": {"name": "a", "team": "x"}});
+        let document = json!({"type": "Redshift", "autoBootstrap": false,
+            "config": {"port": 5439, "impersonation": {"enabled": true}, "list": [1, 2, 3], "password": "[REDACTED]"},
+            "labels": {"name": "a"}});
+        let change = |path: &str, before, after| FieldChange { path: path.to_owned(), before, after };
+        assert_eq!(
+            differences(&server, &document),
+            vec![
+                change("config.impersonation.enabled", Some(json!(false)), Some(json!(true))),
+                change("config.list", Some(json!([1, 2])), Some(json!([1, 2, 3]))),
+                change("labels.team", Some(json!("x")), None),
+            ]
+        );
+        assert!(differences(&server, &server).is_empty());
+    }
+}
