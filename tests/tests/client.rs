@@ -191,6 +191,11 @@ async fn apply_plan_export_and_prune_a_directory_of_documents() {
     let export = client(&server, dir, &["export", "-o", "exported"], &[]).await;
     assert_eq!(export.code, 0, "{export:?}");
     let exported = std::fs::read_to_string(dir.join("exported/analytics.yaml")).unwrap();
+    assert!(
+        exported
+            .starts_with(&format!("# yaml-language-server: $schema={}/schemas/Redshift.document.json\n", server.base)),
+        "{exported}"
+    );
     assert!(exported.contains("${env:ANALYTICS_PASSWORD}"), "{exported}");
     assert!(!exported.contains(&pg.password), "{exported}");
     let secret = [("ANALYTICS_PASSWORD", pg.password.as_str())];
@@ -300,4 +305,53 @@ async fn documents_are_checked_before_anything_is_sent() {
         .unwrap();
     assert_eq!(no_key.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&no_key.stderr).contains("WARDEN_API_KEY"));
+}
+
+/// The schemas the server publishes: each type's payload and document, checked by a JSON
+/// Schema validator against documents as a user writes them (references included); an
+/// unknown one is a 404 that lists them. No key is needed.
+#[tokio::test]
+async fn the_server_publishes_a_schema_per_type_that_editors_can_check_documents_with() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = Server::start_binary(SHIPPED, &Backend::Sqlite, temp.path(), None, &[]).await;
+    let fetch = |path: &str| {
+        let url = format!("{}{path}", server.base);
+        async move { common::http().get(url).send().await.unwrap() }
+    };
+    let answer = fetch("/schemas/Redshift.document.json").await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], "application/schema+json");
+    let schema: Value = answer.json().await.unwrap();
+    let validator = jsonschema::draft202012::new(&schema).unwrap();
+    let pg = Postgres { host: "127.0.0.1".into(), port: 5439, user: "warden".into(), password: String::new() };
+    let written: Value = serde_saphyr::from_str(&redshift_document(&pg, true)).unwrap();
+    assert!(
+        validator.is_valid(&written),
+        "{:?}",
+        validator.iter_errors(&written).map(|e| e.to_string()).collect::<Vec<_>>()
+    );
+    for (path, bad) in
+        [("/config/port", serde_json::json!(70000)), ("/config/host", serde_json::json!("db.example.com:5439"))]
+    {
+        let mut wrong = written.clone();
+        *wrong.pointer_mut(path).unwrap() = bad;
+        assert!(!validator.is_valid(&wrong), "{path}");
+    }
+    let mut unnamed = written.clone();
+    unnamed.as_object_mut().unwrap().remove("name");
+    assert!(!validator.is_valid(&unnamed), "a document needs its name");
+    // The payload schema refuses a name (the API does too), and a schema per type is there.
+    let payload: Value = fetch("/schemas/Redshift.json").await.json().await.unwrap();
+    assert!(!jsonschema::draft202012::new(&payload).unwrap().is_valid(&written));
+    for slug in ["Snowflake", "Databricks", "NativeS3", "GoogleBigQuery", "AzureSynapseAnalytics", "Trino"] {
+        assert_eq!(fetch(&format!("/schemas/{slug}.json")).await.status(), 200, "{slug}");
+    }
+    let missing = fetch("/schemas/Oracle.json").await;
+    assert_eq!(missing.status(), 404);
+    let body: Value = missing.json().await.unwrap();
+    assert!(body["message"].as_str().unwrap().contains("/schemas/Redshift.json"), "{body}");
+    // The client prints the same schema offline.
+    let printed = client(&server, temp.path(), &["schema", "Redshift", "--document"], &[]).await;
+    assert_eq!(printed.code, 0, "{printed:?}");
+    assert_eq!(serde_json::from_str::<Value>(&printed.stdout).unwrap(), schema);
 }

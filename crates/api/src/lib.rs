@@ -6,6 +6,7 @@ mod data_sources;
 mod error;
 mod extract;
 mod routes;
+mod schemas;
 mod scripts;
 mod serve;
 mod shown;
@@ -89,7 +90,8 @@ impl AdminKeyCache {
     modifiers(&ApiKeyAuth),
     tags((name = "integrations", description = "Integrations with data platforms (API.md section 2)."),
          (name = "scripts", description = "SQL scripts for setting platforms up by hand (API.md section 5)."),
-         (name = "health", description = "Probes; no API key needed."))
+         (name = "health", description = "Probes; no API key needed."),
+         (name = "schemas", description = "The JSON Schema (2020-12) of each integration type's payload, for editors and `warden apply` documents; no API key needed. `IntegrationPayload.config` follows the schema of its type."))
 )]
 struct ApiDoc;
 
@@ -140,6 +142,7 @@ fn build(state: Option<AppState>) -> (Router<AppState>, utoipa::openapi::OpenApi
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(routes::healthz))
         .routes(routes!(routes::readyz))
+        .routes(routes!(schemas::payload_schema))
         .merge(protected)
         .merge(data_sources)
         .split_for_parts()

@@ -257,7 +257,9 @@ pub struct IntegrationPayload {
     /// Whether Warden sets the platform up itself (required for all but Trino).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auto_bootstrap: Option<bool>,
-    /// The platform config (required for all but Trino).
+    /// The platform config (required for all but Trino): its fields, their defaults and
+    /// conditions are the JSON Schema of its type, `GET /schemas/{Type}.json` (Redshift.json,
+    /// NativeS3.json, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub config: Option<Value>,

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
-use warden_model::{REDACTED, Status};
+use warden_model::schema::{document_schema, payload_schema};
+use warden_model::{IntegrationType, REDACTED, Status};
 
 use crate::documents::{self, Document, NAME_LABEL, ReadOptions};
 use crate::output::{Progress, note, out, plan_text, validation_text};
@@ -68,6 +69,23 @@ pub(crate) async fn run(command: ClientCommand) -> Result<Finished, ClientError>
             })?;
             let id = resolve_target(&server, &args.target).await?;
             wait_for(&server, id, &args.target, Some(target), args.timeout).await.map(|_| Finished::Done)
+        }
+        ClientCommand::Schema(args) => {
+            let integration_type = IntegrationType::ALL
+                .into_iter()
+                .find(|t| t.wire_name() == args.integration_type || t.slug() == args.integration_type)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = IntegrationType::ALL.iter().map(|t| t.slug()).collect();
+                    ClientError::Usage(format!(
+                        "{} is not an integration type: use one of {}",
+                        args.integration_type,
+                        names.join(", ")
+                    ))
+                })?;
+            let schema =
+                if args.document { document_schema(integration_type) } else { payload_schema(integration_type) };
+            out(&format!("{}\n", serde_json::to_string_pretty(&schema).unwrap_or_default()));
+            Ok(Finished::Done)
         }
         ClientCommand::Scripts(args) => {
             let server = Server::from_args(&args.server)?;
@@ -348,9 +366,14 @@ async fn export(
     let mut texts = Vec::new();
     for item in &items {
         let (name, document) = exported(item);
-        let text = serde_saphyr::to_string(&document)
+        let yaml = serde_saphyr::to_string(&document)
             .map_err(|e| ClientError::Write { path: name.clone(), message: e.to_string() })?;
-        texts.push((name, text));
+        // Editors with the YAML language server check the document against its schema.
+        let slug = item["type"].as_str().and_then(|t| IntegrationType::parse(t).ok()).map(IntegrationType::slug);
+        let header = slug
+            .map(|slug| format!("# yaml-language-server: $schema={}/schemas/{slug}.document.json\n", server.base()))
+            .unwrap_or_default();
+        texts.push((name, format!("{header}{yaml}")));
     }
     match output {
         Some(dir) => {

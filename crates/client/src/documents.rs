@@ -155,7 +155,8 @@ pub fn read_document(source: String, value: Value, base: &Path, options: ReadOpt
     Ok(Document { source, name, id, payload, spec })
 }
 
-/// A document's name: 1 to 128 letters, digits, `.`, `_` and `-` (it names files on export).
+/// A document's name: 1 to 128 letters, digits, `.`, `_` and `-`, not starting with `.` (it
+/// names files on export; the document schema states the same pattern).
 pub fn check_name(name: &str) -> Result<(), String> {
     let ok = (1..=128).contains(&name.len())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))

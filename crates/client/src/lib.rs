@@ -38,6 +38,18 @@ pub enum ClientCommand {
     Wait(WaitArgs),
     /// Print a setup script for a document (create, initial-create, cleanup, post-cleanup).
     Scripts(ScriptsArgs),
+    /// Print the JSON Schema of a type's payload or document (no server needed).
+    Schema(SchemaArgs),
+}
+
+/// `warden schema`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SchemaArgs {
+    /// The integration type: its name (`Native S3`) or its name without spaces (`NativeS3`).
+    pub integration_type: String,
+    /// The schema of a `warden apply` document (the payload and its `name`).
+    #[arg(long)]
+    pub document: bool,
 }
 
 /// Which documents, and how to read them.

@@ -201,6 +201,8 @@ pub enum ErrorCode {
     TooManyConnections,
     /// No such route.
     RouteNotFound,
+    /// `GET /schemas/{file}` names no integration type's schema.
+    SchemaNotFound,
     /// The route exists but not with this method.
     MethodNotAllowed,
     /// This build of Warden has no adapter for the platform yet.
@@ -240,7 +242,8 @@ impl ErrorCode {
             Self::IntegrationNotFound { .. }
             | Self::NoIntegrationFound { .. }
             | Self::DataSourceNotFound { .. }
-            | Self::RouteNotFound => 404,
+            | Self::RouteNotFound
+            | Self::SchemaNotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::AlreadyExists { .. }
             | Self::EditRefused { .. }
@@ -309,6 +312,7 @@ impl ErrorCode {
             Self::DataSourcesRefused { .. } => "data_sources_refused",
             Self::DataSourceRegistrationFailed { .. } => "data_source_registration_failed",
             Self::RouteNotFound => "route_not_found",
+            Self::SchemaNotFound => "schema_not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Internal => "internal",
             Self::PlatformNotSupported { .. } => "platform_not_supported",
@@ -401,6 +405,13 @@ impl ErrorCode {
             Self::RequestTimeout => "The request took too long and was stopped. Retry it.".into(),
             Self::TooManyConnections => "Warden holds as many connections as it accepts. Retry shortly.".into(),
             Self::RouteNotFound => "No such route.".into(),
+            Self::SchemaNotFound => {
+                let files: Vec<String> = IntegrationType::ALL.iter().map(|t| format!("/schemas/{}.json", t.slug())).collect();
+                format!(
+                    "No such schema: there is one per integration type, {} (and <Type>.document.json for a warden apply document).",
+                    files.join(", ")
+                )
+            }
             Self::MethodNotAllowed => "This route does not accept that method.".into(),
             Self::PlatformNotSupported { integration_type } => format!(
                 "This version of Warden cannot connect to {integration_type} yet, so it cannot validate or set up this integration. The payload itself is valid."

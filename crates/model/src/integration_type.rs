@@ -55,6 +55,20 @@ impl IntegrationType {
         }
     }
 
+    /// The wire name without spaces (`NativeS3`): what names the type in a URL or a file,
+    /// such as its JSON Schema, `/schemas/NativeS3.json`.
+    pub const fn slug(self) -> &'static str {
+        match self {
+            Self::NativeS3 => "NativeS3",
+            Self::AzureSynapseAnalytics => "AzureSynapseAnalytics",
+            Self::Databricks => "Databricks",
+            Self::GoogleBigQuery => "GoogleBigQuery",
+            Self::Redshift => "Redshift",
+            Self::Snowflake => "Snowflake",
+            Self::Trino => "Trino",
+        }
+    }
+
     /// Reads a wire name; the error lists the accepted ones.
     pub fn parse(s: &str) -> Result<Self, String> {
         Self::ALL.into_iter().find(|t| t.wire_name() == s).ok_or_else(|| {

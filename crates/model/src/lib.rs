@@ -12,6 +12,7 @@ pub mod hex;
 mod integration_type;
 pub mod names;
 pub mod payload;
+pub mod schema;
 mod secret;
 mod spec;
 mod status;

@@ -10,6 +10,9 @@ use serde::{Serialize, Serializer};
 
 macro_rules! string_newtype {
     ($(#[$doc:meta])* $name:ident) => {
+        string_newtype!($(#[$doc])* $name, schema: {"type": "string", "minLength": 1});
+    };
+    ($(#[$doc:meta])* $name:ident, schema: $schema:tt) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
         #[serde(transparent)]
@@ -27,12 +30,25 @@ macro_rules! string_newtype {
                 f.write_str(&self.0)
             }
         }
+
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!($schema)
+            }
+        }
     };
 }
 
 string_newtype!(
     /// A DNS hostname or an IP address literal, without scheme, port or path.
-    Hostname
+    Hostname,
+    schema: {"type": "string", "maxLength": 253,
+        "pattern": "^(?:[0-9]{1,3}(?:\\.[0-9]{1,3}){3}|\\[?[0-9A-Fa-f]*:[0-9A-Fa-f:.]*\\]?|(?:[A-Za-z0-9_-]{1,63}\\.)*(?!0[xX])[A-Za-z0-9_-]*[A-Za-z_-][A-Za-z0-9_-]*\\.?)$",
+        "description": "A hostname or an IP address, without scheme, port or path."}
 );
 
 impl Hostname {
@@ -134,6 +150,16 @@ pub fn fold_redshift_name(name: &str) -> Result<String, String> {
 #[serde(transparent)]
 pub struct Port(u16);
 
+impl schemars::JsonSchema for Port {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Port".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "integer", "minimum": 1, "maximum": 65535})
+    }
+}
+
 impl Port {
     /// Wraps a port number; zero is refused.
     pub fn new(port: u16) -> Option<Self> {
@@ -148,7 +174,8 @@ impl Port {
 
 string_newtype!(
     /// A 12-digit AWS account id.
-    AwsAccountId
+    AwsAccountId,
+    schema: {"type": "string", "pattern": "^[0-9]{12}$"}
 );
 
 impl AwsAccountId {
@@ -164,7 +191,8 @@ impl AwsAccountId {
 
 string_newtype!(
     /// An AWS region code such as `us-east-1`.
-    AwsRegion
+    AwsRegion,
+    schema: {"type": "string", "pattern": "^[a-z]+(-[a-z]+)*-[0-9]+$"}
 );
 
 impl AwsRegion {
@@ -183,7 +211,8 @@ impl AwsRegion {
 
 string_newtype!(
     /// An IAM role ARN, `arn:aws:iam::123456789012:role/path/name`.
-    IamRoleArn
+    IamRoleArn,
+    schema: {"type": "string", "pattern": "^arn:aws[a-z-]*:iam::[0-9]{12}:role/"}
 );
 
 impl IamRoleArn {
@@ -265,6 +294,17 @@ impl S3Path {
     }
 }
 
+impl schemars::JsonSchema for S3Path {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "S3Path".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "pattern": "^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$",
+            "description": "An S3 location, s3://bucket or s3://bucket/prefix."})
+    }
+}
+
 impl fmt::Display for S3Path {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.prefix.is_empty() {
@@ -283,7 +323,8 @@ impl Serialize for S3Path {
 
 string_newtype!(
     /// A Databricks catalog name: letters, digits and underscores, not starting with a digit.
-    CatalogName
+    CatalogName,
+    schema: {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}
 );
 
 impl CatalogName {
@@ -302,7 +343,8 @@ impl CatalogName {
 
 string_newtype!(
     /// A BigQuery dataset name (letters, digits, underscores), or a suffix that starts with `_`.
-    DatasetName
+    DatasetName,
+    schema: {"type": "string", "pattern": "^[A-Za-z0-9_]+$"}
 );
 
 impl DatasetName {
@@ -329,7 +371,8 @@ impl DatasetName {
 
 string_newtype!(
     /// The HTTP path of a Databricks SQL warehouse or cluster, `/sql/1.0/warehouses/abc`.
-    HttpPath
+    HttpPath,
+    schema: {"type": "string", "minLength": 1, "pattern": "^\\S+$"}
 );
 
 impl HttpPath {
@@ -345,7 +388,9 @@ impl HttpPath {
 string_newtype!(
     /// An https URL (plain http only to a loopback address literal, 127.0.0.0/8 or ::1, which
     /// local emulators use: the rule `warden_platform::reach` applies to every adapter).
-    HttpsUrl
+    HttpsUrl,
+    schema: {"type": "string", "minLength": 1,
+        "description": "An https URL (plain http only to a loopback address, for a local emulator)."}
 );
 
 impl HttpsUrl {
@@ -376,7 +421,8 @@ impl HttpsUrl {
 
 string_newtype!(
     /// A regular expression that compiles (with a size limit against hostile patterns).
-    Pattern
+    Pattern,
+    schema: {"type": "string", "format": "regex", "description": "A regular expression (Java syntax: look-around is accepted)."}
 );
 
 impl Pattern {

@@ -17,6 +17,18 @@ pub const REDACTED: &str = "[REDACTED]";
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret<T>(T);
 
+/// A secret is written, never read back: `writeOnly` tells editors and generated clients so.
+impl<T> schemars::JsonSchema for Secret<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Secret".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "minLength": 1, "maxLength": crate::payload::reader::MAX_SECRET_BYTES,
+            "writeOnly": true, "description": "A secret: sent, never shown back (answers show [REDACTED])."})
+    }
+}
+
 impl<T> Secret<T> {
     /// Wraps a value.
     pub fn new(value: T) -> Self {

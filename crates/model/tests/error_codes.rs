@@ -50,6 +50,7 @@ fn covered(code: &ErrorCode) {
         | E::RequestTimeout
         | E::TooManyConnections
         | E::RouteNotFound
+        | E::SchemaNotFound
         | E::MethodNotAllowed
         | E::PlatformNotSupported { .. }
         | E::Internal
@@ -106,6 +107,7 @@ fn every_code() -> Vec<ErrorCode> {
         E::RequestTimeout,
         E::TooManyConnections,
         E::RouteNotFound,
+        E::SchemaNotFound,
         E::MethodNotAllowed,
         E::PlatformNotSupported { integration_type: IntegrationType::Snowflake },
         E::Internal,
@@ -127,6 +129,6 @@ fn every_error_code_has_one_row_status_name_and_message() {
             format!("{status} {:<36} {}", code.name(), code.message())
         })
         .collect();
-    assert_eq!(names.len(), 45, "each code has a name of its own");
+    assert_eq!(names.len(), 46, "each code has a name of its own");
     insta::assert_snapshot!(table.join("\n"));
 }

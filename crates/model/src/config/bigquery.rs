@@ -1,5 +1,6 @@
 //! The Google BigQuery config.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::text_or;
@@ -8,24 +9,38 @@ use crate::payload::reader::{Cx, Need, Obj};
 use crate::secret::Secret;
 
 /// The config of a Google BigQuery integration (manual setup only).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
 pub struct BigQueryConfig {
     /// The custom role bound to Warden's service account.
     pub role: String,
     /// Suffix of the datasets holding secure views; starts with `_`.
+    #[schemars(schema_with = "crate::schema::dataset_suffix")]
     pub dataset_suffix: DatasetName,
     /// Warden's metadata dataset, default `warden`.
+    #[schemars(default = "default_dataset")]
     pub dataset: DatasetName,
     /// Dataset location (`US`, `europe-west1`, ...).
+    #[schemars(regex(pattern = r"^[A-Za-z0-9-]{1,64}$"))]
     pub location: String,
     /// The service-account JSON key file.
     pub credential: Secret<String>,
     /// HTTPS port.
+    #[schemars(default = "default_port")]
     pub port: Port,
     /// The key file's project and service account, read from `credential`.
     #[serde(skip)]
+    #[schemars(skip)]
     pub key_info: ServiceAccountKeyInfo,
+}
+
+fn default_port() -> Port {
+    Port::new(443).unwrap_or_else(|| unreachable!("443 is not zero"))
+}
+
+fn default_dataset() -> DatasetName {
+    DatasetName::parse("warden").unwrap_or_else(|_| unreachable!("warden is a dataset name"))
 }
 
 fn location(s: &str) -> Result<String, String> {

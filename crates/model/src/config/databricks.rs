@@ -1,5 +1,6 @@
 //! The Databricks Unity Catalog config, with its OAuth, proxy and additional-workspace parts.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -9,10 +10,12 @@ use crate::payload::reader::{Cx, Need, Obj, kind};
 use crate::secret::Secret;
 
 /// The config of a Databricks Unity Catalog integration.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
 pub struct DatabricksConfig {
     /// The workspace host.
+    #[schemars(schema_with = "crate::schema::workspace_url")]
     pub workspace_url: Hostname,
     /// HTTP path of the SQL warehouse or cluster.
     pub http_path: HttpPath,
@@ -20,12 +23,16 @@ pub struct DatabricksConfig {
     #[serde(flatten)]
     pub authentication: DatabricksAuthentication,
     /// HTTPS port.
+    #[schemars(default = "default_port")]
     pub port: Port,
     /// Warden's own catalog.
+    #[schemars(default = "default_catalog")]
     pub catalog: CatalogName,
     /// Query audit from the system tables.
+    #[schemars(default)]
     pub audit: Toggle,
     /// Workspaces whose activity audit ingests; empty means all.
+    #[schemars(default, schema_with = "crate::schema::workspace_ids")]
     pub workspace_ids: Vec<u64>,
     /// The group excluded from data policies.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -34,11 +41,20 @@ pub struct DatabricksConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy_options: Option<ProxyOptions>,
     /// Connections to other workspaces, one per bound catalog.
+    #[schemars(default, length(max = 1000))]
     pub additional_workspace_connections: Vec<AdditionalWorkspaceConnection>,
 }
 
+fn default_port() -> Port {
+    Port::new(443).unwrap_or_else(|| unreachable!("443 is not zero"))
+}
+
+fn default_catalog() -> CatalogName {
+    CatalogName::parse("warden").unwrap_or_else(|_| unreachable!("warden is a catalog name"))
+}
+
 /// How the Databricks service principal authenticates.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(tag = "authenticationType")]
 pub enum DatabricksAuthentication {
     /// A personal access token.
@@ -57,8 +73,9 @@ pub enum DatabricksAuthentication {
 }
 
 /// The OAuth client of a Databricks service principal.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
 pub struct DatabricksOAuth {
     /// The service principal's application id.
     pub client_id: String,
@@ -67,24 +84,33 @@ pub struct DatabricksOAuth {
     /// The token endpoint's authority.
     pub authority_url: HttpsUrl,
     /// Token scope, default `all-apis`.
+    #[schemars(default = "default_scope")]
     pub scope: String,
     /// Whether a certificate is used.
+    #[schemars(default)]
     pub use_certificate: bool,
 }
 
+fn default_scope() -> String {
+    "all-apis".to_owned()
+}
+
 /// The group excluded from data policies.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct GroupPattern {
     /// The account-level group name.
     pub deny: String,
 }
 
 /// A proxy in front of the workspace.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct ProxyOptions {
     /// Proxy host.
     pub host: Hostname,
     /// Proxy port, default 443.
+    #[schemars(default = "default_port")]
     pub port: Port,
     /// Proxy user.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -95,10 +121,12 @@ pub struct ProxyOptions {
 }
 
 /// A connection to another workspace that serves the listed catalogs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
 pub struct AdditionalWorkspaceConnection {
     /// The other workspace's host.
+    #[schemars(schema_with = "crate::schema::workspace_url")]
     pub workspace_url: Hostname,
     /// HTTP path of its compute.
     pub http_path: HttpPath,
@@ -106,6 +134,7 @@ pub struct AdditionalWorkspaceConnection {
     #[serde(flatten)]
     pub authentication: DatabricksAuthentication,
     /// Catalogs reached through this connection.
+    #[schemars(length(min = 1, max = 1000))]
     pub catalogs: Vec<CatalogName>,
 }
 

@@ -54,9 +54,11 @@ pub enum PlatformConfig {
 }
 
 /// User impersonation: whether it is on, and the role or group that carries it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields, transform = crate::schema::role_optional)]
 pub struct Impersonation {
     /// Whether impersonation is set up.
+    #[schemars(default)]
     pub enabled: bool,
     /// The impersonation role (Snowflake, Synapse) or group (Redshift).
     pub role: String,
@@ -76,9 +78,11 @@ impl Impersonation {
 }
 
 /// An on/off switch object such as `audit: {enabled: true}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Toggle {
     /// Whether the feature is on.
+    #[schemars(default)]
     pub enabled: bool,
 }
 

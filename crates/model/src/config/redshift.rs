@@ -1,5 +1,6 @@
 //! The Amazon Redshift config.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::Impersonation;
@@ -8,8 +9,9 @@ use crate::payload::reader::{Cx, Need, Obj};
 use crate::secret::Secret;
 
 /// The config of a Redshift integration.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
 pub struct RedshiftConfig {
     /// Cluster or workgroup endpoint.
     pub host: Hostname,
@@ -22,16 +24,26 @@ pub struct RedshiftConfig {
     #[serde(flatten)]
     pub authentication: RedshiftAuthentication,
     /// Port, default 5439.
+    #[schemars(default = "default_port")]
     pub port: Port,
     /// User impersonation (a group).
+    #[schemars(default = "default_impersonation")]
     pub impersonation: Impersonation,
     /// Extra connection arguments.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connect_args: Option<String>,
 }
 
+fn default_port() -> Port {
+    Port::new(5439).unwrap_or_else(|| unreachable!("5439 is not zero"))
+}
+
+fn default_impersonation() -> Impersonation {
+    Impersonation { enabled: false, role: "warden_impersonation".to_owned() }
+}
+
 /// How Warden authenticates to Redshift.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(tag = "authenticationType", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum RedshiftAuthentication {
     /// Database user and password.
@@ -61,8 +73,9 @@ pub enum RedshiftAuthentication {
 }
 
 /// Okta federation settings.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
 pub struct OktaConfig {
     /// Okta user.
     pub username: String,

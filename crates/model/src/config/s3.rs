@@ -1,5 +1,6 @@
 //! The Native S3 (Access Grants) config.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::names::{AwsAccountId, AwsRegion, IamRoleArn, Port, S3Path};
@@ -7,12 +8,14 @@ use crate::payload::reader::{Cx, Need, Obj};
 use crate::secret::Secret;
 
 /// The config of a Native S3 integration.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
 pub struct S3Config {
     /// Integration name, unique among S3 integrations.
     pub name: String,
     /// The AWS account that owns the Access Grants instance.
+    #[schemars(schema_with = "crate::schema::aws_account_id")]
     pub aws_account_id: AwsAccountId,
     /// The region of the Access Grants instance.
     pub aws_region: AwsRegion,
@@ -24,11 +27,16 @@ pub struct S3Config {
     #[serde(flatten)]
     pub authentication: S3Authentication,
     /// Port of the S3 Control endpoint.
+    #[schemars(default = "default_port")]
     pub port: Port,
 }
 
+fn default_port() -> Port {
+    Port::new(443).unwrap_or_else(|| unreachable!("443 is not zero"))
+}
+
 /// How Warden authenticates to AWS.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(tag = "authenticationType", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum S3Authentication {
     /// Warden's own AWS credential chain, which assumes `awsRoleToAssume` when one is given.

@@ -1,6 +1,7 @@
 //! The Snowflake config, with key-pair and OAuth client-credentials authentication, audit,
 //! impersonation, workspaces and lineage.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
@@ -10,8 +11,9 @@ use crate::payload::reader::{Cx, Need, Obj};
 use crate::secret::Secret;
 
 /// The config of a Snowflake integration.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
 pub struct SnowflakeConfig {
     /// Account host, `<account>.snowflakecomputing.com`.
     pub host: Hostname,
@@ -26,14 +28,19 @@ pub struct SnowflakeConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
     /// HTTPS port.
+    #[schemars(default = "default_port")]
     pub port: Port,
     /// Query audit (ACCOUNT_USAGE).
+    #[schemars(default)]
     pub audit: Toggle,
     /// User impersonation.
+    #[schemars(default = "default_impersonation")]
     pub impersonation: Impersonation,
     /// Roles and users excluded from authorization checks.
+    #[schemars(default)]
     pub user_role_pattern: UserRolePattern,
     /// Project workspaces.
+    #[schemars(default)]
     pub workspaces: Workspaces,
     /// Driver arguments for the system account.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -42,11 +49,20 @@ pub struct SnowflakeConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub privileged_connect_args: Option<String>,
     /// Lineage ingestion.
+    #[schemars(default)]
     pub lineage: Lineage,
 }
 
+fn default_port() -> Port {
+    Port::new(443).unwrap_or_else(|| unreachable!("443 is not zero"))
+}
+
+fn default_impersonation() -> Impersonation {
+    Impersonation { enabled: false, role: "WARDEN_IMPERSONATION".to_owned() }
+}
+
 /// How Warden authenticates to Snowflake.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(tag = "authenticationType", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum SnowflakeAuthentication {
     /// User and password.
@@ -61,6 +77,7 @@ pub enum SnowflakeAuthentication {
         /// User name.
         username: String,
         /// PEM private key (escaped `\n` turned into newlines).
+        #[schemars(schema_with = "crate::schema::pem_secret")]
         private_key: Secret<String>,
         /// Passphrase of an encrypted key.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -108,6 +125,45 @@ pub enum SnowflakeOAuthCredential {
     },
 }
 
+fn default_batch() -> u64 {
+    1000
+}
+
+/// The OAuth client's wire shape: `useCertificate` decides which credential fields it takes.
+impl JsonSchema for SnowflakeOAuth {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SnowflakeOAuth".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let secret = generator.subschema_for::<Secret<String>>();
+        let pem = crate::schema::pem_secret(generator);
+        let url = generator.subschema_for::<HttpsUrl>();
+        schemars::json_schema!({
+            "description": "The OAuth client for oAuthClientCredentials.",
+            "type": "object",
+            "properties": {
+                "provider": {"type": "string", "description": "Identity provider name."},
+                "clientId": {"type": "string", "description": "Client id."},
+                "authorityUrl": url,
+                "useCertificate": {"type": "boolean", "description": "Whether the client proves itself with a certificate (else a client secret)."},
+                "publicCertificateThumbprint": {"type": "string", "description": "Thumbprint of the public certificate."},
+                "oauthPrivateKey": pem,
+                "clientSecret": secret,
+                "resource": {"type": ["string", "null"], "description": "Resource passed to the token provider."},
+                "scope": {"type": ["string", "null"], "description": "Token scope."}
+            },
+            "required": ["provider", "clientId", "authorityUrl", "useCertificate"],
+            "additionalProperties": false,
+            "if": {"properties": {"useCertificate": {"const": true}}, "required": ["useCertificate"]},
+            "then": {"required": ["publicCertificateThumbprint", "oauthPrivateKey"],
+                "not": {"required": ["clientSecret"]}},
+            "else": {"required": ["clientSecret"],
+                "not": {"anyOf": [{"required": ["publicCertificateThumbprint"]}, {"required": ["oauthPrivateKey"]}]}}
+        })
+    }
+}
+
 impl Serialize for SnowflakeOAuth {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut m = serializer.serialize_map(None)?;
@@ -136,26 +192,34 @@ impl Serialize for SnowflakeOAuth {
 }
 
 /// Roles and users excluded from authorization checks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct UserRolePattern {
     /// The excluded names.
+    #[schemars(default, length(max = 1000))]
     pub exclude: Vec<String>,
 }
 
 /// Project workspaces.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Workspaces {
     /// Whether workspaces are on.
+    #[schemars(default)]
     pub enabled: bool,
     /// Warehouses workspace users may use.
+    #[schemars(default, length(max = 1000))]
     pub warehouses: Vec<String>,
 }
 
 /// Lineage ingestion.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields, extend("if" = {"properties": {"enabled": {"const": true}}, "required": ["enabled"]},
+    "then" = {"required": ["lineageConfig"]}))]
 pub struct Lineage {
     /// Whether lineage is ingested.
+    #[schemars(default)]
     pub enabled: bool,
     /// What to ingest; present when enabled.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -163,8 +227,9 @@ pub struct Lineage {
 }
 
 /// What lineage ingests.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
 pub struct LineageConfig {
     /// Tables to ingest lineage for.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -173,6 +238,7 @@ pub struct LineageConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tag_filter_regex: Option<Pattern>,
     /// Rows per ingest batch, at least 1.
+    #[schemars(default = "default_batch", range(min = 1, max = 1_000_000))]
     pub ingest_batch_size: u64,
 }
 

@@ -1,5 +1,6 @@
 //! The Azure Synapse Analytics config.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::Impersonation;
@@ -8,8 +9,9 @@ use crate::payload::reader::{Cx, Need, Obj};
 use crate::secret::Secret;
 
 /// The config of an Azure Synapse Analytics integration.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
 pub struct SynapseConfig {
     /// The workspace's SQL endpoint.
     pub host: Hostname,
@@ -21,18 +23,37 @@ pub struct SynapseConfig {
     #[serde(flatten)]
     pub authentication: SynapseAuthentication,
     /// Delimiters of the stored profile data; fixed after creation.
+    #[schemars(default = "default_delimiters")]
     pub metadata_delimiters: MetadataDelimiters,
     /// TDS port.
+    #[schemars(default = "default_port")]
     pub port: Port,
     /// User impersonation.
+    #[schemars(default = "default_impersonation")]
     pub impersonation: Impersonation,
     /// Extra driver connection arguments.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connect_args: Option<String>,
 }
 
+fn default_port() -> Port {
+    Port::new(1433).unwrap_or_else(|| unreachable!("1433 is not zero"))
+}
+
+fn default_impersonation() -> Impersonation {
+    Impersonation { enabled: false, role: "WARDEN_IMPERSONATION".to_owned() }
+}
+
+fn default_delimiters() -> MetadataDelimiters {
+    MetadataDelimiters {
+        hash_delimiter: "|".to_owned(),
+        hash_key_delimiter: ":".to_owned(),
+        array_delimiter: ",".to_owned(),
+    }
+}
+
 /// How Warden authenticates to Synapse.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(tag = "authenticationType", rename_all = "camelCase")]
 pub enum SynapseAuthentication {
     /// SQL login with a password.
@@ -45,15 +66,31 @@ pub enum SynapseAuthentication {
 }
 
 /// The delimiters Warden stores profile data with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
 pub struct MetadataDelimiters {
     /// Between hash entries, default `|`.
+    #[schemars(default = "bar", length(equal = 1))]
     pub hash_delimiter: String,
     /// Between a hash key and its value, default `:`.
+    #[schemars(default = "colon", length(equal = 1))]
     pub hash_key_delimiter: String,
     /// Between array items, default `,`.
+    #[schemars(default = "comma", length(equal = 1))]
     pub array_delimiter: String,
+}
+
+fn bar() -> String {
+    "|".to_owned()
+}
+
+fn colon() -> String {
+    ":".to_owned()
+}
+
+fn comma() -> String {
+    ",".to_owned()
 }
 
 impl MetadataDelimiters {

@@ -37,6 +37,10 @@ pub struct InvalidCase {
     /// The payload is hostile but must be accepted (names are quoted by the script dialects).
     #[serde(default)]
     pub accepted: bool,
+    /// Why the platform's JSON Schema accepts this payload although the reader refuses it: a
+    /// rule no schema states (`tests/schema.rs` checks the schema does accept it).
+    #[serde(default, rename = "beyondSchema")]
+    pub beyond_schema: Option<String>,
 }
 
 /// Loads `cases/<platform>.json`.
