@@ -293,6 +293,22 @@ async fn documents_are_checked_before_anything_is_sent() {
     assert_eq!(twice.code, 1, "{twice:?}");
     assert!(twice.stderr.contains("names must be unique"), "{twice:?}");
 
+    // The server and key may come from the user's config file instead of the environment.
+    let config_home = dir.join("config-home");
+    std::fs::create_dir_all(config_home.join("warden")).unwrap();
+    std::fs::write(config_home.join("warden/client.yaml"), format!("server: {}\napiKey: {ADMIN_KEY}\n", server.base))
+        .unwrap();
+    let from_file = tokio::process::Command::new(SHIPPED)
+        .args(["list"])
+        .env_remove("WARDEN_API_KEY")
+        .env_remove("WARDEN_URL")
+        .env("XDG_CONFIG_HOME", &config_home)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(from_file.status.code(), Some(0), "{}", String::from_utf8_lossy(&from_file.stderr));
+    assert_eq!(serde_json::from_slice::<Value>(&from_file.stdout).unwrap(), Value::Array(Vec::new()));
+
     let typo = client(&server, dir, &["plna", "-f", "x"], &[]).await;
     assert_eq!(typo.code, 1, "{typo:?}");
     let no_key = tokio::process::Command::new(SHIPPED)
@@ -354,4 +370,42 @@ async fn the_server_publishes_a_schema_per_type_that_editors_can_check_documents
     let printed = client(&server, temp.path(), &["schema", "Redshift", "--document"], &[]).await;
     assert_eq!(printed.code, 0, "{printed:?}");
     assert_eq!(serde_json::from_str::<Value>(&printed.stdout).unwrap(), schema);
+}
+
+/// `examples/integrations` as its README shows it: plan (exit 2), apply, plan (exit 0), with
+/// the host, port, database and user of the test PostgreSQL in place of the example's.
+#[tokio::test]
+async fn examples_apply_as_documented() {
+    let Some(pg) = postgres() else { return };
+    let temp = tempfile::tempdir().unwrap();
+    let server = Server::start_binary(SHIPPED, &Backend::Sqlite, temp.path(), None, &[]).await;
+    let work = tempfile::tempdir().unwrap();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/integrations");
+    let docs = work.path().join("integrations");
+    std::fs::create_dir(&docs).unwrap();
+    let mut copied = 0;
+    for entry in std::fs::read_dir(&examples).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let text = std::fs::read_to_string(&path)
+                .unwrap()
+                .replace("host: redshift.example.com", &format!("host: {}", pg.host))
+                .replace("port: 5439", &format!("port: {}\n  connectArgs: sslmode=disable", pg.port))
+                .replace("database: analytics", "database: postgres")
+                .replace("username: warden_system", &format!("username: {}", pg.user));
+            std::fs::write(docs.join(path.file_name().unwrap()), text).unwrap();
+            copied += 1;
+        }
+    }
+    assert_eq!(copied, 2, "the README shows two documents");
+    let env = [("ANALYTICS_PASSWORD", pg.password.as_str())];
+    let dir = work.path();
+    let plan = client(&server, dir, &["plan", "-f", "integrations"], &env).await;
+    assert_eq!(plan.code, 2, "{plan:?}");
+    assert!(plan.stdout.contains("Plan: 2 to create, 0 to update, 0 to delete."), "{plan:?}");
+    let apply = client(&server, dir, &["apply", "-f", "integrations"], &env).await;
+    assert_eq!(apply.code, 0, "{apply:?}");
+    let again = client(&server, dir, &["plan", "-f", "integrations"], &env).await;
+    assert_eq!(again.code, 0, "{again:?}");
+    eprintln!("{plan:?}\n{apply:?}\n{again:?}");
 }

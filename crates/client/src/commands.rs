@@ -315,11 +315,13 @@ async fn wait_for(
         } else {
             return Err(crate::server::refused(format!("GET {path}"), &answer));
         };
-        progress.show(status.as_str());
         let reached = match target {
             Some(target) => status == target,
             None => !status.is_transitional(),
         };
+        if !reached {
+            progress.show(status.as_str());
+        }
         if reached {
             progress.done(status.as_str());
             return Ok(status);
