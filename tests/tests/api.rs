@@ -161,7 +161,7 @@ async fn keys_are_checked_on_every_route_but_the_probes_and_docs() {
         for header in [ADMIN_KEY.to_owned(), format!("Bearer {ADMIN_KEY}"), format!("bearer {ADMIN_KEY}")] {
             assert_eq!(server.send("GET", "/integrations", Some(&header), None).await.status, 200, "{header}");
         }
-        for open in ["/healthz", "/readyz", "/openapi.json", "/docs/"] {
+        for open in ["/healthz", "/readyz", "/openapi.json", "/docs/", "/schemas/Redshift.json"] {
             assert_eq!(server.send("GET", open, None, None).await.status, 200, "{open}");
         }
         let openapi = server.send("GET", "/openapi.json", None, None).await;
@@ -679,5 +679,43 @@ async fn the_list_filters_and_pages() {
             400,
             "Query parameter page is not accepted: this route takes includeDeleted, type, status, after, limit.",
         );
+    }
+}
+
+/// Labels (an extension): kept, shown by every answer, replaced by a PUT; a bad one is a
+/// 400 naming `labels.<key>` and the stored integration keeps its labels.
+#[tokio::test]
+async fn labels_are_kept_shown_replaced_and_checked() {
+    for backend in backends().await {
+        let server = Server::start(&backend).await;
+        let mut payload = redshift("labels.example.com", false);
+        payload["labels"] = json!({"name": "analytics", "team": "data-platform"});
+        let id = enabled(&server, &payload).await;
+        let shown = server.call("GET", &format!("/integrations/{id}"), None).await;
+        assert_eq!(shown.body["labels"], json!({"name": "analytics", "team": "data-platform"}), "{}", shown.text);
+        let listed = server.call("GET", "/integrations", None).await;
+        assert_eq!(listed.body[0]["labels"]["team"], "data-platform", "{}", listed.text);
+
+        for (labels, path) in [
+            (json!({"Robert'); DROP TABLE integrations;--": "x"}), "labels.Robert'); DROP TABLE integrations;--"),
+            (json!({"team": {"nested": true}}), "labels.team"),
+            (json!({"team": "x".repeat(257)}), "labels.team"),
+            (json!("team"), "labels"),
+        ] {
+            let mut bad = payload.clone();
+            bad["labels"] = labels;
+            let answer = server.call("PUT", &format!("/integrations/{id}"), Some(&bad)).await;
+            assert_eq!(answer.status, 400, "{}", answer.text);
+            assert_eq!(answer.body["errors"][0]["path"], path, "{}", answer.text);
+        }
+        let kept = server.call("GET", &format!("/integrations/{id}"), None).await;
+        assert_eq!(kept.body["labels"]["name"], "analytics", "a refused PUT changed nothing: {}", kept.text);
+
+        payload["labels"] = json!({"team": "finance"});
+        let replaced = server.call("PUT", &format!("/integrations/{id}"), Some(&payload)).await;
+        assert_eq!(replaced.status, 200, "{}", replaced.text);
+        server.settled(id).await;
+        let after = server.call("GET", &format!("/integrations/{id}"), None).await;
+        assert_eq!(after.body["labels"], json!({"team": "finance"}), "{}", after.text);
     }
 }
