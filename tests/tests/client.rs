@@ -9,7 +9,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{ADMIN_KEY, Backend, SHIPPED, Server};
+use common::{ADMIN_KEY, Backend, PgAdmin, SHIPPED, Server, pg_admin};
 use serde_json::Value;
 
 /// What one client run printed and answered.
@@ -47,35 +47,13 @@ async fn client(server: &Server, dir: &Path, args: &[&str], env: &[(&str, &str)]
     run
 }
 
-struct Postgres {
-    host: String,
-    port: u16,
-    user: String,
-    password: String,
-}
-
-fn postgres() -> Option<Postgres> {
-    let Ok(admin_url) = std::env::var("WARDEN_TEST_POSTGRES_URL") else {
-        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI=true needs WARDEN_TEST_POSTGRES_URL");
-        eprintln!("WARDEN_TEST_POSTGRES_URL is not set: skipped");
-        return None;
-    };
-    let url = url::Url::parse(&admin_url).unwrap();
-    Some(Postgres {
-        host: url.host_str().unwrap().to_owned(),
-        port: url.port().unwrap_or(5432),
-        user: url.username().to_owned(),
-        password: url.password().unwrap_or_default().to_owned(),
-    })
-}
-
 fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
 }
 
 /// A manual Redshift document for the test PostgreSQL (its superuser as the system
 /// account), the password from the environment.
-fn redshift_document(pg: &Postgres, impersonation: bool) -> String {
+fn redshift_document(pg: &PgAdmin, impersonation: bool) -> String {
     format!(
         "# yaml-language-server: $schema=../schemas/Redshift.json\n\
          name: analytics\ntype: Redshift\nautoBootstrap: false\nconfig:\n  host: {}\n  port: {}\n  database: postgres\n  \
@@ -87,7 +65,7 @@ fn redshift_document(pg: &Postgres, impersonation: bool) -> String {
 
 /// An automatic Redshift document: Warden creates the database and its system account with
 /// the test PostgreSQL's superuser, whose credentials the document holds (never stored).
-fn automatic_document(pg: &Postgres, database: &str) -> String {
+fn automatic_document(pg: &PgAdmin, database: &str) -> String {
     format!(
         "name: warehouse\ntype: Redshift\nautoBootstrap: true\nconfig:\n  host: {}\n  port: {}\n  database: {database}\n  \
          initialDatabase: postgres\n  authenticationType: userPassword\n  username: {}\n  password: ${{env:ANALYTICS_PASSWORD}}\n  \
@@ -110,7 +88,7 @@ fn named<'a>(all: &'a [Value], name: &str) -> &'a Value {
 /// field, apply it, export then apply is a no-op, prune, and the exit codes of each.
 #[tokio::test]
 async fn apply_plan_export_and_prune_a_directory_of_documents() {
-    let Some(pg) = postgres() else { return };
+    let Some(pg) = pg_admin() else { return };
     let temp = tempfile::tempdir().unwrap();
     let server = Server::start_binary(SHIPPED, &Backend::Sqlite, temp.path(), None, &[]).await;
     let work = tempfile::tempdir().unwrap();
@@ -223,7 +201,7 @@ async fn apply_plan_export_and_prune_a_directory_of_documents() {
 /// credentials and finds nothing to do. An edit of another field is still seen.
 #[tokio::test]
 async fn an_automatic_integration_is_planned_without_comparing_its_privileged_credentials() {
-    let Some(pg) = postgres() else { return };
+    let Some(pg) = pg_admin() else { return };
     let temp = tempfile::tempdir().unwrap();
     let server = Server::start_binary(SHIPPED, &Backend::Sqlite, temp.path(), None, &[]).await;
     let work = tempfile::tempdir().unwrap();
@@ -339,7 +317,13 @@ async fn the_server_publishes_a_schema_per_type_that_editors_can_check_documents
     assert_eq!(answer.headers()["content-type"], "application/schema+json");
     let schema: Value = answer.json().await.unwrap();
     let validator = jsonschema::draft202012::new(&schema).unwrap();
-    let pg = Postgres { host: "127.0.0.1".into(), port: 5439, user: "warden".into(), password: String::new() };
+    let pg = PgAdmin {
+        admin_url: String::new(),
+        host: "127.0.0.1".into(),
+        port: 5439,
+        user: "warden".into(),
+        password: String::new(),
+    };
     let written: Value = serde_saphyr::from_str(&redshift_document(&pg, true)).unwrap();
     assert!(
         validator.is_valid(&written),
@@ -376,7 +360,7 @@ async fn the_server_publishes_a_schema_per_type_that_editors_can_check_documents
 /// the host, port, database and user of the test PostgreSQL in place of the example's.
 #[tokio::test]
 async fn examples_apply_as_documented() {
-    let Some(pg) = postgres() else { return };
+    let Some(pg) = pg_admin() else { return };
     let temp = tempfile::tempdir().unwrap();
     let server = Server::start_binary(SHIPPED, &Backend::Sqlite, temp.path(), None, &[]).await;
     let work = tempfile::tempdir().unwrap();

@@ -25,19 +25,8 @@ struct Cluster {
 }
 
 fn cluster() -> Option<Cluster> {
-    let Ok(admin_url) = std::env::var("WARDEN_TEST_POSTGRES_URL") else {
-        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI=true needs WARDEN_TEST_POSTGRES_URL");
-        eprintln!("WARDEN_TEST_POSTGRES_URL is not set: skipped");
-        return None;
-    };
-    let url = url::Url::parse(&admin_url).unwrap();
-    Some(Cluster {
-        host: url.host_str().unwrap().to_owned(),
-        port: url.port().unwrap_or(5432),
-        user: url.username().to_owned(),
-        password: url.password().unwrap_or_default().to_owned(),
-        admin_url,
-    })
+    let common::PgAdmin { admin_url, host, port, user, password } = common::pg_admin()?;
+    Some(Cluster { admin_url, host, port, user, password })
 }
 
 static NAMES: AtomicU32 = AtomicU32::new(0);

@@ -344,3 +344,37 @@ impl Drop for Server {
         self.kill9();
     }
 }
+
+/// The test PostgreSQL's superuser, as a platform's administrator would be given it.
+#[allow(dead_code)] // not every test binary talks to PostgreSQL as a platform
+pub struct PgAdmin {
+    /// `WARDEN_TEST_POSTGRES_URL`.
+    pub admin_url: String,
+    /// Its host.
+    pub host: String,
+    /// Its port.
+    pub port: u16,
+    /// The superuser.
+    pub user: String,
+    /// Its password.
+    pub password: String,
+}
+
+/// The test PostgreSQL, or `None` (the test skips) when `WARDEN_TEST_POSTGRES_URL` is not set;
+/// with `CI=true` it must be.
+#[allow(dead_code)] // not every test binary talks to PostgreSQL as a platform
+pub fn pg_admin() -> Option<PgAdmin> {
+    let Ok(admin_url) = std::env::var("WARDEN_TEST_POSTGRES_URL") else {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI=true needs WARDEN_TEST_POSTGRES_URL");
+        eprintln!("WARDEN_TEST_POSTGRES_URL is not set: skipped");
+        return None;
+    };
+    let url = url::Url::parse(&admin_url).expect("WARDEN_TEST_POSTGRES_URL is a URL");
+    Some(PgAdmin {
+        host: url.host_str().expect("a host").to_owned(),
+        port: url.port().unwrap_or(5432),
+        user: url.username().to_owned(),
+        password: url.password().unwrap_or_default().to_owned(),
+        admin_url,
+    })
+}
