@@ -47,6 +47,13 @@ async fn client(server: &Server, dir: &Path, args: &[&str], env: &[(&str, &str)]
     run
 }
 
+/// The shipped binary serving on SQLite in a directory of its own.
+async fn shipped() -> Server {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().to_path_buf();
+    Server::start_binary(SHIPPED, &Backend::Sqlite, &dir, Some(temp), &[]).await
+}
+
 fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
 }
@@ -89,8 +96,7 @@ fn named<'a>(all: &'a [Value], name: &str) -> &'a Value {
 #[tokio::test]
 async fn apply_plan_export_and_prune_a_directory_of_documents() {
     let Some(pg) = pg_admin() else { return };
-    let temp = tempfile::tempdir().unwrap();
-    let server = Server::start_binary(SHIPPED, &Backend::Sqlite, temp.path(), None, &[]).await;
+    let server = shipped().await;
     let work = tempfile::tempdir().unwrap();
     let docs = work.path().join("integrations");
     std::fs::create_dir(&docs).unwrap();
@@ -202,8 +208,7 @@ async fn apply_plan_export_and_prune_a_directory_of_documents() {
 #[tokio::test]
 async fn an_automatic_integration_is_planned_without_comparing_its_privileged_credentials() {
     let Some(pg) = pg_admin() else { return };
-    let temp = tempfile::tempdir().unwrap();
-    let server = Server::start_binary(SHIPPED, &Backend::Sqlite, temp.path(), None, &[]).await;
+    let server = shipped().await;
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
     let database = format!("wcl_{}", std::process::id());
@@ -235,8 +240,7 @@ async fn an_automatic_integration_is_planned_without_comparing_its_privileged_cr
 /// unknown command line exits 1, not 2.
 #[tokio::test]
 async fn documents_are_checked_before_anything_is_sent() {
-    let temp = tempfile::tempdir().unwrap();
-    let server = Server::start_binary(SHIPPED, &Backend::Sqlite, temp.path(), None, &[]).await;
+    let server = shipped().await;
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
     let literal = "name: literal\ntype: Redshift\nautoBootstrap: false\nconfig:\n  host: 127.0.0.1\n  port: 9\n  \
@@ -306,8 +310,7 @@ async fn documents_are_checked_before_anything_is_sent() {
 /// unknown one is a 404 that lists them. No key is needed.
 #[tokio::test]
 async fn the_server_publishes_a_schema_per_type_that_editors_can_check_documents_with() {
-    let temp = tempfile::tempdir().unwrap();
-    let server = Server::start_binary(SHIPPED, &Backend::Sqlite, temp.path(), None, &[]).await;
+    let server = shipped().await;
     let fetch = |path: &str| {
         let url = format!("{}{path}", server.base);
         async move { common::http().get(url).send().await.unwrap() }
@@ -351,7 +354,7 @@ async fn the_server_publishes_a_schema_per_type_that_editors_can_check_documents
     let body: Value = missing.json().await.unwrap();
     assert!(body["message"].as_str().unwrap().contains("/schemas/Redshift.json"), "{body}");
     // The client prints the same schema offline.
-    let printed = client(&server, temp.path(), &["schema", "Redshift", "--document"], &[]).await;
+    let printed = client(&server, server.data_dir(), &["schema", "Redshift", "--document"], &[]).await;
     assert_eq!(printed.code, 0, "{printed:?}");
     assert_eq!(serde_json::from_str::<Value>(&printed.stdout).unwrap(), schema);
 }
@@ -361,8 +364,7 @@ async fn the_server_publishes_a_schema_per_type_that_editors_can_check_documents
 #[tokio::test]
 async fn examples_apply_as_documented() {
     let Some(pg) = pg_admin() else { return };
-    let temp = tempfile::tempdir().unwrap();
-    let server = Server::start_binary(SHIPPED, &Backend::Sqlite, temp.path(), None, &[]).await;
+    let server = shipped().await;
     let work = tempfile::tempdir().unwrap();
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/integrations");
     let docs = work.path().join("integrations");
