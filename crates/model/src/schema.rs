@@ -65,6 +65,7 @@ pub fn payload_schema(integration_type: IntegrationType) -> Value {
     let mut definitions = generator.take_definitions(true);
     for definition in definitions.values_mut() {
         plain_text(definition);
+        tagged_as_conditions(definition);
     }
     plain_text(&mut schema);
     schema["$defs"] = Value::Object(definitions);
@@ -122,6 +123,52 @@ fn conditions(integration_type: IntegrationType) -> Vec<Value> {
                 "then": {"properties": {"audit": {"properties": {"enabled": {"const": true}}, "required": ["enabled"]}}, "required": ["audit"]}}}}),
         ],
         _ => Vec::new(),
+    }
+}
+
+/// Rewrites the `oneOf` schemars makes of an internally tagged enum flattened into a config
+/// (one branch per `authenticationType`, each with its `const`) as `if`/`then` conditions on
+/// `authenticationType`: the same payloads pass, and an editor can say "with
+/// authenticationType userPassword, password is required" instead of "matches no branch".
+/// A field of another branch stays refused: `unevaluatedProperties: false` sees only the
+/// fields of the `then` that applied.
+fn tagged_as_conditions(schema: &mut Value) {
+    const TAG: &str = "authenticationType";
+    let Some(object) = schema.as_object_mut() else { return };
+    let Some(Value::Array(branches)) = object.get("oneOf") else { return };
+    let mut names = Vec::new();
+    let mut conditions = Vec::new();
+    for branch in branches {
+        let Some(name) = branch["properties"][TAG]["const"].as_str() else { return };
+        names.push(json!(name));
+        let mut properties = branch["properties"].as_object().cloned().unwrap_or_default();
+        properties.remove(TAG);
+        let required: Vec<Value> =
+            branch["required"].as_array().into_iter().flatten().filter(|f| *f != TAG).cloned().collect();
+        let mut then = json!({"properties": properties, "required": required});
+        if let Some(description) = branch.get("description") {
+            then["description"] = description.clone();
+        }
+        conditions.push(json!({"if": {"properties": {TAG: {"const": name}}, "required": [TAG]}, "then": then}));
+    }
+    object.remove("oneOf");
+    if let Some(Value::Object(properties)) = object.get_mut("properties") {
+        properties.insert(
+            TAG.into(),
+            json!({"enum": names, "description": "How Warden signs in; it decides which credential fields apply."}),
+        );
+    }
+    match object.get_mut("required") {
+        Some(Value::Array(required)) => required.push(json!(TAG)),
+        _ => {
+            object.insert("required".into(), json!([TAG]));
+        }
+    }
+    match object.get_mut("allOf") {
+        Some(Value::Array(all)) => all.extend(conditions),
+        _ => {
+            object.insert("allOf".into(), Value::Array(conditions));
+        }
     }
 }
 

@@ -65,6 +65,12 @@ fn secrets_are_write_only_and_defaults_are_stated() {
     assert_eq!(schema["$defs"]["RedshiftConfig"]["properties"]["port"]["default"], 5439);
     let text = serde_json::to_string(&schema).unwrap();
     assert!(text.contains("\"if\""), "the autoBootstrap condition is stated");
+    let config = &schema["$defs"]["RedshiftConfig"];
+    assert_eq!(
+        config["properties"]["authenticationType"]["enum"],
+        serde_json::json!(["userPassword", "accessKey", "okta"])
+    );
+    assert!(config.get("oneOf").is_none(), "authenticationType is stated as if/then conditions: {config}");
     for ty in IntegrationType::ALL {
         let schema = payload_schema(ty);
         assert!(jsonschema::draft202012::meta::is_valid(&schema), "{ty}: not a valid 2020-12 schema");
