@@ -1,11 +1,12 @@
 //! Support for the end-to-end tests in `tests/tests/`: the rehearsal platform that the
 //! `warden-under-test` binary registers, the Access Grants stand-in (`access_grants`) and the
-//! Google token-endpoint stand-in (`google_token`), and the TDS stand-in (`tds`, with its catalogue
+//! Google token-endpoint stand-in (`google_token`), the Okta stand-in (`okta`), and the TDS stand-in (`tds`, with its catalogue
 //! `tds_catalogue`). The harness that starts that binary lives in
 //! `tests/common/` (it needs the binary's path, which Cargo gives integration tests only).
 
 pub mod access_grants;
 pub mod google_token;
+pub mod okta;
 pub mod rehearsal;
 pub mod tds;
 pub mod tds_catalogue;

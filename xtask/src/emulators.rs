@@ -63,6 +63,14 @@ impl Emulator {
         Self::start("moto", &bin, &["-H", "127.0.0.1", "-p"], &[("INITIAL_NO_AUTH_ACTION_COUNT", "4")])
     }
 
+    /// Starts a second moto that checks no signature, for the calls AWS takes unsigned
+    /// (STS `AssumeRoleWithSAML`, which the Redshift Okta sign-in makes): the first moto
+    /// fails every unsigned call once its user exists.
+    pub fn moto_unsigned(python: &Path) -> Result<Self, String> {
+        let bin = python.parent().ok_or("no virtualenv bin directory")?.join("moto_server");
+        Self::start("moto (unsigned)", &bin, &["-H", "127.0.0.1", "-p"], &[])
+    }
+
     /// Makes moto's test user (`xtask/moto_setup.py`, the only unsigned calls moto accepts)
     /// and answers its access key id and secret, which the AWS tests sign with.
     pub fn moto_keys(&self, python: &Path) -> Result<(String, String), String> {

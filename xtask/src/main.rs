@@ -124,6 +124,7 @@ fn ci() -> Result<(), String> {
         let server = postgres::Postgres::start()?;
         let aws = emulators::Emulator::moto(&moto_python)?;
         let (moto_key_id, moto_secret) = aws.moto_keys(&moto_python)?;
+        let aws_unsigned = emulators::Emulator::moto_unsigned(&moto_python)?;
         let snowflake = emulators::Emulator::fakesnow(&fakesnow_python)?;
         let (certificate, key) = server.certificate();
         let minilake_log = server.ca_path().with_file_name("minilake-requests.log");
@@ -134,6 +135,7 @@ fn ci() -> Result<(), String> {
         let urls = EmulatorUrls {
             moto: aws.url(),
             moto_key: (moto_key_id, moto_secret),
+            moto_unsigned: aws_unsigned.url(),
             fakesnow: snowflake.url(),
             minilake: databricks.url(),
             minilake_log: minilake_log.display().to_string(),
@@ -235,6 +237,8 @@ struct EmulatorUrls {
     moto: String,
     /// The access key id and secret of moto's test user (`xtask/moto_setup.py`).
     moto_key: (String, String),
+    /// A moto that checks no signature (`Emulator::moto_unsigned`).
+    moto_unsigned: String,
     fakesnow: String,
     minilake: String,
     /// minilake's request log (`xtask/minilake_server.py`).
@@ -265,6 +269,7 @@ fn test_workspace(postgres: &postgres::Postgres, pythons: &Pythons<'_>, urls: &E
             ("WARDEN_TEST_MOTO_URL", &urls.moto),
             ("WARDEN_TEST_MOTO_ACCESS_KEY_ID", &urls.moto_key.0),
             ("WARDEN_TEST_MOTO_SECRET_KEY", &urls.moto_key.1),
+            ("WARDEN_TEST_MOTO_UNSIGNED_URL", &urls.moto_unsigned),
             ("WARDEN_TEST_FAKESNOW_URL", &urls.fakesnow),
             ("WARDEN_TEST_MINILAKE_URL", &urls.minilake),
             ("WARDEN_TEST_MINILAKE_LOG", &urls.minilake_log),

@@ -45,6 +45,8 @@ fn free_port() -> Result<u16, String> {
 /// The password of the throwaway server's superuser (the server lives for one run, on
 /// loopback only).
 const SUPERUSER_PASSWORD: &str = "warden-ci-superuser";
+/// The one login trusted without a password (see `Postgres::start`).
+const TRUSTED_IAM_USER: &str = "IAM:okta_trusted";
 
 impl Postgres {
     /// Installs (if needed), initialises and starts a server.
@@ -92,6 +94,14 @@ impl Postgres {
             ],
             true,
         )?;
+        // One user logs in without a password: "IAM:okta_trusted", the database user the Okta
+        // stand-in's assertion names, whose password moto's GetClusterCredentials makes up at
+        // random. It is how the Redshift Okta test's dry run can pass all the way through (the
+        // accessKey test stops at the refused login). No other login is trusted.
+        let hba = server.dir.join("data").join("pg_hba.conf");
+        let rules = std::fs::read_to_string(&hba).map_err(|e| format!("{}: {e}", hba.display()))?;
+        std::fs::write(&hba, format!("hostssl all \"{TRUSTED_IAM_USER}\" 127.0.0.1/32 trust\n{rules}"))
+            .map_err(|e| format!("{}: {e}", hba.display()))?;
         // TLS as a Redshift cluster offers it, with a throwaway CA of its own: the server's
         // certificate (for 127.0.0.1) is signed by it, and the tests trust it through
         // WARDEN_CA_FILE, so Warden's default verify-full runs against this server as it does

@@ -43,7 +43,7 @@ pub(crate) fn encode(value: &str) -> String {
 }
 
 /// The text of the first `<tag>...</tag>` in an XML answer, unescaped.
-fn xml_text(xml: &str, tag: &str) -> Option<String> {
+pub(crate) fn xml_text(xml: &str, tag: &str) -> Option<String> {
     let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
     let end = start + xml[start..].find(&format!("</{tag}>"))?;
     Some(

@@ -4,7 +4,8 @@
 //! otherwise by name (`SSLMode=verify-ca` or `require`; `disable` only to a loopback address,
 //! so no password is ever sent in clear to anything but a local test server), and a bounded
 //! connect time. With `accessKey` the user and password are Redshift's temporary
-//! credentials ([`crate::aws`]). Credentials come from the config; an error never carries
+//! credentials ([`crate::aws`]); with `okta` too, for the AWS credentials the Okta sign-in
+//! gives ([`crate::okta`]). Credentials come from the config; an error never carries
 //! them.
 
 use std::path::Path;
@@ -18,6 +19,7 @@ use warden_model::{Problem, Secret};
 use warden_platform::{ErrorKind, PlatformError, reach};
 
 use crate::aws::{ClusterRequest, cluster_credentials};
+use crate::okta;
 use warden_aws::Keys;
 
 /// How long a connection attempt may take unless `connectArgs` says `Timeout`.
@@ -33,6 +35,8 @@ pub(crate) struct ConnectArgs {
     region: Option<String>,
     cluster_identifier: Option<String>,
     aws_endpoint_url: Option<String>,
+    /// The Okta host's port (`authenticationType: okta`), 443 when absent.
+    idp_port: Option<u16>,
     /// Keys Warden does not use, as written: the connection test warns about them.
     pub(crate) ignored: Vec<String>,
     /// What Warden read differently from how it was written, for the same warning.
@@ -50,6 +54,7 @@ enum Arg {
     Region,
     ClusterIdentifier,
     EndpointUrl,
+    IdpPort,
 }
 
 fn arg(key: &str) -> Option<Arg> {
@@ -61,6 +66,7 @@ fn arg(key: &str) -> Option<Arg> {
         "region" => Arg::Region,
         "cluster_identifier" | "clusterid" | "clusteridentifier" => Arg::ClusterIdentifier,
         "aws_endpoint_url" | "endpointurl" => Arg::EndpointUrl,
+        "idp_port" | "idpport" => Arg::IdpPort,
         _ => return None,
     })
 }
@@ -113,6 +119,14 @@ pub(crate) fn connect_args(config: &RedshiftConfig) -> Result<ConnectArgs, Platf
             Arg::Region => args.region = Some(value.to_owned()),
             Arg::ClusterIdentifier => args.cluster_identifier = Some(value.to_owned()),
             Arg::EndpointUrl => args.aws_endpoint_url = Some(value.to_owned()),
+            Arg::IdpPort => {
+                let port: u16 = value
+                    .parse()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| bad(format!("{key} {value:?} is not a port (1 to 65535)")))?;
+                args.idp_port = Some(port);
+            }
         }
     }
     Ok(args)
@@ -167,29 +181,61 @@ async fn login(
     match &config.authentication {
         RedshiftAuthentication::UserPassword { username, password } => Ok((username.clone(), password.clone())),
         RedshiftAuthentication::AccessKey { database_user, access_key_id, secret_key, session_token } => {
-            let derived = cluster_and_region(config.host.as_str());
-            let cluster = args.cluster_identifier.clone().or_else(|| derived.as_ref().map(|d| d.0.clone()));
-            let region = args.region.clone().or_else(|| derived.as_ref().map(|d| d.1.clone()));
-            let (Some(cluster), Some(region)) = (cluster, region) else {
-                return Err(PlatformError::unsupported(
-                    "accessKey needs the cluster and region: use the cluster's standard endpoint as host, or set cluster_identifier and region in connectArgs",
-                ));
-            };
-            let endpoint = match &args.aws_endpoint_url {
-                Some(url) => url.clone(),
-                None => reach::aws_endpoint("REDSHIFT", format!("https://redshift.{region}.amazonaws.com/")),
-            };
-            reach::check_url("the Redshift API endpoint", &endpoint)
-                .map_err(|problem| PlatformError::unsupported(format!("{}: {}", problem.path, problem.message)))?;
-            let request = ClusterRequest { endpoint, region, cluster, db_user: database_user, database };
+            let (request, _) = cluster_request(config, args, database_user, database)?;
             let keys = Keys { access_key_id, secret_key, session_token: session_token.as_ref() };
             let temporary = cluster_credentials(&request, &keys).await?;
             Ok((temporary.db_user, temporary.db_password))
         }
-        RedshiftAuthentication::Okta { .. } => Err(PlatformError::unsupported(
-            "authenticationType okta is accepted in the config but not supported by this version of Warden yet; use userPassword or accessKey",
-        )),
+        RedshiftAuthentication::Okta { okta } => {
+            // Steps 1 to 3 (Okta, its AWS app, STS) give AWS credentials and the database
+            // user; step 4 is the accessKey path with them.
+            let (mut request, region) = cluster_request(config, args, "", database)?;
+            let sts = match &args.aws_endpoint_url {
+                Some(url) => url.clone(),
+                None => reach::aws_endpoint("STS", format!("https://sts.{region}.amazonaws.com/")),
+            };
+            let endpoints = okta::Endpoints { idp_port: args.idp_port, sts: &sts };
+            let federated = okta::federate(okta, &endpoints).await?;
+            request.db_user = &federated.db_user;
+            let keys = Keys {
+                access_key_id: &federated.access_key_id,
+                secret_key: &federated.secret_access_key,
+                session_token: Some(&federated.session_token),
+            };
+            let temporary = cluster_credentials(&request, &keys).await.map_err(|error| match error {
+                PlatformError::Failed { kind, detail } => {
+                    PlatformError::new(kind, format!("Okta sign-in, step 4 (Redshift GetClusterCredentials): {detail}"))
+                }
+                other => other,
+            })?;
+            Ok((temporary.db_user, temporary.db_password))
+        }
     }
+}
+
+/// What `GetClusterCredentials` needs (the cluster and region from the standard host name
+/// or `connectArgs`, the Redshift API endpoint), and the region.
+fn cluster_request<'a>(
+    config: &RedshiftConfig,
+    args: &ConnectArgs,
+    db_user: &'a str,
+    database: &'a str,
+) -> Result<(ClusterRequest<'a>, String), PlatformError> {
+    let derived = cluster_and_region(config.host.as_str());
+    let cluster = args.cluster_identifier.clone().or_else(|| derived.as_ref().map(|d| d.0.clone()));
+    let region = args.region.clone().or_else(|| derived.as_ref().map(|d| d.1.clone()));
+    let (Some(cluster), Some(region)) = (cluster, region) else {
+        return Err(PlatformError::unsupported(
+            "accessKey and okta need the cluster and region: use the cluster's standard endpoint as host, or set cluster_identifier and region in connectArgs",
+        ));
+    };
+    let endpoint = match &args.aws_endpoint_url {
+        Some(url) => url.clone(),
+        None => reach::aws_endpoint("REDSHIFT", format!("https://redshift.{region}.amazonaws.com/")),
+    };
+    reach::check_url("the Redshift API endpoint", &endpoint)
+        .map_err(|problem| PlatformError::unsupported(format!("{}: {}", problem.path, problem.message)))?;
+    Ok((ClusterRequest { endpoint, region: region.clone(), cluster, db_user, database }, region))
 }
 
 /// Opens one connection to `database` with the config's credentials, trusting the

@@ -12,6 +12,7 @@
 
 mod aws;
 mod connect;
+mod okta;
 pub mod queries;
 
 use std::sync::Arc;

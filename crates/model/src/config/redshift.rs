@@ -65,7 +65,7 @@ pub enum RedshiftAuthentication {
         #[serde(skip_serializing_if = "Option::is_none")]
         session_token: Option<Secret<String>>,
     },
-    /// Okta federation (accepted, not supported yet by the adapter).
+    /// Okta federation: Okta, its AWS app's SAML response, STS, then temporary credentials.
     Okta {
         /// The Okta settings.
         okta: OktaConfig,
