@@ -719,3 +719,66 @@ async fn labels_are_kept_shown_replaced_and_checked() {
         assert_eq!(after.body["labels"], json!({"team": "finance"}), "{}", after.text);
     }
 }
+
+/// `GET /audit`: who (the key, by name) did what to which integration, oldest first, with
+/// the field-by-field difference (secrets `[REDACTED]`); filters and paging; bad values
+/// are a 400 naming the parameter.
+#[tokio::test]
+async fn the_audit_log_says_who_did_what_field_by_field() {
+    for backend in backends().await {
+        let server = Server::start(&backend).await;
+        let mut payload = redshift("audit.example.com", false);
+        let id = enabled(&server, &payload).await;
+        payload["config"]["port"] = json!(5440);
+        payload["config"]["password"] = json!("S3CRET-new-password");
+        let updated = server.call("PUT", &format!("/integrations/{id}"), Some(&payload)).await;
+        assert_eq!(updated.status, 200, "{}", updated.text);
+        server.settled(id).await;
+
+        let answer = server.call("GET", &format!("/audit?integrationId={id}"), None).await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        assert!(!answer.text.contains("S3CRET"), "a secret reached the audit answer: {}", answer.text);
+        let entries = answer.body.as_array().unwrap();
+        let actions: Vec<&str> = entries.iter().map(|e| e["action"].as_str().unwrap()).collect();
+        let create = actions.iter().position(|a| *a == "create").unwrap_or_else(|| panic!("{actions:?}"));
+        let update = actions.iter().position(|a| *a == "update").unwrap_or_else(|| panic!("{actions:?}"));
+        assert!(create < update, "oldest first: {actions:?}");
+        // Warden's own moves (the worker finishing the setup) are Warden's.
+        let finished = entries.iter().find(|e| e["action"] == "Succeeded").unwrap_or_else(|| panic!("{actions:?}"));
+        assert_eq!(finished["actor"], "warden", "{finished}");
+        assert!(finished["apiKeyId"].is_null(), "{finished}");
+        let entry = &entries[update];
+        assert_eq!(entry["actor"], "admin", "{entry}");
+        assert!(entry["apiKeyId"].as_i64().is_some(), "{entry}");
+        assert_eq!(entry["integrationId"], id);
+        assert!(entry["at"].as_str().unwrap().ends_with('Z'), "{entry}");
+        let port = entry["changes"].as_array().unwrap().iter().find(|c| c["path"] == "config.port");
+        assert_eq!(port, Some(&json!({"path": "config.port", "before": 5439, "after": 5440})), "{entry}");
+
+        // Paging and filters.
+        let first = entries[0]["id"].as_i64().unwrap();
+        let one = server.call("GET", &format!("/audit?integrationId={id}&limit=1"), None).await;
+        assert_eq!(one.body.as_array().map(Vec::len), Some(1), "{}", one.text);
+        let rest = server.call("GET", &format!("/audit?integrationId={id}&after={first}"), None).await;
+        assert_eq!(rest.body.as_array().map(Vec::len), Some(entries.len() - 1), "{}", rest.text);
+        let future = server.call("GET", "/audit?since=2999-01-01T00:00:00Z", None).await;
+        assert_eq!(future.body, json!([]), "{}", future.text);
+        let other = server.call("GET", "/audit?integrationId=999999", None).await;
+        assert_eq!(other.body, json!([]), "{}", other.text);
+
+        for (query, parameter) in [
+            ("since=yesterday", "since"),
+            ("limit=0", "limit"),
+            ("integrationId=-1", "integrationId"),
+            ("after=x';--", "after"),
+        ] {
+            let bad = server.call("GET", &format!("/audit?{query}"), None).await;
+            assert_eq!(bad.status, 400, "{query}: {}", bad.text);
+            assert!(message(&bad).contains(parameter), "{query}: {}", bad.text);
+        }
+        let unknown = server.call("GET", "/audit?actor=admin", None).await;
+        assert_eq!(unknown.status, 400, "{}", unknown.text);
+        let anonymous = server.send("GET", "/audit", None, None).await;
+        assert_eq!(anonymous.status, 401, "{}", anonymous.text);
+    }
+}

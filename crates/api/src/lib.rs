@@ -2,6 +2,7 @@
 //! JSON error body, the OpenAPI 3.1 document at `/openapi.json` and the docs page at
 //! `/docs`, both served from the binary. [`router`] builds the whole application.
 
+mod audit;
 mod data_sources;
 mod error;
 mod extract;
@@ -91,6 +92,7 @@ impl AdminKeyCache {
     tags((name = "integrations", description = "Integrations with data platforms (API.md section 2)."),
          (name = "scripts", description = "SQL scripts for setting platforms up by hand (API.md section 5)."),
          (name = "health", description = "Probes; no API key needed."),
+         (name = "audit", description = "Who did what to which integration, and when (a Warden extension)."),
          (name = "schemas", description = "The JSON Schema (2020-12) of each integration type's payload, for editors and `warden apply` documents; no API key needed. `IntegrationPayload.config` follows the schema of its type."))
 )]
 struct ApiDoc;
@@ -120,6 +122,7 @@ fn build(state: Option<AppState>) -> (Router<AppState>, utoipa::openapi::OpenApi
         .routes(routes!(routes::get_integration, routes::update_integration, routes::delete_integration))
         .routes(routes!(routes::integration_status))
         .routes(routes!(routes::regenerate_key))
+        .routes(routes!(audit::audit_log))
         .routes(routes!(scripts::create_script))
         .routes(routes!(scripts::initial_create_script))
         .routes(routes!(scripts::cleanup_script))

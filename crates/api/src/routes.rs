@@ -43,6 +43,11 @@ impl QueryPairs {
     pub(crate) fn flags(&self, accepted: &[&str]) -> Result<Flags, ApiError> {
         Flags::read(&self.0, accepted)
     }
+
+    /// The parameters as given.
+    pub(crate) fn pairs(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.0.iter()
+    }
 }
 
 /// The Host the client used, for the Trino config snippet (unless `--public-url` is set).

@@ -8,21 +8,11 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 use warden_model::REDACTED;
+use warden_model::changes::{FieldChange, field_changes};
 use warden_model::config::authentication_fields;
 
 use crate::ClientError;
 use crate::documents::{Document, NAME_LABEL};
-
-/// One field that differs: its path, the server's value and the document's.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FieldChange {
-    /// The field's path (`config.port`, `labels.team`).
-    pub path: String,
-    /// The server's value, absent when the server has none.
-    pub before: Option<Value>,
-    /// The document's value, absent when the document drops it.
-    pub after: Option<Value>,
-}
 
 /// One step of a plan.
 #[derive(Debug, Clone)]
@@ -153,41 +143,7 @@ pub fn plan(documents: &[Document], current: &[Value], prune: bool) -> Result<Ve
 /// The fields of `autoBootstrap`, `config` and `labels` that differ between the server's
 /// integration and the document's redacted payload, in path order.
 pub fn differences(current: &Value, desired: &Value) -> Vec<FieldChange> {
-    let mut before = BTreeMap::new();
-    let mut after = BTreeMap::new();
-    for key in ["autoBootstrap", "config", "labels"] {
-        if let Some(value) = current.get(key) {
-            flatten(value, key, &mut before);
-        }
-        if let Some(value) = desired.get(key) {
-            flatten(value, key, &mut after);
-        }
-    }
-    let paths: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
-    paths
-        .into_iter()
-        .filter(|path| before.get(*path) != after.get(*path))
-        .map(|path| FieldChange {
-            path: path.clone(),
-            before: before.get(path).cloned(),
-            after: after.get(path).cloned(),
-        })
-        .collect()
-}
-
-/// The leaves of an object by dotted path; lists are compared whole.
-fn flatten(value: &Value, path: &str, out: &mut BTreeMap<String, Value>) {
-    match value {
-        Value::Object(map) => {
-            for (key, item) in map {
-                flatten(item, &format!("{path}.{key}"), out);
-            }
-        }
-        Value::Null => {}
-        other => {
-            out.insert(path.to_owned(), other.clone());
-        }
-    }
+    field_changes(current, desired, Some(&["autoBootstrap", "config", "labels"]))
 }
 
 /// A value as a plan shows it: JSON, with a secret shown as the server shows it.
@@ -196,34 +152,5 @@ pub fn shown(value: Option<&Value>) -> String {
         None => "(none)".to_owned(),
         Some(Value::String(s)) if s == REDACTED => REDACTED.to_owned(),
         Some(v) => v.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::{FieldChange, differences};
-
-    /// Only autoBootstrap, config and labels are compared, leaf by leaf; lists whole; a
-    /// field on one side only is a change from or to nothing.
-    #[test]
-    fn differences_are_listed_by_field_path() {
-        let server = json!({"id": 4, "type": "Redshift", "status": "enabled", "autoBootstrap": false,
-            "config": {"port": 5439, "impersonation": {"enabled": false}, "list": [1, 2], "password": "[REDACTED]"},
-            "labels": {"name": "a", "team": "x"}});
-        let document = json!({"type": "Redshift", "autoBootstrap": false,
-            "config": {"port": 5439, "impersonation": {"enabled": true}, "list": [1, 2, 3], "password": "[REDACTED]"},
-            "labels": {"name": "a"}});
-        let change = |path: &str, before, after| FieldChange { path: path.to_owned(), before, after };
-        assert_eq!(
-            differences(&server, &document),
-            vec![
-                change("config.impersonation.enabled", Some(json!(false)), Some(json!(true))),
-                change("config.list", Some(json!([1, 2])), Some(json!([1, 2, 3]))),
-                change("labels.team", Some(json!("x")), None),
-            ]
-        );
-        assert!(differences(&server, &server).is_empty());
     }
 }

@@ -144,7 +144,10 @@ impl Engine {
                 }
             };
             self.record_validation(id, &results).await;
-            self.audit(actor, "update", id, Some(&current), Some(&claimed)).await;
+            // The entry shows what the PUT asked for (its config as it will be stored), not
+            // only the claimed status: the worker's entry records when it took effect.
+            let asked = StoredIntegration { spec: stored.clone(), ..claimed.clone() };
+            self.audit(actor, "update", id, Some(&current), Some(&asked)).await;
             let privileged = platform.descriptor().needs_privileged(&requested).then_some(requested);
             if recreate {
                 // The failed create's config is replaced now; the create runs again.

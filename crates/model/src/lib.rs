@@ -5,6 +5,7 @@
 //! The entry point for a request body is [`decode`] followed by
 //! [`IntegrationSpec::from_value`]; [`check_payload`] does both.
 
+pub mod changes;
 pub mod config;
 mod error;
 mod error_code;

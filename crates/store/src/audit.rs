@@ -48,4 +48,71 @@ impl Store {
             out
         }))
     }
+
+    /// Audit entries, oldest first: of one integration or all, at or after `since`, after
+    /// the entry id `after` (a cursor), at most `limit`.
+    pub async fn audit_entries(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        let filter = if query.integration_id.is_some() { " AND integration_id = $4" } else { "" };
+        let text = format!(
+            "SELECT id, at, actor, action, integration_id, before_state, after_state FROM audit_log \
+             WHERE at >= $1 AND id > $2{filter} ORDER BY id LIMIT $3"
+        );
+        let sql = self.sql(&text);
+        let since = query.since_millis.unwrap_or(i64::MIN);
+        let after = query.after.unwrap_or(0);
+        let limit = i64::from(query.limit);
+        Ok(on_pool!(self, pool => {
+            let mut statement = sqlx::query(sql).bind(since).bind(after).bind(limit);
+            if let Some(id) = query.integration_id {
+                statement = statement.bind(db_id(id));
+            }
+            let rows = statement.fetch_all(pool).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let integration: Option<i64> = row.try_get("integration_id")?;
+                out.push(AuditEntry {
+                    id: row.try_get("id")?,
+                    at: row.try_get("at")?,
+                    actor: row.try_get("actor")?,
+                    action: row.try_get("action")?,
+                    integration_id: integration.map(id_from).transpose()?,
+                    before: row.try_get("before_state")?,
+                    after: row.try_get("after_state")?,
+                });
+            }
+            out
+        }))
+    }
+}
+
+/// Which audit entries to read.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Only this integration's.
+    pub integration_id: Option<IntegrationId>,
+    /// Only those at or after this time (Unix milliseconds).
+    pub since_millis: Option<i64>,
+    /// Only those after this entry id.
+    pub after: Option<i64>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// One audit entry: who did what to which integration, and its redacted states.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    /// Its id (increasing).
+    pub id: i64,
+    /// When, Unix milliseconds.
+    pub at: i64,
+    /// Who: `api-key:<id>:<name>` or `warden`.
+    pub actor: String,
+    /// What (`integration.create`, `integration.update.dryRun`, ...).
+    pub action: String,
+    /// Which integration, if one.
+    pub integration_id: Option<IntegrationId>,
+    /// The redacted state before, as JSON text.
+    pub before: Option<String>,
+    /// The redacted state after (or asked for), as JSON text.
+    pub after: Option<String>,
 }

@@ -20,6 +20,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{AssertSqlSafe, Row as _};
 use warden_model::{CONFIG_VERSION, IntegrationId, IntegrationSpec, IntegrationType, Secret, Status};
 
+pub use audit::{AuditEntry, AuditQuery};
 pub use crypto::{MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKey};
 pub use data_sources::{DataSourcesOf, StoredDataSource};
 pub use error::StoreError;
