@@ -782,3 +782,68 @@ async fn the_audit_log_says_who_did_what_field_by_field() {
         assert_eq!(anonymous.status, 401, "{}", anonymous.text);
     }
 }
+
+/// The value of the sample `name` whose labels include `labels`, in a scrape.
+fn sample(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    scrape.samples.iter().find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v))).map(
+        |s| match &s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => *v,
+            // A histogram's observations: its +Inf bucket's count.
+            prometheus_parse::Value::Histogram(buckets) => buckets.last().map_or(f64::NAN, |b| b.count),
+            _ => f64::NAN,
+        },
+    )
+}
+
+async fn scrape(server: &Server, key: Option<&str>) -> (u16, Option<prometheus_parse::Scrape>) {
+    let answer = server.send("GET", "/metrics", key, None).await;
+    let lines = answer.text.lines().map(|l| Ok(l.to_owned()));
+    (answer.status, (answer.status == 200).then(|| prometheus_parse::Scrape::parse(lines).unwrap()))
+}
+
+/// `GET /metrics`: Prometheus' text format, parsed; counters checked after known requests
+/// (requests by route and status, the create job and its validation tests, integrations by
+/// type and status, the store's pool); open to a loopback client by default, a key with
+/// `--metrics-access key`.
+#[tokio::test]
+async fn metrics_count_requests_jobs_tests_and_integrations() {
+    for backend in backends().await {
+        let server = Server::start(&backend).await;
+        for _ in 0..3 {
+            assert_eq!(server.send("GET", "/healthz", None, None).await.status, 200);
+        }
+        assert_eq!(server.send("GET", "/integrations/999", Some(ADMIN_KEY), None).await.status, 404);
+        enabled(&server, &redshift("metrics.example.com", false)).await;
+
+        let (status, scraped) = scrape(&server, None).await;
+        assert_eq!(status, 200, "a loopback client needs no key by default");
+        let scraped = scraped.unwrap();
+        let healthz = [("method", "GET"), ("route", "/healthz"), ("status", "200")];
+        assert_eq!(sample(&scraped, "warden_http_requests_total", &healthz), Some(3.0));
+        let missing = [("route", "/integrations/:id"), ("status", "404")];
+        assert_eq!(sample(&scraped, "warden_http_requests_total", &missing), Some(1.0));
+        let latency = [("method", "GET"), ("route", "/healthz")];
+        assert_eq!(sample(&scraped, "warden_http_request_duration_seconds", &latency), Some(3.0));
+        let job = [("platform", "Redshift"), ("operation", "create"), ("outcome", "enabled")];
+        assert_eq!(sample(&scraped, "warden_jobs_total", &job), Some(1.0));
+        assert_eq!(sample(&scraped, "warden_job_duration_seconds", &job), Some(1.0));
+        let connection =
+            [("platform", "Redshift"), ("test", "Initial validation: basic connection test"), ("status", "passed")];
+        assert!(sample(&scraped, "warden_validation_tests_total", &connection).unwrap_or(0.0) >= 1.0);
+        assert_eq!(
+            sample(&scraped, "warden_integrations", &[("platform", "Redshift"), ("status", "enabled")]),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(&scraped, "warden_integrations", &[("platform", "Redshift"), ("status", "deleted")]),
+            Some(0.0)
+        );
+        assert!(sample(&scraped, "warden_store_connections", &[("state", "idle")]).is_some());
+
+        let guarded = Server::start_with(&backend, &["--metrics-access", "key"]).await;
+        assert_eq!(scrape(&guarded, None).await.0, 401);
+        assert_eq!(scrape(&guarded, Some(ADMIN_KEY)).await.0, 200);
+    }
+}

@@ -6,6 +6,7 @@ mod audit;
 mod data_sources;
 mod error;
 mod extract;
+mod metrics;
 mod routes;
 mod schemas;
 mod scripts;
@@ -35,6 +36,7 @@ use warden_model::ErrorCode;
 use warden_store::Permission;
 
 pub use error::{ApiError, ErrorBody};
+pub use metrics::{ApiMetrics, MetricsAccess};
 pub use serve::{MAX_CONNECTION_BUFFER, ServeOptions, serve};
 pub use views::{IntegrationView, rfc3339};
 
@@ -51,6 +53,10 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// Recent lookups of administration keys.
     pub admin_keys: Arc<AdminKeyCache>,
+    /// What `GET /metrics` encodes.
+    pub metrics: Arc<ApiMetrics>,
+    /// Who may read `GET /metrics`.
+    pub metrics_access: MetricsAccess,
 }
 
 /// Remembers, for a few seconds, which presented keys are administration keys, so a busy
@@ -135,6 +141,11 @@ fn build(state: Option<AppState>) -> (Router<AppState>, utoipa::openapi::OpenApi
         .routes(routes!(data_sources::register))
         .routes(routes!(data_sources::list))
         .routes(routes!(data_sources::delete));
+    let metrics_routes = OpenApiRouter::new().routes(routes!(metrics::metrics));
+    let metrics_routes = match &state {
+        Some(state) => metrics_routes.route_layer(middleware::from_fn_with_state(state.clone(), metrics::guard)),
+        None => metrics_routes,
+    };
     let (protected, data_sources) = match state {
         Some(state) => (
             protected.route_layer(middleware::from_fn_with_state(state.clone(), require_admin)),
@@ -146,6 +157,7 @@ fn build(state: Option<AppState>) -> (Router<AppState>, utoipa::openapi::OpenApi
         .routes(routes!(routes::healthz))
         .routes(routes!(routes::readyz))
         .routes(routes!(schemas::payload_schema))
+        .merge(metrics_routes)
         .merge(protected)
         .merge(data_sources)
         .split_for_parts()
@@ -163,6 +175,7 @@ pub fn router(state: AppState) -> Router {
             ApiError::from(ErrorCode::Internal).into_response()
         }))
         .layer(middleware::from_fn(request_id))
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }
 

@@ -84,7 +84,7 @@ pub async fn serve(
     let app = app.layer(axum::middleware::from_fn_with_state(options.request_timeout, deadline));
     tokio::pin!(shutdown);
     loop {
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -102,7 +102,10 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+        // The peer's address travels with each request (`GET /metrics` lets a loopback
+        // client in without a key).
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
             app.clone().oneshot(request.map(Body::new))
         });
         let connection = builder.serve_connection_with_upgrades(TokioIo::new(ErrorBodies::new(stream)), service);

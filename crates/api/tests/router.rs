@@ -30,8 +30,14 @@ async fn app() -> App {
     let (_, admin) = store.create_api_key("admin", &[Permission::ApplicationAdmin], None).await.unwrap();
     let (_, other) = store.create_api_key("s3 only", &[Permission::CreateS3Datasource], None).await.unwrap();
     let engine = Engine::new(store, Platforms::new().with(Arc::new(warden_trino::Trino)), EngineOptions::default());
-    let state =
-        AppState { engine, ready: Arc::new(AtomicBool::new(true)), public_url: None, admin_keys: Arc::default() };
+    let state = AppState {
+        metrics: warden_api::ApiMetrics::new(&engine),
+        engine,
+        ready: Arc::new(AtomicBool::new(true)),
+        public_url: None,
+        admin_keys: Arc::default(),
+        metrics_access: warden_api::MetricsAccess::default(),
+    };
     App {
         router: warden_api::router(state),
         admin: admin.expose().clone(),

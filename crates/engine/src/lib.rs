@@ -19,6 +19,7 @@ mod delete;
 mod error;
 #[cfg(test)]
 mod failure_points;
+pub mod metrics;
 mod recurring;
 mod registry;
 mod requests;
@@ -207,6 +208,8 @@ pub struct Engine {
     pinned_jobs: Mutex<Option<mpsc::UnboundedReceiver<Job>>>,
     /// Wakes the worker when a job is queued.
     wake: Notify,
+    /// What `GET /metrics` shows of jobs and validation tests.
+    metrics: metrics::EngineMetrics,
     /// Where the worker stops on purpose, as a process that dies there would (tests only).
     #[cfg(test)]
     fail_at: Mutex<Option<FailurePoint>>,
@@ -245,9 +248,20 @@ impl Engine {
             pinned,
             pinned_jobs: Mutex::new(Some(receiver)),
             wake: Notify::new(),
+            metrics: metrics::EngineMetrics::default(),
             #[cfg(test)]
             fail_at: Mutex::new(None),
         })
+    }
+
+    /// The integration types this build has an adapter for.
+    pub fn integration_types(&self) -> Vec<IntegrationType> {
+        self.platforms.descriptors().map(|descriptor| descriptor.integration_type).collect()
+    }
+
+    /// What the engine counts, for `GET /metrics`.
+    pub fn metrics(&self) -> &metrics::EngineMetrics {
+        &self.metrics
     }
 
     /// The store (for the API's key checks and readiness).
@@ -305,6 +319,12 @@ impl Engine {
             registry: Arc::new(registry::StoreRegistry::new(Arc::clone(&self.store))),
         };
         let results = warden_validation::validate(Arc::clone(platform), context, self.options.validation).await;
+        if let Ok(results) = &results {
+            let platform = spec.integration_type().wire_name();
+            for test in &results.validation_tests {
+                self.metrics.test(platform, &test.name, test.status.as_str());
+            }
+        }
         match &results {
             Ok(results) => tracing::debug!(
                 integration_type = %spec.integration_type(),

@@ -168,8 +168,19 @@ impl Engine {
         });
         let _stop_renewing = AbortOnDrop(renewer);
         let privileged = self.forget_privileged(job.id);
-        if let Err(error) = self.execute(&job, privileged.as_deref()).await {
+        let started = std::time::Instant::now();
+        let executed = self.execute(&job, privileged.as_deref()).await;
+        if let Err(error) = &executed {
             tracing::error!(job = job.id, integration = %job.integration_id, %error, "a job failed inside Warden");
+        }
+        if let Ok(Some(shown)) = self.store.shown(job.integration_id).await {
+            let outcome = if executed.is_ok() { shown.summary.status.as_str() } else { "failed" };
+            let labels = crate::metrics::JobLabels {
+                platform: shown.summary.integration_type.wire_name().to_owned(),
+                operation: job.kind.clone(),
+                outcome: outcome.to_owned(),
+            };
+            self.metrics.job(&labels, started.elapsed().as_secs_f64());
         }
         match self.store.complete_job(job.id, &self.options.worker_id).await {
             Ok(true) => {}

@@ -16,6 +16,18 @@ pub enum TestStatus {
     Skipped,
 }
 
+impl TestStatus {
+    /// The wire name (`passed`, `failed`, `warning`, `skipped`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Passed => "passed",
+            Self::Failed => "failed",
+            Self::Warning => "warning",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
 /// One validation test's result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TestResult {

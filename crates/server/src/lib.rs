@@ -97,6 +97,10 @@ struct ServeArgs {
     /// connects to a platform over TLS (a corporate proxy's or a private CA).
     #[arg(long, env = "WARDEN_CA_FILE")]
     ca_file: Option<PathBuf>,
+    /// Who may read GET /metrics: loopback (a client on this machine without a key, any
+    /// other with an administration key), key (always a key) or open (anyone).
+    #[arg(long, value_enum, env = "WARDEN_METRICS_ACCESS", default_value = "loopback")]
+    metrics_access: MetricsAccessArg,
     /// How many connections may be open at once; past that a new one is answered 503.
     #[arg(long, env = "WARDEN_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_connections: u64,
@@ -115,6 +119,23 @@ enum KeysCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum MetricsAccessArg {
+    Loopback,
+    Key,
+    Open,
+}
+
+impl From<MetricsAccessArg> for warden_api::MetricsAccess {
+    fn from(access: MetricsAccessArg) -> Self {
+        match access {
+            MetricsAccessArg::Loopback => Self::Loopback,
+            MetricsAccessArg::Key => Self::Key,
+            MetricsAccessArg::Open => Self::Open,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -283,10 +304,12 @@ async fn serve(args: ServeArgs, platforms: Platforms) -> Result<(), String> {
     let engine = Engine::new(Arc::clone(&store), platforms, options);
     let ready = Arc::new(AtomicBool::new(false));
     let state = AppState {
+        metrics: warden_api::ApiMetrics::new(&engine),
         engine: Arc::clone(&engine),
         ready: Arc::clone(&ready),
         public_url: args.public_url,
         admin_keys: Arc::default(),
+        metrics_access: args.metrics_access.into(),
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

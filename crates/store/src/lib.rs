@@ -446,6 +446,14 @@ impl Store {
     /// The SQL for this backend: queries are written with `$1` placeholders, which SQLite
     /// reads as `?1` (so no query text may contain a `$` of its own). Every query text in this crate is assembled from constants only; every
     /// value is a bound parameter, which is what makes the `AssertSqlSafe` true.
+    /// The connection pool's open connections and how many of them are idle.
+    pub fn pool_connections(&self) -> (u32, usize) {
+        match &self.backend {
+            Backend::Sqlite(pool) => (pool.size(), pool.num_idle()),
+            Backend::Postgres(pool) => (pool.size(), pool.num_idle()),
+        }
+    }
+
     fn sql(&self, text: &str) -> AssertSqlSafe<String> {
         AssertSqlSafe(match self.backend {
             Backend::Sqlite(_) => text.replace('$', "?"),
