@@ -847,3 +847,95 @@ async fn metrics_count_requests_jobs_tests_and_integrations() {
         assert_eq!(scrape(&guarded, Some(ADMIN_KEY)).await.0, 200);
     }
 }
+
+/// One server-sent event: its id, name and data.
+#[derive(Debug, Clone)]
+struct Sent {
+    id: i64,
+    name: String,
+    data: Value,
+}
+
+/// Reads events from an open stream until `wanted` says it has them all (10 s at most).
+async fn read_events(
+    response: &mut reqwest::Response,
+    buffer: &mut String,
+    wanted: impl Fn(&[Sent]) -> bool,
+) -> Vec<Sent> {
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !wanted(&seen) {
+        let chunk = tokio::time::timeout_at(deadline, response.chunk()).await;
+        let chunk =
+            chunk.unwrap_or_else(|_| panic!("no more events after {seen:?}")).unwrap().expect("the stream stays open");
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let field = |name: &str| {
+                block.lines().find_map(|l| l.strip_prefix(&format!("{name}:")).map(|v| v.trim().to_owned()))
+            };
+            if let (Some(id), Some(name), Some(data)) = (field("id"), field("event"), field("data")) {
+                seen.push(Sent { id: id.parse().unwrap(), name, data: serde_json::from_str(&data).unwrap() });
+            }
+        }
+    }
+    seen
+}
+
+async fn open_events(server: &Server, last_event_id: Option<i64>) -> reqwest::Response {
+    let mut request = common::http().get(format!("{}/events", server.base)).header("Authorization", ADMIN_KEY);
+    if let Some(id) = last_event_id {
+        request = request.header("Last-Event-ID", id.to_string());
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    response
+}
+
+/// `GET /events`: a client sees the events of a create in order (the request, then the
+/// worker's status move), and after a disconnect resumes with `Last-Event-ID` without losing
+/// or repeating one.
+#[tokio::test]
+async fn events_stream_every_change_in_order_and_resume_after_a_disconnect() {
+    for backend in backends().await {
+        let server = Server::start(&backend).await;
+        let mut stream = open_events(&server, None).await;
+        let mut buffer = String::new();
+        let mut payload = redshift("events.example.com", false);
+        let id = enabled(&server, &payload).await;
+        let created =
+            read_events(&mut stream, &mut buffer, |seen| seen.iter().any(|e| e.data["action"] == "Succeeded")).await;
+        let actions: Vec<&str> = created.iter().map(|e| e.data["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, ["create", "Succeeded"], "{created:?}");
+        assert!(created.windows(2).all(|w| w[0].id < w[1].id), "in order: {created:?}");
+        assert!(created.iter().all(|e| e.data["integrationId"] == id), "{created:?}");
+        let settled = &created[1];
+        assert_eq!(settled.name, "status", "{settled:?}");
+        let moved = settled.data["changes"].as_array().unwrap().iter().find(|c| c["path"] == "status").unwrap();
+        assert_eq!((moved["before"].as_str(), moved["after"].as_str()), (Some("creating"), Some("enabled")));
+        assert!(
+            !serde_json::to_string(&created.iter().map(|e| &e.data).collect::<Vec<_>>()).unwrap().contains("S3CRET")
+        );
+
+        // Disconnected while an edit runs: resuming after the last event seen loses nothing.
+        let last = created.last().unwrap().id;
+        drop(stream);
+        payload["config"]["port"] = json!(5441);
+        assert_eq!(server.call("PUT", &format!("/integrations/{id}"), Some(&payload)).await.status, 200);
+        server.settled(id).await;
+        let mut resumed = open_events(&server, Some(last)).await;
+        let mut buffer = String::new();
+        let after =
+            read_events(&mut resumed, &mut buffer, |seen| seen.iter().any(|e| e.data["action"] == "Succeeded")).await;
+        let actions: Vec<&str> = after.iter().map(|e| e.data["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, ["update", "Succeeded"], "{after:?}");
+        assert_eq!(after[0].id, last + 1, "the first event after the one seen: {after:?}");
+
+        assert_eq!(server.send("GET", "/events", None, None).await.status, 401);
+        let resume = common::http().get(format!("{}/events", server.base)).header("Authorization", ADMIN_KEY);
+        let refused = resume.header("Last-Event-ID", "x';--").send().await.unwrap();
+        assert_eq!(refused.status(), 400, "a Last-Event-ID that is not one is refused, naming it");
+        assert!(refused.text().await.unwrap().contains("Last-Event-ID"));
+    }
+}

@@ -5,6 +5,7 @@
 mod audit;
 mod data_sources;
 mod error;
+mod events;
 mod extract;
 mod metrics;
 mod routes;
@@ -129,6 +130,7 @@ fn build(state: Option<AppState>) -> (Router<AppState>, utoipa::openapi::OpenApi
         .routes(routes!(routes::integration_status))
         .routes(routes!(routes::regenerate_key))
         .routes(routes!(audit::audit_log))
+        .routes(routes!(events::events))
         .routes(routes!(scripts::create_script))
         .routes(routes!(scripts::initial_create_script))
         .routes(routes!(scripts::cleanup_script))

@@ -49,6 +49,15 @@ impl Store {
         }))
     }
 
+    /// The id of the latest audit entry (0 when there is none).
+    pub async fn latest_audit_id(&self) -> Result<i64, StoreError> {
+        let sql = self.sql("SELECT COALESCE(MAX(id), 0) AS latest FROM audit_log");
+        Ok(on_pool!(self, pool => {
+            let row = sqlx::query(sql).fetch_one(pool).await?;
+            row.try_get::<i64, _>("latest")?
+        }))
+    }
+
     /// Audit entries, oldest first: of one integration or all, at or after `since`, after
     /// the entry id `after` (a cursor), at most `limit`.
     pub async fn audit_entries(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
