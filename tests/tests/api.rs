@@ -735,8 +735,19 @@ async fn the_audit_log_says_who_did_what_field_by_field() {
         assert_eq!(updated.status, 200, "{}", updated.text);
         server.settled(id).await;
 
-        let answer = server.call("GET", &format!("/audit?integrationId={id}"), None).await;
-        assert_eq!(answer.status, 200, "{}", answer.text);
+        // The worker records its move just after the status it settles is visible: wait for
+        // both of its entries (the create's and the update's) before reading the log whole.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let answer = loop {
+            let answer = server.call("GET", &format!("/audit?integrationId={id}"), None).await;
+            assert_eq!(answer.status, 200, "{}", answer.text);
+            let moves = answer.body.as_array().unwrap().iter().filter(|e| e["action"] == "Succeeded").count();
+            if moves == 2 {
+                break answer;
+            }
+            assert!(std::time::Instant::now() < deadline, "{}", answer.text);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
         assert!(!answer.text.contains("S3CRET"), "a secret reached the audit answer: {}", answer.text);
         let entries = answer.body.as_array().unwrap();
         let actions: Vec<&str> = entries.iter().map(|e| e["action"].as_str().unwrap()).collect();
@@ -817,16 +828,24 @@ async fn metrics_count_requests_jobs_tests_and_integrations() {
         assert_eq!(server.send("GET", "/integrations/999", Some(ADMIN_KEY), None).await.status, 404);
         enabled(&server, &redshift("metrics.example.com", false)).await;
 
-        let (status, scraped) = scrape(&server, None).await;
-        assert_eq!(status, 200, "a loopback client needs no key by default");
-        let scraped = scraped.unwrap();
+        // The worker counts its job just after the status it settles is visible.
+        let job = [("platform", "Redshift"), ("operation", "create"), ("outcome", "enabled")];
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let scraped = loop {
+            let (status, scraped) = scrape(&server, None).await;
+            assert_eq!(status, 200, "a loopback client needs no key by default");
+            let scraped = scraped.unwrap();
+            if sample(&scraped, "warden_jobs_total", &job).is_some() || std::time::Instant::now() > deadline {
+                break scraped;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
         let healthz = [("method", "GET"), ("route", "/healthz"), ("status", "200")];
         assert_eq!(sample(&scraped, "warden_http_requests_total", &healthz), Some(3.0));
         let missing = [("route", "/integrations/:id"), ("status", "404")];
         assert_eq!(sample(&scraped, "warden_http_requests_total", &missing), Some(1.0));
         let latency = [("method", "GET"), ("route", "/healthz")];
         assert_eq!(sample(&scraped, "warden_http_request_duration_seconds", &latency), Some(3.0));
-        let job = [("platform", "Redshift"), ("operation", "create"), ("outcome", "enabled")];
         assert_eq!(sample(&scraped, "warden_jobs_total", &job), Some(1.0));
         assert_eq!(sample(&scraped, "warden_job_duration_seconds", &job), Some(1.0));
         let connection =
