@@ -11,7 +11,8 @@
 //!   is down every read goes to the database, and when it comes back the cache starts empty.
 //! - A changed id is re-read before the next read is answered; an entry is never patched with
 //!   data read before the change that invalidated it (a change during a re-read leaves the id
-//!   marked, and a reset during a load discards what was loaded).
+//!   marked, a reset during a load discards what was loaded, and while ids are re-read no read
+//!   is answered from the snapshot that predates them).
 //! - The embedded SQLite store belongs to one process (the server holds the data directory's
 //!   lock), so its own writes are every write.
 
@@ -55,6 +56,9 @@ struct State {
     snapshot: Option<Arc<Snapshot>>,
     /// Ids changed since the snapshot read them.
     changed: BTreeSet<u64>,
+    /// Ids a refresh under way is re-reading: the snapshot is not current for them until
+    /// it is patched (a reader must not take the old rows while they are read again).
+    rereading: BTreeSet<u64>,
     /// Bumped by every reset, so that a load begun before one is not installed after it.
     generation: u64,
 }
@@ -109,7 +113,9 @@ impl ReadCache {
     pub(crate) fn current(&self) -> Option<Arc<Snapshot>> {
         let state = self.state();
         match &state.snapshot {
-            Some(snapshot) if state.enabled && state.changed.is_empty() => Some(Arc::clone(snapshot)),
+            Some(snapshot) if state.enabled && state.changed.is_empty() && state.rereading.is_empty() => {
+                Some(Arc::clone(snapshot))
+            }
             _ => None,
         }
     }
@@ -135,7 +141,9 @@ impl ReadCache {
         Some(match &state.snapshot {
             Some(snapshot) if state.changed.is_empty() => Refresh::Current(Arc::clone(snapshot)),
             Some(_) if state.changed.len() <= REREAD_LIMIT => {
-                Refresh::Rows { generation, ids: std::mem::take(&mut state.changed).into_iter().collect() }
+                let ids = std::mem::take(&mut state.changed);
+                state.rereading.clone_from(&ids);
+                Refresh::Rows { generation, ids: ids.into_iter().collect() }
             }
             _ => {
                 // Until the load is installed nothing is current (a failed load leaves no
@@ -162,6 +170,7 @@ impl ReadCache {
     /// Patches the rows re-read for `ids` (an id with no row is removed).
     pub(crate) fn patch(&self, generation: u64, ids: &[u64], rows: Vec<Arc<Shown>>) -> Option<Arc<Snapshot>> {
         let mut state = self.state();
+        state.rereading.clear();
         if state.generation != generation || !state.enabled {
             return None;
         }
@@ -178,7 +187,9 @@ impl ReadCache {
 
     /// A refresh failed: its ids are changed still.
     pub(crate) fn refresh_failed(&self, ids: &[u64]) {
-        self.state().changed.extend(ids);
+        let mut state = self.state();
+        state.rereading.clear();
+        state.changed.extend(ids);
     }
 
     /// Marks one integration as changed (also while no snapshot is loaded: a load under way
@@ -193,6 +204,7 @@ impl ReadCache {
         state.generation += 1;
         state.snapshot = None;
         state.changed.clear();
+        state.rereading.clear();
     }
 
     /// Turns the cache on or off; either way it starts empty.
@@ -295,6 +307,26 @@ mod tests {
         let snapshot = cache.patch(g, &ids, vec![shown(1, Status::Enabled)]).unwrap();
         assert_eq!(snapshot[&1].summary.status, Status::Enabled);
         assert!(cache.current().is_some());
+    }
+
+    /// The race a fresh-clone run caught: a write marks its id, a refresh (for another
+    /// reader) takes it to re-read, and until that re-read is patched in, a reader must not be
+    /// answered from the snapshot that predates the write.
+    #[test]
+    fn a_read_during_a_reread_waits_for_it() {
+        let cache = ReadCache::new(true);
+        let (g, _, _) = generation(cache.plan());
+        cache.install(g, vec![shown(1, Status::Enabled)]).unwrap();
+        cache.changed(2); // a new integration, committed
+        let (g, ids, _) = generation(cache.plan());
+        assert_eq!(ids, [2]);
+        assert!(cache.current().is_none(), "id 2 is being re-read: the old snapshot is not current");
+        cache.patch(g, &ids, vec![shown(2, Status::Creating)]).unwrap();
+        assert!(cache.current().is_some_and(|s| s.contains_key(&2)));
+        cache.changed(1);
+        let (_, ids, _) = generation(cache.plan());
+        cache.refresh_failed(&ids);
+        assert!(cache.current().is_none(), "a failed re-read leaves the id changed");
     }
 
     #[test]
