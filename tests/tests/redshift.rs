@@ -210,7 +210,9 @@ async fn each_validation_test_fails_for_its_real_reason() {
     );
     let answer = server.call("POST", "/integrations", Some(&okta)).await;
     let message = failed(&answer, "Initial validation: basic connection test");
-    assert!(message.contains("okta is accepted in the config but not supported"), "{message}");
+    // Okta sign-in runs (tests/redshift_okta.rs); here it stops before asking Okta, since
+    // the host is not a cluster's standard endpoint and connectArgs name no cluster.
+    assert!(message.contains("accessKey and okta need the cluster and region"), "{message}");
     assert_eq!(server.call("GET", "/integrations?includeDeleted=true", None).await.body, json!([]));
 }
 
