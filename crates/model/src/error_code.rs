@@ -35,6 +35,13 @@ pub enum ErrorCode {
         /// The parameter.
         parameter: String,
     },
+    /// A request header whose value is not one the route takes (`Last-Event-ID: x`).
+    InvalidHeaderValue {
+        /// The header.
+        header: &'static str,
+        /// What it must be.
+        expected: String,
+    },
     /// A query parameter whose value is not one the route takes (`limit=0`, `type=Nope`).
     InvalidQueryValue {
         /// The parameter.
@@ -225,6 +232,7 @@ impl ErrorCode {
             | Self::InvalidId { .. }
             | Self::InvalidQuery { .. }
             | Self::InvalidQueryValue { .. }
+            | Self::InvalidHeaderValue { .. }
             | Self::UnknownQuery { .. }
             | Self::PreviouslyFailedToCreate { .. }
             | Self::NonEditableAttributes
@@ -278,6 +286,7 @@ impl ErrorCode {
             Self::InvalidId { .. } => "invalid_id",
             Self::InvalidQuery { .. } => "invalid_query",
             Self::InvalidQueryValue { .. } => "invalid_query_value",
+            Self::InvalidHeaderValue { .. } => "invalid_header_value",
             Self::UnknownQuery { .. } => "unknown_query",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden { .. } => "forbidden",
@@ -334,6 +343,7 @@ impl ErrorCode {
             Self::InvalidId { parameter } => format!("{parameter} must be a positive integer."),
             Self::InvalidQuery { parameter } => format!("Query parameter {parameter} must be true or false."),
             Self::InvalidQueryValue { parameter, expected } => format!("Query parameter {parameter} must be {expected}."),
+            Self::InvalidHeaderValue { header, expected } => format!("Header {header} must be {expected}."),
             Self::UnknownQuery { parameter, accepted } if accepted.is_empty() => {
                 format!("Query parameter {parameter} is not accepted: this route takes no query parameters.")
             }

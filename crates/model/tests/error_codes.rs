@@ -51,6 +51,7 @@ fn covered(code: &ErrorCode) {
         | E::TooManyConnections
         | E::RouteNotFound
         | E::SchemaNotFound
+        | E::InvalidHeaderValue { .. }
         | E::MethodNotAllowed
         | E::PlatformNotSupported { .. }
         | E::Internal
@@ -108,6 +109,7 @@ fn every_code() -> Vec<ErrorCode> {
         E::TooManyConnections,
         E::RouteNotFound,
         E::SchemaNotFound,
+        E::InvalidHeaderValue { header: "Last-Event-ID", expected: "an event id".into() },
         E::MethodNotAllowed,
         E::PlatformNotSupported { integration_type: IntegrationType::Snowflake },
         E::Internal,
@@ -129,6 +131,6 @@ fn every_error_code_has_one_row_status_name_and_message() {
             format!("{status} {:<36} {}", code.name(), code.message())
         })
         .collect();
-    assert_eq!(names.len(), 46, "each code has a name of its own");
+    assert_eq!(names.len(), 47, "each code has a name of its own");
     insta::assert_snapshot!(table.join("\n"));
 }
