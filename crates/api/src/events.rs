@@ -46,8 +46,8 @@ pub async fn events(
     let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::trim);
     let after = match resume {
         Some(text) => {
-            text.parse::<i64>().ok().filter(|id| *id >= 0).ok_or(warden_model::ErrorCode::InvalidQueryValue {
-                parameter: "Last-Event-ID",
+            text.parse::<i64>().ok().filter(|id| *id >= 0).ok_or(warden_model::ErrorCode::InvalidHeaderValue {
+                header: "Last-Event-ID",
                 expected: "an event id (a whole number) from this stream".to_owned(),
             })?
         }
