@@ -13,6 +13,11 @@
 //! - `slowsetup`, `slowedit`, `slowdelete`: that change takes 2 s; `hangsetup`, `hangedit`,
 //!   `hangdelete`: it never ends (until the change deadline or a kill).
 //!
+//! - a transient fault on demand: when `WARDEN_REHEARSAL_FAULTS` names a directory holding a
+//!   file named after the host with a number `n` in it, the next `n` validation runs of that
+//!   (stored) integration cannot connect (`connection reset by peer`, an unreachable platform:
+//!   a transient fault), each taking one from the number.
+//!
 //! Every change it makes is appended to the file named by `WARDEN_REHEARSAL_LOG` (one line:
 //! change, integration host, process id), so tests can count how often a job ran.
 
@@ -31,6 +36,8 @@ use warden_platform::{
 
 /// The environment variable naming the change log file.
 pub const LOG_ENV: &str = "WARDEN_REHEARSAL_LOG";
+/// The environment variable naming the directory of injected transient faults.
+pub const FAULTS_ENV: &str = "WARDEN_REHEARSAL_FAULTS";
 
 /// The adapters of the test binary: Trino plus the rehearsal platform for three types.
 pub fn platforms() -> Platforms {
@@ -78,6 +85,18 @@ fn record(change: &str, spec: &IntegrationSpec) {
     }
 }
 
+/// Whether an injected transient fault is due for `spec` (and takes it).
+fn take_fault(spec: &IntegrationSpec) -> bool {
+    let Ok(dir) = std::env::var(FAULTS_ENV) else { return false };
+    let path = std::path::Path::new(&dir).join(spec.host());
+    let Ok(text) = std::fs::read_to_string(&path) else { return false };
+    let left: u32 = text.trim().parse().unwrap_or(0);
+    if left == 0 {
+        return false;
+    }
+    std::fs::write(&path, (left - 1).to_string()).is_ok()
+}
+
 /// A password for the system account: 32 hex characters from the OS CSPRNG.
 fn generated_password() -> Result<String, PlatformError> {
     let mut bytes = [0u8; 16];
@@ -95,7 +114,10 @@ impl Platform for Rehearsal {
         }
     }
 
-    async fn open(&self, spec: &IntegrationSpec, _phase: Phase) -> Result<Session, PlatformError> {
+    async fn open(&self, spec: &IntegrationSpec, phase: Phase) -> Result<Session, PlatformError> {
+        if phase == Phase::Installed && take_fault(spec) {
+            return Err(PlatformError::unreachable("connection reset by peer (rehearsal fault)"));
+        }
         if has(spec, "failconnect") {
             return Err(PlatformError::new(
                 warden_platform::ErrorKind::Unauthenticated,

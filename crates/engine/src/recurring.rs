@@ -1,8 +1,11 @@
 //! Recurring validation (API.md section 6): every `recheck_interval` (jittered by up to a
 //! tenth either way, so several processes and many integrations do not all check at once)
-//! each enabled integration is validated again, a bounded number at a time. A failing run
-//! moves it to `recurringValidationError` with the failing tests in its status message; a
-//! later passing run moves it back to `enabled`. Each `warden` process runs its own rounds.
+//! each enabled integration is validated again, a bounded number at a time. A run that fails
+//! only on transient faults (the platform unreachable, too slow, throttling) is tried again,
+//! up to `recheck_retries` more times with a doubling delay, so a blip does not turn an
+//! integration red. A run that still fails moves it to `recurringValidationError`, its status
+//! message saying whether the fault was transient or one to fix and naming the failing tests;
+//! a later passing run moves it back to `enabled`. Each `warden` process runs its own rounds.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use warden_lifecycle::Operation;
-use warden_model::{Status, TestStatus};
+use warden_model::{Status, TestStatus, ValidationResults};
 
 use crate::{Engine, EngineError};
 
@@ -47,19 +50,9 @@ impl Engine {
             let (engine, permits) = (Arc::clone(&self), Arc::clone(&permits));
             running.spawn(async move {
                 let _permit = permits.acquire_owned().await;
-                let results = engine.validate_stored(&platform, &integration.spec, integration.id).await;
+                let (results, tries) = engine.validate_with_retries(&platform, &integration).await;
                 let (operation, message) = if results.failed() {
-                    let failing: Vec<String> = results
-                        .validation_tests
-                        .iter()
-                        .filter(|t| t.status == TestStatus::Failed)
-                        .map(|t| format!("{}: {}", t.name, t.message.as_deref().unwrap_or("failed")))
-                        .collect();
-                    let message = format!(
-                        "Recurring validation failed: {}. Fix the cause (or PUT new credentials); the next passing run sets the integration back to enabled.",
-                        failing.join("; ")
-                    );
-                    (Operation::RecurringCheckFailed, Some(message))
+                    (Operation::RecurringCheckFailed, Some(failure_message(&results, tries)))
                 } else {
                     (Operation::RecurringCheckPassed, None)
                 };
@@ -80,6 +73,54 @@ impl Engine {
         while running.join_next().await.is_some() {}
         Ok(())
     }
+}
+
+impl Engine {
+    /// Validates a stored integration, and again while a run fails only on transient faults
+    /// (at most `recheck_retries` more times, waiting `recheck_retry_delay`, then twice as
+    /// long each time). Answers the last run and how many runs it took.
+    async fn validate_with_retries(
+        &self,
+        platform: &std::sync::Arc<dyn warden_platform::Platform>,
+        integration: &warden_store::StoredIntegration,
+    ) -> (ValidationResults, u32) {
+        let mut delay = self.options.recheck_retry_delay;
+        let mut tries = 1;
+        loop {
+            let results = self.validate_stored(platform, &integration.spec, integration.id).await;
+            if tries > self.options.recheck_retries || !results.failed_transiently() {
+                return (results, tries);
+            }
+            tracing::info!(integration = %integration.id, tries, "a recurring validation failed on a transient fault; trying again");
+            tokio::time::sleep(delay).await;
+            delay = delay.saturating_mul(2);
+            tries += 1;
+        }
+    }
+}
+
+/// The status message of a failed recurring validation: which kind of fault it was, what to
+/// do, and each failing test with its message.
+fn failure_message(results: &ValidationResults, tries: u32) -> String {
+    let failing: Vec<String> = results
+        .validation_tests
+        .iter()
+        .filter(|t| t.status == TestStatus::Failed)
+        .map(|t| format!("{}: {}", t.name, t.message.as_deref().unwrap_or("failed")))
+        .collect();
+    let kind = if results.failed_transiently() {
+        let times = if tries == 1 { "once".to_owned() } else { format!("{tries} times in a row") };
+        format!(
+            "a transient fault: the platform could not be reached, did not answer in time or throttled Warden, {times}. Check the platform and the network between it and Warden"
+        )
+    } else {
+        "a configuration error: the platform refused or a check did not hold. Fix the cause (or PUT new credentials)"
+            .to_owned()
+    };
+    format!(
+        "Recurring validation failed with {kind}; the next passing run sets the integration back to enabled. {}.",
+        failing.join("; ")
+    )
 }
 
 /// `interval` moved by a random amount of up to a tenth of it either way.

@@ -32,7 +32,7 @@ pub use spec::{
     SecretMap, check_label_key,
 };
 pub use status::{IntegrationId, Status};
-pub use validation::{TestResult, TestStatus, ValidationResults};
+pub use validation::{Fault, TestResult, TestStatus, ValidationResults};
 
 /// Decodes a body and checks it as an integration payload, with `stored` secrets as the
 /// fallback for absent or `[REDACTED]` ones (on update).

@@ -28,6 +28,19 @@ impl TestStatus {
     }
 }
 
+/// Why a failed test failed (a Warden extension): a fault that may pass by itself — the
+/// platform could not be reached, did not answer in time or asked Warden to slow down — or
+/// one a user must fix (a wrong password, a missing grant). Recurring validation retries a
+/// run whose failures are all transient before it turns an integration red.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Fault {
+    /// May pass on a later try: unreachable, timed out, throttled.
+    Transient,
+    /// Needs a change by a user: the platform refused, or a check did not hold.
+    Configuration,
+}
+
 /// One validation test's result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TestResult {
@@ -45,6 +58,21 @@ pub struct TestResult {
     /// absent for a test that did not run).
     #[serde(rename = "durationMs", skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<f64>,
+    /// What the platform itself said, for a failed test where it said something (a Warden
+    /// extension; the message ends with the same text).
+    #[serde(rename = "platformError", skip_serializing_if = "Option::is_none")]
+    pub platform_error: Option<String>,
+    /// For a failed test, whether the fault is transient or the configuration's (a Warden
+    /// extension).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<Fault>,
+}
+
+impl TestResult {
+    /// A result with no detail, duration, platform error or fault.
+    pub fn new(name: impl Into<String>, status: TestStatus, message: Option<String>) -> Self {
+        Self { name: name.into(), status, message, result: None, duration_ms: None, platform_error: None, fault: None }
+    }
 }
 
 /// A validation run: the aggregate status and each test.
@@ -78,6 +106,12 @@ impl ValidationResults {
     pub fn failed(&self) -> bool {
         self.status == TestStatus::Failed
     }
+
+    /// Whether the run failed only on transient faults (worth another try).
+    pub fn failed_transiently(&self) -> bool {
+        let mut failed = self.validation_tests.iter().filter(|t| t.status == TestStatus::Failed).peekable();
+        failed.peek().is_some() && failed.all(|t| t.fault == Some(Fault::Transient))
+    }
 }
 
 #[cfg(test)]
@@ -85,17 +119,7 @@ mod tests {
     use super::*;
 
     fn run(statuses: &[TestStatus]) -> TestStatus {
-        let tests = statuses
-            .iter()
-            .enumerate()
-            .map(|(i, s)| TestResult {
-                name: format!("t{i}"),
-                status: *s,
-                message: None,
-                result: None,
-                duration_ms: None,
-            })
-            .collect();
+        let tests = statuses.iter().enumerate().map(|(i, s)| TestResult::new(format!("t{i}"), *s, None)).collect();
         ValidationResults::from_tests(tests).status
     }
 

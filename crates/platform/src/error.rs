@@ -71,6 +71,17 @@ fn kind_prefix(kind: ErrorKind) -> &'static str {
 }
 
 impl PlatformError {
+    /// Whether the fault may pass by itself (the platform unreachable, throttling, or too
+    /// slow), so another try later is worth it; a refusal or a missing object is not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Failed { kind, .. } => matches!(kind, ErrorKind::Unreachable | ErrorKind::Throttled { .. }),
+            Self::Timeout(_) => true,
+            Self::SetupFailed { cause, .. } => cause.is_transient(),
+            Self::UnknownCheck(_) => false,
+        }
+    }
+
     /// A failure of `kind` with the platform's own `detail`.
     pub fn new(kind: ErrorKind, detail: impl Into<String>) -> Self {
         Self::Failed { kind, detail: detail.into() }

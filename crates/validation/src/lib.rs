@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt as _;
 use futures_util::stream::{FuturesUnordered, StreamExt as _};
 use tokio::sync::Semaphore;
-use warden_model::{ErrorCode, TestResult, TestStatus, ValidationResults};
+use warden_model::{ErrorCode, Fault, TestResult, TestStatus, ValidationResults};
 pub use warden_platform::{Applies, Needs, Phase, TestDef, TestId, catalogue};
 use warden_platform::{CheckContext, CheckOutcome, Failure, Platform, PlatformError, Session};
 
@@ -45,11 +45,33 @@ pub struct Aborted {
 }
 
 fn result(def: &TestDef, status: TestStatus, message: Option<String>) -> TestResult {
-    TestResult { name: def.name.to_owned(), status, message, result: None, duration_ms: None }
+    TestResult::new(def.name, status, message)
 }
 
+/// A failed test: the reference message with `failure`'s values and detail, the detail also
+/// as the platform's own words (when there are any), and what kind of fault it is.
+fn failed_with(def: &TestDef, failure: &Failure, fault: Fault) -> TestResult {
+    let detail = failure.detail.trim();
+    TestResult {
+        platform_error: (!detail.is_empty()).then(|| detail.to_owned()),
+        fault: Some(fault),
+        ..result(def, TestStatus::Failed, Some(def.failure_message(failure)))
+    }
+}
+
+/// A failed test whose detail is Warden's own words (a crash, a check that could not run).
 fn failed(def: &TestDef, detail: impl Into<String>) -> TestResult {
-    result(def, TestStatus::Failed, Some(def.failure_message(&Failure::new(detail))))
+    TestResult {
+        fault: Some(Fault::Configuration),
+        ..result(def, TestStatus::Failed, Some(def.failure_message(&Failure::new(detail))))
+    }
+}
+
+/// A test failed by a platform error: the error is the platform's words, and its kind tells
+/// whether the fault is transient.
+fn failed_by(def: &TestDef, error: &PlatformError) -> TestResult {
+    let fault = if error.is_transient() { Fault::Transient } else { Fault::Configuration };
+    failed_with(def, &Failure::new(error.to_string()), fault)
 }
 
 /// One check's result, or the abort it asked for.
@@ -70,10 +92,13 @@ fn judge(def: &TestDef, answer: Answer, timeout: Duration) -> Ran {
         Some(Ok(CheckOutcome::Passed)) => result(def, TestStatus::Passed, None),
         Some(Ok(CheckOutcome::PassedWith(detail))) => result(def, TestStatus::Passed, Some(detail)),
         Some(Ok(CheckOutcome::Warning(detail))) => result(def, TestStatus::Warning, Some(detail)),
-        Some(Ok(CheckOutcome::Failed(failure))) => result(def, TestStatus::Failed, Some(def.failure_message(&failure))),
+        Some(Ok(CheckOutcome::Failed(failure))) => failed_with(def, &failure, Fault::Configuration),
         Some(Ok(CheckOutcome::Abort(code))) => return Err(Aborted { test: def.name, code }),
-        Some(Err(error)) => failed(def, error.to_string()),
-        None => failed(def, format!("The check did not finish within {} s.", timeout.as_secs_f64())),
+        Some(Err(error)) => failed_by(def, &error),
+        None => TestResult {
+            fault: Some(Fault::Transient),
+            ..failed(def, format!("The check did not finish within {} s.", timeout.as_secs_f64()))
+        },
     })
 }
 
@@ -124,11 +149,14 @@ async fn run_batch(
 }
 
 /// Opens the run's session under the per-test timeout.
-async fn open(platform: &Arc<dyn Platform>, context: &CheckContext, timeout: Duration) -> Result<Session, String> {
+async fn open(
+    platform: &Arc<dyn Platform>,
+    context: &CheckContext,
+    timeout: Duration,
+) -> Result<Session, PlatformError> {
     match tokio::time::timeout(timeout, platform.open(&context.spec, context.phase)).await {
-        Ok(Ok(session)) => Ok(session),
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(_) => Err(PlatformError::Timeout(timeout).to_string()),
+        Ok(result) => result,
+        Err(_) => Err(PlatformError::Timeout(timeout)),
     }
 }
 
@@ -151,13 +179,15 @@ pub async fn validate(
     let wants_connection = results.iter().zip(defs).any(|(slot, def)| slot.is_none() && def.needs != Needs::Nothing);
     let mut connected = true;
     if wants_connection {
+        let started = Instant::now();
         match open(&platform, &context, options.per_test_timeout).await {
             Ok(session) => context.session = Some(Arc::new(session)),
             Err(why) => {
                 connected = false;
+                let took = millis_since(started);
                 for (slot, def) in results.iter_mut().zip(defs) {
                     if slot.is_none() && def.needs == Needs::IsConnectionTest {
-                        *slot = Some(failed(def, why.clone()));
+                        *slot = Some(TestResult { duration_ms: Some(took), ..failed_by(def, &why) });
                     }
                 }
             }
