@@ -926,7 +926,13 @@ async fn events_stream_every_change_in_order_and_resume_after_a_disconnect() {
         let created =
             read_events(&mut stream, &mut buffer, |seen| seen.iter().any(|e| e.data["action"] == "Succeeded")).await;
         let actions: Vec<&str> = created.iter().map(|e| e.data["action"].as_str().unwrap()).collect();
-        assert_eq!(actions, ["create", "Succeeded"], "{created:?}");
+        assert_eq!(actions, ["create", "validated", "Succeeded"], "{created:?}");
+        // The request's validation outcome is an event of its own.
+        let validated = &created[1];
+        assert_eq!(validated.name, "validation", "{validated:?}");
+        let outcome = validated.data["changes"].as_array().unwrap().iter().find(|c| c["path"] == "validation.status");
+        assert_eq!(outcome.unwrap()["after"], "passed", "{validated:?}");
+        let created: Vec<Sent> = created.into_iter().filter(|e| e.name != "validation").collect();
         assert!(created.windows(2).all(|w| w[0].id < w[1].id), "in order: {created:?}");
         assert!(created.iter().all(|e| e.data["integrationId"] == id), "{created:?}");
         let settled = &created[1];
@@ -947,7 +953,8 @@ async fn events_stream_every_change_in_order_and_resume_after_a_disconnect() {
         let mut buffer = String::new();
         let after =
             read_events(&mut resumed, &mut buffer, |seen| seen.iter().any(|e| e.data["action"] == "Succeeded")).await;
-        let actions: Vec<&str> = after.iter().map(|e| e.data["action"].as_str().unwrap()).collect();
+        let actions: Vec<&str> =
+            after.iter().map(|e| e.data["action"].as_str().unwrap()).filter(|a| *a != "validated").collect();
         assert_eq!(actions, ["update", "Succeeded"], "{after:?}");
         assert_eq!(after[0].id, last + 1, "the first event after the one seen: {after:?}");
 

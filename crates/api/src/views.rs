@@ -7,7 +7,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 use warden_engine::{Accepted, Engine};
-use warden_model::time::UtcTime;
+pub use warden_model::time::rfc3339;
 use warden_model::{IntegrationType, REDACTED, ValidationResults};
 use warden_store::{IntegrationSummary, StoredIntegration};
 
@@ -189,13 +189,6 @@ pub struct RegeneratedKey {
 pub struct Health {
     /// `ok`, or what is not ready.
     pub status: String,
-}
-
-/// Unix milliseconds as RFC 3339 UTC with milliseconds (`2026-11-26T21:16:24.000Z`).
-pub fn rfc3339(millis: i64) -> String {
-    let ms = millis.rem_euclid(1000);
-    let t = UtcTime::from_unix(millis.div_euclid(1000));
-    format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{ms:03}Z", t.year, t.month, t.day, t.hour, t.minute, t.second)
 }
 
 #[cfg(test)]

@@ -84,10 +84,10 @@ impl Engine {
             self.put_back(&claimed, &current).await?;
             return Err(EngineError::validation(ErrorCode::DeleteValidationFailed { id }, results.clone()));
         }
+        self.audit(actor, "delete", id, Some(&current), Some(&claimed)).await;
         if let Some(results) = &results {
             self.record_validation(id, results).await;
         }
-        self.audit(actor, "delete", id, Some(&current), Some(&claimed)).await;
         // What a failed create left is removed by its cleanup, which skips what is not there.
         let kind = if failed_create { "cleanup" } else { "delete" };
         self.start_job(&claimed, kind, None, privileged).await?;

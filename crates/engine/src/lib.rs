@@ -102,6 +102,11 @@ pub struct EngineOptions {
     pub recheck_interval: Duration,
     /// How many of them are validated at once.
     pub recheck_concurrency: usize,
+    /// How many more times a recurring validation that failed only on transient faults
+    /// (unreachable, timed out, throttled) is tried before the integration turns red.
+    pub recheck_retries: u32,
+    /// How long before the first of those tries; each next one waits twice as long.
+    pub recheck_retry_delay: Duration,
     /// How long one change on a platform (a setup, an edit, a removal) may take before Warden
     /// stops waiting and gives the integration its error status.
     pub change_timeout: Duration,
@@ -118,6 +123,8 @@ impl Default for EngineOptions {
             worker_id: format!("warden-{}-{}", std::process::id(), random_suffix()),
             recheck_interval: Duration::from_secs(3600),
             recheck_concurrency: 4,
+            recheck_retries: 2,
+            recheck_retry_delay: Duration::from_secs(5),
             change_timeout: Duration::from_secs(900),
         }
     }
@@ -354,11 +361,12 @@ impl Engine {
     ) -> ValidationResults {
         self.validate(platform, spec, Phase::Installed, Some(id)).await.unwrap_or_else(|aborted| {
             ValidationResults::from_tests(vec![warden_model::TestResult {
-                name: aborted.test.to_owned(),
-                status: warden_model::TestStatus::Failed,
-                message: Some(aborted.code.message()),
-                result: None,
-                duration_ms: None,
+                fault: Some(warden_model::Fault::Configuration),
+                ..warden_model::TestResult::new(
+                    aborted.test,
+                    warden_model::TestStatus::Failed,
+                    Some(aborted.code.message()),
+                )
             }])
         })
     }
@@ -424,6 +432,11 @@ impl Engine {
 
     /// Records the latest validation run of an integration (shown as `validationResults`);
     /// a failure to record it is logged, not raised: the run's outcome already took effect.
+    ///
+    /// When the outcome differs from the run recorded before (the aggregate, or any test's
+    /// status), the audit log gets a `validated` entry with both outlines, so `GET /events`
+    /// and the status page learn of it; a run that changes nothing writes no entry, so
+    /// recurring validation of healthy integrations does not grow the log.
     async fn record_validation(&self, id: IntegrationId, results: &ValidationResults) {
         let value = match serde_json::to_value(results) {
             Ok(value) => value,
@@ -432,8 +445,26 @@ impl Engine {
                 return;
             }
         };
+        let previous = match self.store.get_integration(id).await {
+            Ok(stored) => stored.and_then(|i| i.validation_results),
+            Err(error) => {
+                tracing::warn!(integration = %id, %error, "could not read the previous validation run");
+                None
+            }
+        };
         if let Err(error) = self.store.record_validation(id, &value).await {
             tracing::error!(integration = %id, %error, "could not record validation results");
+            return;
+        }
+        let (before, after) = (previous.as_ref().map(validation_outline), validation_outline(&value));
+        if before.as_ref() != Some(&after) {
+            let recorded = self
+                .store
+                .record_audit(Actor::warden().as_str(), "validated", Some(id), before.as_ref(), Some(&after))
+                .await;
+            if let Err(error) = recorded {
+                tracing::error!(integration = %id, %error, "could not write the audit log");
+            }
         }
     }
 
@@ -539,6 +570,9 @@ impl Engine {
             let mut value = i.spec.redacted();
             if let Value::Object(map) = &mut value {
                 map.insert("status".into(), Value::String(i.status.as_str().to_owned()));
+                if let Some(message) = &i.status_message {
+                    map.insert("message".into(), Value::String(message.clone()));
+                }
             }
             value
         };
@@ -551,4 +585,15 @@ impl Engine {
             tracing::error!(integration = %id, %error, "could not write the audit log");
         }
     }
+}
+
+/// What the audit log keeps of a validation run: its aggregate status and each test's.
+fn validation_outline(results: &Value) -> Value {
+    let tests: serde_json::Map<String, Value> = results["validationTests"]
+        .as_array()
+        .map(|tests| {
+            tests.iter().map(|t| (t["name"].as_str().unwrap_or("?").to_owned(), t["status"].clone())).collect()
+        })
+        .unwrap_or_default();
+    serde_json::json!({"validation": {"status": results["status"], "tests": tests}})
 }

@@ -41,8 +41,8 @@ impl Engine {
         }
         let stored = Self::stored_form(&platform, &requested, None)?;
         let integration = self.insert_once_per_host(&requested, &stored).await?;
-        self.record_validation(integration.id, &results).await;
         self.audit(actor, "create", integration.id, None, Some(&integration)).await;
+        self.record_validation(integration.id, &results).await;
         let callback_key = match &platform.descriptor().callback_key {
             Some(callback) => Some(self.new_callback_key(integration.id, public_url, callback).await?),
             None => None,
@@ -143,11 +143,11 @@ impl Engine {
                     return Err(error);
                 }
             };
-            self.record_validation(id, &results).await;
             // The entry shows what the PUT asked for (its config as it will be stored), not
             // only the claimed status: the worker's entry records when it took effect.
             let asked = StoredIntegration { spec: stored.clone(), ..claimed.clone() };
             self.audit(actor, "update", id, Some(&current), Some(&asked)).await;
+            self.record_validation(id, &results).await;
             let privileged = platform.descriptor().needs_privileged(&requested).then_some(requested);
             if recreate {
                 // The failed create's config is replaced now; the create runs again.

@@ -108,6 +108,13 @@ pub fn parse_rfc3339_millis(text: &str) -> Option<i64> {
     Some(seconds * 1000 + millis)
 }
 
+/// Unix milliseconds as RFC 3339 UTC with milliseconds (`2026-11-26T21:16:24.000Z`).
+pub fn rfc3339(millis: i64) -> String {
+    let ms = millis.rem_euclid(1000);
+    let t = UtcTime::from_unix(millis.div_euclid(1000));
+    format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{ms:03}Z", t.year, t.month, t.day, t.hour, t.minute, t.second)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{UtcTime, parse_rfc3339_millis};

@@ -14,9 +14,9 @@ impl Store {
         after: Option<&serde_json::Value>,
     ) -> Result<(), StoreError> {
         let sql = self.sql(
-            "INSERT INTO audit_log (at, actor, action, integration_id, before_state, after_state) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO audit_log (at, actor, action, integration_id, before_state, after_state) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         );
-        on_pool!(self, pool => {
+        let id: i64 = on_pool!(self, pool => {
             sqlx::query(sql)
                 .bind(now_millis())
                 .bind(actor)
@@ -24,11 +24,20 @@ impl Store {
                 .bind(integration_id.map(db_id))
                 .bind(before.map(ToString::to_string))
                 .bind(after.map(ToString::to_string))
-                .execute(pool)
+                .fetch_one(pool)
                 .await?
-                .rows_affected()
+                .try_get("id")?
         });
+        note_audit_id(&self.audit_appended, id);
         Ok(())
+    }
+
+    /// Follows the audit log: the receiver changes when an entry is written, by this process
+    /// or (on PostgreSQL, while its notifications arrive) by another. A reader still reads
+    /// the log itself, and now and then without a change, since a notification can be lost
+    /// with its connection.
+    pub fn audit_appended(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.audit_appended.subscribe()
     }
 
     /// The audit entries of an integration, oldest first: (actor, action, before, after).
@@ -92,6 +101,15 @@ impl Store {
             out
         }))
     }
+}
+
+/// Passes `id` on as the latest audit entry, unless a later one is known already.
+pub(crate) fn note_audit_id(latest: &tokio::sync::watch::Sender<i64>, id: i64) {
+    latest.send_if_modified(|known| {
+        let newer = id > *known;
+        *known = (*known).max(id);
+        newer
+    });
 }
 
 /// Which audit entries to read.

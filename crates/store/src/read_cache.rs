@@ -216,15 +216,21 @@ impl ReadCache {
 
 /// The PostgreSQL notification channel the trigger of migration 0009 notifies.
 pub(crate) const CHANNEL: &str = "warden_integration_changed";
+/// The channel migration 0010's trigger notifies with each new audit entry's id.
+pub(crate) const AUDIT_CHANNEL: &str = "warden_audit_appended";
 
-/// Keeps a `LISTEN` connection to PostgreSQL and marks every notified id as changed; the
-/// cache is on only while the connection is up. Runs until the store is dropped (the task is
-/// aborted then).
-pub(crate) async fn follow_notifications(pool: sqlx::PgPool, cache: Arc<ReadCache>) {
+/// Keeps a `LISTEN` connection to PostgreSQL, marks every notified integration id as changed
+/// and passes every notified audit entry id on to `audit`; the cache is on only while the
+/// connection is up. Runs until the store is dropped (the task is aborted then).
+pub(crate) async fn follow_notifications(
+    pool: sqlx::PgPool,
+    cache: Arc<ReadCache>,
+    audit: tokio::sync::watch::Sender<i64>,
+) {
     let mut backoff = std::time::Duration::from_millis(100);
     loop {
         match sqlx::postgres::PgListener::connect_with(&pool).await {
-            Ok(mut listener) => match listener.listen(CHANNEL).await {
+            Ok(mut listener) => match listener.listen_all([CHANNEL, AUDIT_CHANNEL]).await {
                 Ok(()) => {
                     // Listening from here on: every later commit is notified, so a cache that
                     // starts empty now misses nothing.
@@ -232,6 +238,11 @@ pub(crate) async fn follow_notifications(pool: sqlx::PgPool, cache: Arc<ReadCach
                     backoff = std::time::Duration::from_millis(100);
                     loop {
                         match listener.try_recv().await {
+                            Ok(Some(notification)) if notification.channel() == AUDIT_CHANNEL => {
+                                if let Ok(id) = notification.payload().parse::<i64>() {
+                                    crate::audit::note_audit_id(&audit, id);
+                                }
+                            }
                             Ok(Some(notification)) => match notification.payload().parse::<u64>() {
                                 Ok(id) => cache.changed(id),
                                 Err(_) => cache.reset(),
