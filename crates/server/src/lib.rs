@@ -77,6 +77,14 @@ struct ServeArgs {
     /// How often enabled integrations are validated again, in seconds (jittered by a tenth).
     #[arg(long, env = "WARDEN_RECHECK_INTERVAL_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
     recheck_interval_secs: u64,
+    /// How many more times a recurring validation that failed only on transient faults (the
+    /// platform unreachable, too slow or throttling) is tried before the integration turns red.
+    #[arg(long, env = "WARDEN_RECHECK_RETRIES", default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=10))]
+    recheck_retries: u32,
+    /// How long before the first of those tries, in milliseconds; each next one waits twice
+    /// as long.
+    #[arg(long, env = "WARDEN_RECHECK_RETRY_DELAY_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    recheck_retry_delay_ms: u64,
     /// How long one change on a platform (setup, edit, removal) may take, in seconds, before
     /// Warden stops waiting and gives the integration its error status.
     #[arg(long, env = "WARDEN_CHANGE_TIMEOUT_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=86400))]
@@ -104,6 +112,56 @@ struct ServeArgs {
     /// How many connections may be open at once; past that a new one is answered 503.
     #[arg(long, env = "WARDEN_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_connections: u64,
+    #[command(flatten)]
+    webhooks: WebhookArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct WebhookArgs {
+    /// A URL that receives every status change as a signed JSON POST (repeatable, or
+    /// comma-separated in the environment variable).
+    #[arg(long = "webhook-url", env = "WARDEN_WEBHOOK_URLS", value_delimiter = ',')]
+    urls: Vec<String>,
+    /// A file holding the secret webhook deliveries are signed with (HMAC-SHA256); or set
+    /// WARDEN_WEBHOOK_SECRET. At least 16 characters.
+    #[arg(long = "webhook-secret-file")]
+    secret_file: Option<PathBuf>,
+    /// How long after a failed delivery the next attempt is made, in milliseconds; each
+    /// later one waits twice as long, up to 10 minutes.
+    #[arg(long = "webhook-first-retry-ms", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    first_retry_ms: u64,
+    /// How many attempts a delivery gets before it is given up (and recorded as abandoned).
+    #[arg(long = "webhook-max-attempts", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100))]
+    max_attempts: u32,
+}
+
+/// The environment variable that holds the webhook secret itself.
+const WEBHOOK_SECRET_ENV: &str = "WARDEN_WEBHOOK_SECRET";
+
+impl WebhookArgs {
+    /// The configured webhooks, or none; a URL without a usable secret is refused.
+    fn webhooks(&self) -> Result<Option<warden_webhooks::Webhooks>, String> {
+        if self.urls.is_empty() {
+            return Ok(None);
+        }
+        let secret = match &self.secret_file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("--webhook-secret-file {}: {e}", path.display()))?
+                    .trim()
+                    .to_owned(),
+            ),
+            None => std::env::var(WEBHOOK_SECRET_ENV).ok().map(|value| value.trim().to_owned()),
+        };
+        let options = warden_webhooks::WebhookOptions {
+            first_retry: Duration::from_millis(self.first_retry_ms),
+            max_attempts: self.max_attempts,
+            ..warden_webhooks::WebhookOptions::default()
+        };
+        warden_webhooks::Webhooks::new(&self.urls, secret.map(Secret::new), options)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -283,6 +341,7 @@ async fn serve(args: ServeArgs, platforms: Platforms) -> Result<(), String> {
         tracing::info!(ca_file = %ca_file.display(), certificates, "trusting this CA bundle besides the system's roots");
     }
     warden_platform::reach::set_ca_file(args.ca_file.clone());
+    let webhooks = args.webhooks.webhooks()?;
     let _lock = match args.store.database_url {
         None => Some(lock_data_dir(&args.store.data_dir)?),
         Some(_) => None,
@@ -294,6 +353,8 @@ async fn serve(args: ServeArgs, platforms: Platforms) -> Result<(), String> {
         shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
         lease: Duration::from_secs(args.job_lease_secs),
         recheck_interval: Duration::from_secs(args.recheck_interval_secs),
+        recheck_retries: args.recheck_retries,
+        recheck_retry_delay: Duration::from_millis(args.recheck_retry_delay_ms),
         change_timeout: Duration::from_secs(args.change_timeout_secs),
         validation: warden_engine::RunOptions {
             per_test_timeout: Duration::from_secs(args.check_timeout_secs),
@@ -325,7 +386,15 @@ async fn serve(args: ServeArgs, platforms: Platforms) -> Result<(), String> {
     }
     let (stop_worker, worker_stopped) = watch::channel(false);
     let worker = tokio::spawn(Arc::clone(&engine).run_worker(worker_stopped.clone()));
-    let rechecks = tokio::spawn(Arc::clone(&engine).run_rechecks(worker_stopped));
+    let rechecks = tokio::spawn(Arc::clone(&engine).run_rechecks(worker_stopped.clone()));
+    let dispatcher = match webhooks {
+        Some(webhooks) => {
+            tracing::info!(receivers = webhooks.urls().count(), "delivering status changes to webhooks");
+            let dispatcher = warden_webhooks::Dispatcher::new(Arc::clone(&store), webhooks)?;
+            Some(tokio::spawn(dispatcher.run(worker_stopped)))
+        }
+        None => None,
+    };
     ready.store(true, Ordering::Release);
 
     let app = warden_api::router(state);
@@ -344,6 +413,12 @@ async fn serve(args: ServeArgs, platforms: Platforms) -> Result<(), String> {
     }
     if let Err(error) = rechecks.await {
         tracing::error!(%error, "recurring validation stopped abnormally");
+    }
+    if let Some(Err(error)) = match dispatcher {
+        Some(task) => Some(task.await),
+        None => None,
+    } {
+        tracing::error!(%error, "the webhook dispatcher stopped abnormally");
     }
     tracing::info!("stopped");
     served.map_err(|e| format!("the server failed: {e}"))

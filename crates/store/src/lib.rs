@@ -26,6 +26,7 @@ pub use data_sources::{DataSourcesOf, StoredDataSource};
 pub use error::StoreError;
 use read_cache::ReadCache;
 pub use read_cache::Shown;
+pub use webhooks::{DeliveryOutcome, WebhookDelivery, WebhookDeliveryRecord};
 
 /// Which integrations a list answers (`GET /integrations`): those of one type or in one
 /// status, after an id (a cursor), at most `limit` of them; `deleted` ones only when asked
@@ -67,6 +68,9 @@ pub struct Store {
     cache: Arc<ReadCache>,
     /// The task that follows PostgreSQL's change notifications, stopped with the store.
     notifications: Option<tokio::task::JoinHandle<()>>,
+    /// The id of the latest audit entry this process knows of: its own as it writes them, and
+    /// on PostgreSQL every process's as their notifications arrive.
+    audit_appended: tokio::sync::watch::Sender<i64>,
 }
 
 impl Drop for Store {
@@ -405,10 +409,12 @@ impl Store {
     /// SQLite (one process owns it) and, for PostgreSQL, while change notifications arrive.
     async fn over(backend: Backend, key: MasterKey) -> Result<Self, StoreError> {
         let cache = Arc::new(ReadCache::new(matches!(backend, Backend::Sqlite(_))));
-        let mut store = Self { backend, key, cache, notifications: None };
+        let (audit_appended, _) = tokio::sync::watch::channel(0);
+        let mut store = Self { backend, key, cache, notifications: None, audit_appended };
         store.migrate().await?;
         if let Backend::Postgres(pool) = &store.backend {
-            let task = read_cache::follow_notifications(pool.clone(), Arc::clone(&store.cache));
+            let task =
+                read_cache::follow_notifications(pool.clone(), Arc::clone(&store.cache), store.audit_appended.clone());
             store.notifications = Some(tokio::spawn(task));
         }
         Ok(store)
@@ -507,6 +513,7 @@ mod data_sources;
 mod integrations;
 mod jobs;
 mod keys;
+mod webhooks;
 
 #[cfg(test)]
 mod tests {

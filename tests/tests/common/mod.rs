@@ -83,6 +83,13 @@ pub fn http() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("http client")
 }
 
+/// An HTTP client that shows redirects instead of following them.
+pub fn http_no_redirects() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(60));
+    client.redirect(reqwest::redirect::Policy::none()).build().expect("http client")
+}
+
 /// A Redshift payload for the rehearsal platform: the host's words choose its behaviour;
 /// `auto` gives privileged credentials for an automatic setup. Its secrets contain `S3CRET`.
 pub fn redshift(host: &str, auto: bool) -> Value {
@@ -192,6 +199,17 @@ impl Server {
         temp: tempfile::TempDir,
         env: &[(&str, &str)],
     ) -> Self {
+        Self::start_binary_with_env_and_args(binary, backend, temp, env, &[]).await
+    }
+
+    /// Starts `binary` with `env` in its environment and extra `warden serve` arguments.
+    pub async fn start_binary_with_env_and_args(
+        binary: &'static str,
+        backend: &Backend,
+        temp: tempfile::TempDir,
+        env: &[(&str, &str)],
+        extra_args: &[&str],
+    ) -> Self {
         let mut server = Self {
             child: None,
             base: String::new(),
@@ -199,7 +217,7 @@ impl Server {
             data_dir: temp.path().to_path_buf(),
             _temp: Some(temp),
             backend: backend.clone(),
-            extra_args: Vec::new(),
+            extra_args: extra_args.iter().map(|s| (*s).to_owned()).collect(),
             client: http(),
             starts: 0,
             binary,
