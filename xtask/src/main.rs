@@ -12,12 +12,15 @@
 //!   `WARDEN_TEST_FAKESNOW_URL`, and the Databricks tests minilake through
 //!   `WARDEN_TEST_MINILAKE_URL` and tinyproxy through `WARDEN_TEST_TINYPROXY`, and the
 //!   BigQuery tests bqemulator through `WARDEN_TEST_BIGQUERY_EMULATOR` (see [`emulators`])
-//!   and shellcheck (from apt) through `WARDEN_TEST_SHELLCHECK`.
+//!   and shellcheck (from apt) through `WARDEN_TEST_SHELLCHECK`; the status page's tests
+//!   Chromium (from apt) through `WARDEN_TEST_CHROMIUM` and axe-core (from npm) through
+//!   `WARDEN_TEST_AXE` (see [`browser`]).
 //!   Then schemathesis checks every operation of the served OpenAPI document against the
 //!   running server (see [`schemathesis`]).
 
 #![allow(clippy::print_stdout)] // a command-line tool: stdout is its output
 
+mod browser;
 mod emulators;
 mod postgres;
 mod schemathesis;
@@ -82,20 +85,26 @@ fn apt_get(args: &[&str]) -> Result<(), String> {
 
 /// The shellcheck binary (Debian's package, installed from apt when missing and run as root).
 fn ensure_shellcheck() -> Result<PathBuf, String> {
-    let installed = PathBuf::from("/usr/bin/shellcheck");
+    ensure_apt_binary("/usr/bin/shellcheck", "shellcheck", "the BigQuery setup script's tests")
+}
+
+/// The binary at `path` from Debian's `package`, installed from apt when missing (as root;
+/// otherwise the error says what to run). `purpose` says what needs it.
+fn ensure_apt_binary(path: &str, package: &str, purpose: &str) -> Result<PathBuf, String> {
+    let installed = PathBuf::from(path);
     if installed.exists() {
         return Ok(installed);
     }
     let root = Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
     if !root {
-        return Err("shellcheck is not installed: run `sudo apt-get install -y shellcheck` and try again".into());
+        return Err(format!("{package} is not installed: run `sudo apt-get install -y {package}` and try again"));
     }
-    eprintln!("==> installing shellcheck from apt (for the BigQuery setup script's tests)");
-    apt_get(&["install", "-y", "-qq", "shellcheck"]).or_else(|_| {
+    eprintln!("==> installing {package} from apt (for {purpose})");
+    apt_get(&["install", "-y", "-qq", package]).or_else(|_| {
         apt_get(&["update", "-qq"])?;
-        apt_get(&["install", "-y", "-qq", "shellcheck"])
+        apt_get(&["install", "-y", "-qq", package])
     })?;
-    Ok(installed)
+    if installed.exists() { Ok(installed) } else { Err(format!("apt installed {package} but there is no {path}")) }
 }
 
 fn succeeds(program: &str, args: &[&str]) -> bool {
@@ -120,6 +129,8 @@ fn ci() -> Result<(), String> {
     let (bqemulator_python, bqemulator_home) = venv::ensure_bqemulator()?;
     let tinyproxy = emulators::ensure_tinyproxy()?;
     let shellcheck = ensure_shellcheck()?;
+    let chromium = browser::ensure_chromium()?;
+    let axe = browser::ensure_axe()?;
     let tally = {
         let server = postgres::Postgres::start()?;
         let aws = emulators::Emulator::moto(&moto_python)?;
@@ -143,6 +154,8 @@ fn ci() -> Result<(), String> {
             bigquery_log: bigquery_log.display().to_string(),
             tinyproxy: tinyproxy.display().to_string(),
             shellcheck: shellcheck.display().to_string(),
+            chromium: chromium.display().to_string(),
+            axe: axe.display().to_string(),
         };
         let tally = test_workspace(&server, &pythons, &urls)?;
         // The benchmark harness must never rot: its quick mode runs here and only checks
@@ -251,6 +264,10 @@ struct EmulatorUrls {
     tinyproxy: String,
     /// The shellcheck binary the BigQuery setup script is checked with.
     shellcheck: String,
+    /// The Chromium binary the status page is tested in.
+    chromium: String,
+    /// axe-core's script, run in that browser.
+    axe: String,
 }
 
 fn test_workspace(postgres: &postgres::Postgres, pythons: &Pythons<'_>, urls: &EmulatorUrls) -> Result<Tally, String> {
@@ -277,6 +294,8 @@ fn test_workspace(postgres: &postgres::Postgres, pythons: &Pythons<'_>, urls: &E
             ("WARDEN_TEST_BIGQUERY_LOG", &urls.bigquery_log),
             ("WARDEN_TEST_TINYPROXY", &urls.tinyproxy),
             ("WARDEN_TEST_SHELLCHECK", &urls.shellcheck),
+            ("WARDEN_TEST_CHROMIUM", &urls.chromium),
+            ("WARDEN_TEST_AXE", &urls.axe),
             ("WARDEN_TEST_POSTGRES_LOG", &postgres.log_path().display().to_string()),
             // The test CA's certificate and key for 127.0.0.1, for the stand-ins that serve TLS.
             ("WARDEN_TEST_TLS_CERT", &postgres.certificate().0.display().to_string()),

@@ -1,6 +1,7 @@
 //! Warden's HTTP API (axum): the routes of API.md section 2, API-key auth, request ids, the
 //! JSON error body, the OpenAPI 3.1 document at `/openapi.json` and the docs page at
-//! `/docs`, both served from the binary. [`router`] builds the whole application.
+//! `/docs`, both served from the binary, and the status page at `/ui/`. [`router`] builds the
+//! whole application.
 
 mod audit;
 mod data_sources;
@@ -13,7 +14,9 @@ mod schemas;
 mod scripts;
 mod serve;
 mod shown;
+mod ui;
 mod views;
+mod webhooks;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -131,6 +134,7 @@ fn build(state: Option<AppState>) -> (Router<AppState>, utoipa::openapi::OpenApi
         .routes(routes!(routes::regenerate_key))
         .routes(routes!(audit::audit_log))
         .routes(routes!(events::events))
+        .routes(routes!(webhooks::deliveries))
         .routes(routes!(scripts::create_script))
         .routes(routes!(scripts::initial_create_script))
         .routes(routes!(scripts::cleanup_script))
@@ -170,6 +174,7 @@ pub fn router(state: AppState) -> Router {
     let (routes, api) = build(Some(state.clone()));
     routes
         .merge(SwaggerUi::new("/docs").url("/openapi.json", api))
+        .merge(ui::routes())
         .fallback(|| async { ApiError::from(ErrorCode::RouteNotFound) })
         .method_not_allowed_fallback(|| async { ApiError::from(ErrorCode::MethodNotAllowed) })
         .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
