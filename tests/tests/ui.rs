@@ -179,6 +179,8 @@ async fn the_status_page_in_a_browser() {
     let script = browser.eval("document.getElementById('script').textContent").await.as_str().unwrap().to_owned();
     assert!(script.to_uppercase().contains("DROP"), "{script}");
     browser.screenshot(&screenshots().join("create-error.png"), true).await;
+    browser.eval("window.scrollTo(0, 0); 'ok'").await;
+    browser.screenshot(&screenshots().join("create-error-top.png"), false).await;
     let violations = accessibility_violations(&browser, &axe).await;
     assert!(violations.is_empty(), "the integration page: {violations:?}");
 

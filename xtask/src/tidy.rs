@@ -33,6 +33,7 @@ mod tests {
         "crates/server/",
         "crates/store/",
         "crates/validation/",
+        "crates/webhooks/",
         "crates/model/",
         "crates/scripts/",
     ];
