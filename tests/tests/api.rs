@@ -965,3 +965,22 @@ async fn events_stream_every_change_in_order_and_resume_after_a_disconnect() {
         assert!(refused.text().await.unwrap().contains("Header Last-Event-ID must be an event id"));
     }
 }
+
+/// On PostgreSQL a stream carries the events of every process: a change made through one
+/// process reaches a client of another (woken by the audit log's notification).
+#[tokio::test]
+async fn events_of_another_process_arrive_on_postgresql() {
+    for backend in backends().await.into_iter().filter(|b| matches!(b, Backend::Postgres(_))) {
+        let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let watched = Server::start_in(&backend, dirs.0.path(), None, &[]).await;
+        let changed = Server::start_in(&backend, dirs.1.path(), None, &[]).await;
+        let mut stream = open_events(&watched, None).await;
+        let mut buffer = String::new();
+        let id = enabled(&changed, &redshift("elsewhere.example.com", false)).await;
+        let seen =
+            read_events(&mut stream, &mut buffer, |seen| seen.iter().any(|e| e.data["action"] == "Succeeded")).await;
+        let actions: Vec<&str> = seen.iter().map(|e| e.data["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, ["create", "validated", "Succeeded"], "{seen:?}");
+        assert!(seen.iter().all(|e| e.data["integrationId"] == id), "{seen:?}");
+    }
+}
