@@ -39,6 +39,26 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Write a consistent snapshot of the SQLite store to a new file, while it serves (for
+    /// PostgreSQL it says how to use pg_dump). The master key is not in it: keep it apart.
+    Backup {
+        /// The file to write (it must not exist).
+        file: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Replace the SQLite store of the data directory with a backup, once the backup passes
+    /// its checks (integrity, Warden's tables, secrets that open with the master key). The
+    /// server must be stopped.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// Replace a store that holds integrations.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// The client commands (apply, plan, export, get, list, status, wait, scripts).
     #[command(flatten)]
     Client(warden_client::ClientCommand),
@@ -248,6 +268,8 @@ pub fn main_with(platforms: Platforms) -> ExitCode {
             Command::Keys { command: KeysCommand::Create { name, permissions, store } } => {
                 create_key(&name, &permissions, &store).await
             }
+            Command::Backup { file, store } => backup(&file, &store).await,
+            Command::Restore { file, force, store } => restore(&file, force, &store).await,
             Command::Client(_) => Ok(()),
         }
     });
@@ -463,6 +485,80 @@ async fn create_key(name: &str, permissions: &[Permission], args: &StoreArgs) ->
     let (_, key) = store.create_api_key(name, permissions, None).await.map_err(|e| e.to_string())?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", key.expose()).map_err(|e| format!("cannot print the key: {e}"))
+}
+
+/// `warden backup`: a snapshot of the SQLite store, taken while it may serve.
+async fn backup(file: &Path, args: &StoreArgs) -> Result<(), String> {
+    if args.database_url.is_some() {
+        return Err(format!(
+            "the store is on PostgreSQL: back it up with pg_dump, which takes a consistent snapshot of a running database \
+             (pg_dump --format=custom --file {} \"$WARDEN_DATABASE_URL\"; restore with pg_restore --clean --dbname <url> <file>), \
+             and keep the master key (WARDEN_MASTER_KEY) with it",
+            file.display()
+        ));
+    }
+    let database = warden_store::backup::sqlite_path(&args.data_dir);
+    if !database.exists() {
+        return Err(format!("there is no store in {} (no warden.db)", args.data_dir.display()));
+    }
+    let summary = warden_store::backup::snapshot_sqlite(&database, file).await.map_err(|e| format!("backup: {e}"))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "Backed up {} integrations and {} audit entries to {}.\nThe secrets in it are sealed with the master key, which is not in the backup: keep {} (or WARDEN_MASTER_KEY) with it.",
+        summary.integrations,
+        summary.audit_entries,
+        file.display(),
+        args.data_dir.join(warden_store::MASTER_KEY_FILE).display()
+    )
+    .map_err(|e| format!("cannot print: {e}"))
+}
+
+/// `warden restore`: the data directory's SQLite store replaced by a checked backup, with
+/// the server stopped (the data-directory lock says so).
+async fn restore(file: &Path, force: bool, args: &StoreArgs) -> Result<(), String> {
+    if args.database_url.is_some() {
+        return Err("the store is on PostgreSQL: restore it with pg_restore (see warden backup --help)".into());
+    }
+    let _lock = lock_data_dir(&args.data_dir)?;
+    let key = MasterKey::load_or_create(&args.data_dir).map_err(|e| e.to_string())?;
+    let summary = warden_store::backup::check_backup(file, &key).await.map_err(|e| match e {
+        StoreError::WrongMasterKey => format!(
+            "the secrets in {} were sealed with another master key: put that key in {} or WARDEN_MASTER_KEY and run restore again",
+            file.display(),
+            args.data_dir.join(warden_store::MASTER_KEY_FILE).display()
+        ),
+        other => format!("{} cannot be restored: {other}", file.display()),
+    })?;
+    let database = warden_store::backup::sqlite_path(&args.data_dir);
+    let existing = warden_store::backup::count_integrations(&database).await.map_err(|e| e.to_string())?;
+    if existing > 0 && !force {
+        return Err(format!(
+            "{} holds {existing} integrations; restoring replaces them. Run again with --force to replace them",
+            database.display()
+        ));
+    }
+    let staged = args.data_dir.join("warden.db.restoring");
+    let io = |e: std::io::Error| format!("restore: {e}");
+    std::fs::copy(file, &staged).map_err(io)?;
+    std::fs::File::open(&staged).and_then(|f| f.sync_all()).map_err(io)?;
+    for stale in ["warden.db-wal", "warden.db-shm"] {
+        match std::fs::remove_file(args.data_dir.join(stale)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+            _ => {}
+        }
+    }
+    std::fs::rename(&staged, &database).map_err(io)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "Restored {} integrations and {} audit entries from {}; every one of its {} sealed secrets opens with the master key.",
+        summary.integrations,
+        summary.audit_entries,
+        file.display(),
+        summary.sealed_secrets
+    )
+    .map_err(|e| format!("cannot print: {e}"))
 }
 
 async fn shutdown_signal() {

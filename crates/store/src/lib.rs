@@ -8,7 +8,7 @@ mod crypto;
 mod error;
 mod read_cache;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -509,6 +509,7 @@ impl Store {
 
 // The aggregates, each an `impl Store` of its own; declared after the macros they use.
 mod audit;
+pub mod backup;
 mod data_sources;
 mod integrations;
 mod jobs;
