@@ -66,11 +66,23 @@ pub struct AppState {
 /// Remembers, for a few seconds, which presented keys are administration keys, so a busy
 /// dashboard does not cost a key lookup per request. Only keys with APPLICATION_ADMIN are
 /// remembered, never a key's value (entries are keyed by its SHA-256): a Trino key, which
-/// `regenerate` and DELETE revoke, is looked up every time and stops working at once. An
-/// administration key removed from the store works for at most [`AdminKeyCache::TTL`].
+/// `regenerate` and DELETE revoke, is looked up every time and stops working at once. A key
+/// is never answered past its expiry. Everything remembered is forgotten when the store says
+/// a key was revoked (`Store::api_keys_generation`: this process's revocations at once, other
+/// processes' on PostgreSQL when their notification arrives); a key revoked where no
+/// notification reaches this process (by `warden keys revoke` on a SQLite store) works for at
+/// most [`AdminKeyCache::TTL`].
 #[derive(Debug, Default)]
 pub struct AdminKeyCache {
-    entries: std::sync::Mutex<std::collections::HashMap<String, (Actor, Instant)>>,
+    entries: std::sync::Mutex<RememberedKeys>,
+}
+
+/// The remembered keys and the key generation they were remembered under.
+#[derive(Debug, Default)]
+struct RememberedKeys {
+    generation: u64,
+    /// Actor, when remembered, and the key's expiry (Unix milliseconds), by key hash.
+    by_hash: std::collections::HashMap<String, (Actor, Instant, Option<i64>)>,
 }
 
 impl AdminKeyCache {
@@ -78,20 +90,31 @@ impl AdminKeyCache {
     pub const TTL: std::time::Duration = std::time::Duration::from_secs(5);
     const MAX_ENTRIES: usize = 1024;
 
-    fn get(&self, hash: &str) -> Option<Actor> {
-        let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        entries.get(hash).filter(|(_, at)| at.elapsed() < Self::TTL).map(|(actor, _)| actor.clone())
+    fn lock(&self, generation: u64) -> std::sync::MutexGuard<'_, RememberedKeys> {
+        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if entries.generation != generation {
+            entries.by_hash.clear();
+            entries.generation = generation;
+        }
+        entries
     }
 
-    fn put(&self, hash: String, actor: Actor) {
-        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if entries.len() >= Self::MAX_ENTRIES {
-            entries.retain(|_, (_, at)| at.elapsed() < Self::TTL);
-            if entries.len() >= Self::MAX_ENTRIES {
-                entries.clear();
+    fn get(&self, hash: &str, generation: u64) -> Option<Actor> {
+        let now = warden_model::time::now_millis();
+        let entries = self.lock(generation);
+        let (actor, at, expires_at) = entries.by_hash.get(hash)?;
+        (at.elapsed() < Self::TTL && expires_at.is_none_or(|expiry| expiry > now)).then(|| actor.clone())
+    }
+
+    fn put(&self, hash: String, actor: Actor, expires_at: Option<i64>, generation: u64) {
+        let mut entries = self.lock(generation);
+        if entries.by_hash.len() >= Self::MAX_ENTRIES {
+            entries.by_hash.retain(|_, (_, at, _)| at.elapsed() < Self::TTL);
+            if entries.by_hash.len() >= Self::MAX_ENTRIES {
+                entries.by_hash.clear();
             }
         }
-        entries.insert(hash, (actor, Instant::now()));
+        entries.by_hash.insert(hash, (actor, Instant::now(), expires_at));
     }
 }
 
@@ -221,13 +244,15 @@ async fn authenticate(
         .filter(|key| !key.is_empty() && key.len() <= 256)
         .ok_or(ErrorCode::Unauthorized)?;
     let hash = warden_store::key_hash(presented);
-    let actor = match state.admin_keys.get(&hash) {
+    // Read before the lookup: a revocation after it moves the generation past what is kept.
+    let generation = state.engine.store().api_keys_generation();
+    let actor = match state.admin_keys.get(&hash, generation) {
         Some(actor) => actor,
         None => {
             let key = state.engine.store().find_api_key(presented).await?.ok_or(ErrorCode::Unauthorized)?;
             let actor = Actor::api_key(key.id, &key.name);
             if key.permissions.contains(&Permission::ApplicationAdmin) {
-                state.admin_keys.put(hash, actor.clone());
+                state.admin_keys.put(hash, actor.clone(), key.expires_at, generation);
             } else if !key.permissions.contains(&also) {
                 return Err(ErrorCode::Forbidden { permission: also.as_str() }.into());
             }

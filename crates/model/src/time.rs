@@ -108,6 +108,13 @@ pub fn parse_rfc3339_millis(text: &str) -> Option<i64> {
     Some(seconds * 1000 + millis)
 }
 
+/// The time now, in Unix milliseconds (0 before 1970, saturating far in the future).
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// Unix milliseconds as RFC 3339 UTC with milliseconds (`2026-11-26T21:16:24.000Z`).
 pub fn rfc3339(millis: i64) -> String {
     let ms = millis.rem_euclid(1000);

@@ -194,9 +194,34 @@ enum KeysCommand {
         /// A permission: APPLICATION_ADMIN or CREATE_S3_DATASOURCE (repeatable).
         #[arg(long = "permission", required = true, value_parser = parse_permission)]
         permissions: Vec<Permission>,
+        /// When the key stops working: an RFC 3339 time in the future (2027-01-31T00:00:00Z).
+        #[arg(long, value_parser = parse_expiry)]
+        expires_at: Option<i64>,
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// List the API keys (never their values): id, name, permissions, created, expiry, revoked.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke an API key by its id (`warden keys list`). On PostgreSQL every process refuses it
+    /// at once; on SQLite the server refuses it within 5 s.
+    Revoke {
+        /// The key's id.
+        id: i64,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+fn parse_expiry(text: &str) -> Result<i64, String> {
+    let at = warden_model::time::parse_rfc3339_millis(text)
+        .ok_or_else(|| format!("{text} is not an RFC 3339 time such as 2027-01-31T00:00:00Z"))?;
+    if at <= warden_model::time::now_millis() {
+        return Err(format!("{text} has passed; a key must expire in the future"));
+    }
+    Ok(at)
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -265,9 +290,11 @@ pub fn main_with(platforms: Platforms) -> ExitCode {
     let result = runtime.block_on(async move {
         match command {
             Command::Serve(args) => serve(args, platforms).await,
-            Command::Keys { command: KeysCommand::Create { name, permissions, store } } => {
-                create_key(&name, &permissions, &store).await
+            Command::Keys { command: KeysCommand::Create { name, permissions, expires_at, store } } => {
+                create_key(&name, &permissions, expires_at, &store).await
             }
+            Command::Keys { command: KeysCommand::List { store } } => list_keys(&store).await,
+            Command::Keys { command: KeysCommand::Revoke { id, store } } => revoke_key(id, &store).await,
             Command::Backup { file, store } => backup(&file, &store).await,
             Command::Restore { file, force, store } => restore(&file, force, &store).await,
             Command::Client(_) => Ok(()),
@@ -480,11 +507,54 @@ async fn ensure_admin_key(store: &Store) -> Result<(), String> {
     Ok(())
 }
 
-async fn create_key(name: &str, permissions: &[Permission], args: &StoreArgs) -> Result<(), String> {
+async fn create_key(
+    name: &str,
+    permissions: &[Permission],
+    expires_at: Option<i64>,
+    args: &StoreArgs,
+) -> Result<(), String> {
     let store = open_store(args).await?;
-    let (_, key) = store.create_api_key(name, permissions, None).await.map_err(|e| e.to_string())?;
+    let (_, key) =
+        store.create_expiring_api_key(name, permissions, None, expires_at).await.map_err(|e| e.to_string())?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", key.expose()).map_err(|e| format!("cannot print the key: {e}"))
+}
+
+/// `warden keys list`: one line per key, tab-separated, with a header.
+async fn list_keys(args: &StoreArgs) -> Result<(), String> {
+    let store = open_store(args).await?;
+    let keys = store.list_api_keys().await.map_err(|e| e.to_string())?;
+    let time = |at: Option<i64>| at.map_or_else(|| "-".to_owned(), warden_model::time::rfc3339);
+    let mut out = std::io::stdout().lock();
+    let mut lines = vec!["ID\tNAME\tPERMISSIONS\tCREATED\tEXPIRES\tREVOKED".to_owned()];
+    for key in keys {
+        let permissions: Vec<&str> = key.permissions.iter().map(|p| p.as_str()).collect();
+        lines.push(format!(
+            "{}\t{}\t{}\t{}\t{}\t{}",
+            key.id,
+            key.name,
+            permissions.join(","),
+            time(Some(key.created_at)),
+            time(key.expires_at),
+            time(key.revoked_at)
+        ));
+    }
+    writeln!(out, "{}", lines.join("\n")).map_err(|e| format!("cannot print: {e}"))
+}
+
+/// `warden keys revoke <id>`.
+async fn revoke_key(id: i64, args: &StoreArgs) -> Result<(), String> {
+    let store = open_store(args).await?;
+    if !store.revoke_api_key(id).await.map_err(|e| e.to_string())? {
+        return Err(format!("no API key {id} is in force (see warden keys list)"));
+    }
+    if store.count_admin_keys().await.map_err(|e| e.to_string())? == 0 {
+        eprintln!(
+            "warden: that was the last administration key in force; create another with `warden keys create --permission APPLICATION_ADMIN`"
+        );
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "API key {id} revoked.").map_err(|e| format!("cannot print: {e}"))
 }
 
 /// `warden backup`: a snapshot of the SQLite store, taken while it may serve.

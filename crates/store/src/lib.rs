@@ -11,13 +11,14 @@ mod read_cache;
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::value::RawValue;
 use sha2::{Digest as _, Sha256};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Row as _};
+use warden_model::time::now_millis;
 use warden_model::{CONFIG_VERSION, IntegrationId, IntegrationSpec, IntegrationType, Secret, Status};
 
 pub use audit::{AuditEntry, AuditQuery};
@@ -71,6 +72,8 @@ pub struct Store {
     /// The id of the latest audit entry this process knows of: its own as it writes them, and
     /// on PostgreSQL every process's as their notifications arrive.
     audit_appended: tokio::sync::watch::Sender<i64>,
+    /// A generation that moves when an API key is revoked (here, or on PostgreSQL anywhere).
+    api_keys_changed: tokio::sync::watch::Sender<u64>,
 }
 
 impl Drop for Store {
@@ -196,10 +199,25 @@ pub struct ApiKey {
     pub permissions: Vec<Permission>,
     /// The Trino integration it belongs to, for integration keys.
     pub integration_id: Option<IntegrationId>,
+    /// When it stops working (Unix milliseconds), if it expires.
+    pub expires_at: Option<i64>,
 }
 
-fn now_millis() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+/// An API key as `warden keys list` shows it (never its value: the store does not have it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    /// Its id.
+    pub id: i64,
+    /// Its label.
+    pub name: String,
+    /// What it may do.
+    pub permissions: Vec<Permission>,
+    /// When it was created (Unix milliseconds).
+    pub created_at: i64,
+    /// When it stops working.
+    pub expires_at: Option<i64>,
+    /// When it was revoked.
+    pub revoked_at: Option<i64>,
 }
 
 fn deadline(now: i64, lease: Duration) -> i64 {
@@ -410,11 +428,16 @@ impl Store {
     async fn over(backend: Backend, key: MasterKey) -> Result<Self, StoreError> {
         let cache = Arc::new(ReadCache::new(matches!(backend, Backend::Sqlite(_))));
         let (audit_appended, _) = tokio::sync::watch::channel(0);
-        let mut store = Self { backend, key, cache, notifications: None, audit_appended };
+        let (api_keys_changed, _) = tokio::sync::watch::channel(0);
+        let mut store = Self { backend, key, cache, notifications: None, audit_appended, api_keys_changed };
         store.migrate().await?;
         if let Backend::Postgres(pool) = &store.backend {
-            let task =
-                read_cache::follow_notifications(pool.clone(), Arc::clone(&store.cache), store.audit_appended.clone());
+            let task = read_cache::follow_notifications(
+                pool.clone(),
+                Arc::clone(&store.cache),
+                store.audit_appended.clone(),
+                store.api_keys_changed.clone(),
+            );
             store.notifications = Some(tokio::spawn(task));
         }
         Ok(store)

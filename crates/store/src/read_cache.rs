@@ -218,26 +218,35 @@ impl ReadCache {
 pub(crate) const CHANNEL: &str = "warden_integration_changed";
 /// The channel migration 0010's trigger notifies with each new audit entry's id.
 pub(crate) const AUDIT_CHANNEL: &str = "warden_audit_appended";
+/// The channel migration 0011's trigger notifies when an API key is revoked or changed.
+pub(crate) const KEYS_CHANNEL: &str = "warden_api_keys_changed";
 
 /// Keeps a `LISTEN` connection to PostgreSQL, marks every notified integration id as changed
-/// and passes every notified audit entry id on to `audit`; the cache is on only while the
-/// connection is up. Runs until the store is dropped (the task is aborted then).
+/// passes every notified audit entry id on to `audit`, and moves `keys` when an API key
+/// changed (also each time the connection is made again: a revocation may have been missed);
+/// the cache is on only while the connection is up. Runs until the store is dropped (the
+/// task is aborted then).
 pub(crate) async fn follow_notifications(
     pool: sqlx::PgPool,
     cache: Arc<ReadCache>,
     audit: tokio::sync::watch::Sender<i64>,
+    keys: tokio::sync::watch::Sender<u64>,
 ) {
     let mut backoff = std::time::Duration::from_millis(100);
     loop {
         match sqlx::postgres::PgListener::connect_with(&pool).await {
-            Ok(mut listener) => match listener.listen_all([CHANNEL, AUDIT_CHANNEL]).await {
+            Ok(mut listener) => match listener.listen_all([CHANNEL, AUDIT_CHANNEL, KEYS_CHANNEL]).await {
                 Ok(()) => {
                     // Listening from here on: every later commit is notified, so a cache that
                     // starts empty now misses nothing.
                     cache.set_enabled(true);
+                    keys.send_modify(|generation| *generation += 1);
                     backoff = std::time::Duration::from_millis(100);
                     loop {
                         match listener.try_recv().await {
+                            Ok(Some(notification)) if notification.channel() == KEYS_CHANNEL => {
+                                keys.send_modify(|generation| *generation += 1);
+                            }
                             Ok(Some(notification)) if notification.channel() == AUDIT_CHANNEL => {
                                 if let Ok(id) = notification.payload().parse::<i64>() {
                                     crate::audit::note_audit_id(&audit, id);
