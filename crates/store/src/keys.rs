@@ -87,7 +87,9 @@ impl Store {
             "SELECT id, name, permissions, integration_id, expires_at FROM api_keys \
              WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
         );
-        let raw: Option<(i64, String, String, Option<i64>, Option<i64>)> = on_pool!(self, pool => {
+        // Id, name, permissions, integration, expiry.
+        type RawKey = (i64, String, String, Option<i64>, Option<i64>);
+        let raw: Option<RawKey> = on_pool!(self, pool => {
             match sqlx::query(sql).bind(key_hash(key)).bind(now_millis()).fetch_optional(pool).await? {
                 Some(row) => Some((row.try_get("id")?, row.try_get("name")?, row.try_get("permissions")?, row.try_get("integration_id")?, row.try_get("expires_at")?)),
                 None => None,
