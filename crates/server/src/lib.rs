@@ -205,6 +205,19 @@ enum KeysCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Rotate the master key: seal every stored secret again with a new key, while servers
+    /// run. With the key in <data-dir>/master.key, the first run makes the new key (the old
+    /// one moves to master.key.previous, still accepted) and seals again; a run cut short is
+    /// finished by running it again; `--finish` makes a last pass and removes the old key.
+    /// With WARDEN_MASTER_KEY, set the new key there and the old one in
+    /// WARDEN_MASTER_KEY_PREVIOUS on every process first.
+    RotateMaster {
+        /// Make a last pass and retire the old key.
+        #[arg(long)]
+        finish: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Revoke an API key by its id (`warden keys list`). On PostgreSQL every process refuses it
     /// at once; on SQLite the server refuses it within 5 s.
     Revoke {
@@ -295,6 +308,9 @@ pub fn main_with(platforms: Platforms) -> ExitCode {
             }
             Command::Keys { command: KeysCommand::List { store } } => list_keys(&store).await,
             Command::Keys { command: KeysCommand::Revoke { id, store } } => revoke_key(id, &store).await,
+            Command::Keys { command: KeysCommand::RotateMaster { finish, store } } => {
+                rotate_master(finish, &store).await
+            }
             Command::Backup { file, store } => backup(&file, &store).await,
             Command::Restore { file, force, store } => restore(&file, force, &store).await,
             Command::Client(_) => Ok(()),
@@ -353,14 +369,78 @@ fn raise_file_limit() {
 async fn open_store(args: &StoreArgs) -> Result<Store, String> {
     private_data_dir(&args.data_dir)?;
     let key = MasterKey::load_or_create(&args.data_dir).map_err(|e| e.to_string())?;
+    let previous = MasterKey::load_previous(&args.data_dir).map_err(|e| e.to_string())?;
     let store = match &args.database_url {
         Some(url) => Store::connect(url, key).await,
         None => Store::open_sqlite(&args.data_dir, key).await,
     };
-    store.map_err(|e| match e {
+    let store = store.map_err(|e| match e {
         StoreError::Database(_) | StoreError::Migration(_) => format!("cannot open the store: {e}"),
         other => other.to_string(),
-    })
+    })?;
+    // Keys in files are followed, so a rotation begun by another process is taken up.
+    store.use_keys(previous, (!MasterKey::from_environment()).then_some(args.data_dir.as_path()));
+    Ok(store)
+}
+
+/// `warden keys rotate-master`: see its help.
+async fn rotate_master(finish: bool, args: &StoreArgs) -> Result<(), String> {
+    private_data_dir(&args.data_dir)?;
+    let in_files = !MasterKey::from_environment();
+    let current = MasterKey::load_or_create(&args.data_dir).map_err(|e| e.to_string())?;
+    let previous = MasterKey::load_previous(&args.data_dir).map_err(|e| e.to_string())?;
+    let begun = previous.iter().any(|key| !key.same_as(&current));
+    if !begun && !finish {
+        if !in_files {
+            return Err(format!(
+                "{} is set: put the new key there and the old one in {} on every process (64 hex characters each), restart them, then run this again",
+                warden_store::MASTER_KEY_ENV,
+                warden_store::PREVIOUS_KEYS_ENV
+            ));
+        }
+        // The old key is kept first, then the new one replaces master.key: a crash between
+        // leaves master.key.previous equal to master.key, and the next run goes on from there.
+        current.write_file(&args.data_dir, warden_store::PREVIOUS_KEY_FILE).map_err(|e| e.to_string())?;
+        let new = MasterKey::generate().map_err(|e| e.to_string())?;
+        new.write_file(&args.data_dir, warden_store::MASTER_KEY_FILE).map_err(|e| e.to_string())?;
+    }
+    let store = open_store(args).await?;
+    let report = store.reseal_secrets().await.map_err(|e| format!("rotation stopped (run it again to go on): {e}"))?;
+    let mut out = std::io::stdout().lock();
+    let print = |out: &mut std::io::StdoutLock<'_>, text: String| {
+        writeln!(out, "{text}").map_err(|e| format!("cannot print: {e}"))
+    };
+    print(
+        &mut out,
+        format!(
+            "Sealed {} of {} stored secret maps again with the new master key (the others were already).",
+            report.resealed, report.examined
+        ),
+    )?;
+    if !finish {
+        return print(
+            &mut out,
+            "The old key is still accepted. Once every process has taken the new key up (on SQLite at once; with WARDEN_MASTER_KEY after their restart), run `warden keys rotate-master --finish`.".to_owned(),
+        );
+    }
+    if in_files {
+        match std::fs::remove_file(args.data_dir.join(warden_store::PREVIOUS_KEY_FILE)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(format!("cannot remove {}: {e}", warden_store::PREVIOUS_KEY_FILE));
+            }
+            _ => {}
+        }
+        print(
+            &mut out,
+            format!(
+                "Rotation finished: {} is gone; back up the new {}.",
+                warden_store::PREVIOUS_KEY_FILE,
+                warden_store::MASTER_KEY_FILE
+            ),
+        )
+    } else {
+        print(&mut out, format!("Rotation finished: remove {} from every process.", warden_store::PREVIOUS_KEYS_ENV))
+    }
 }
 
 /// Holds an exclusive lock on the data directory while one process serves from its SQLite

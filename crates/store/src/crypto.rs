@@ -119,3 +119,122 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.write_all(bytes)?;
     file.sync_all()
 }
+
+/// The environment variable that holds the keys a rotation replaces (64 hex characters each,
+/// comma-separated): secrets sealed under them still open until they are sealed again.
+pub const PREVIOUS_KEYS_ENV: &str = "WARDEN_MASTER_KEY_PREVIOUS";
+/// The file that holds the replaced key during a rotation of a key file.
+pub const PREVIOUS_KEY_FILE: &str = "master.key.previous";
+
+impl MasterKey {
+    /// The keys a rotation replaces: from `WARDEN_MASTER_KEY_PREVIOUS`, else from
+    /// `<data_dir>/master.key.previous` (one per line), else none.
+    pub fn load_previous(data_dir: &Path) -> Result<Vec<Self>, StoreError> {
+        let (text, source) = match std::env::var(PREVIOUS_KEYS_ENV) {
+            Ok(text) => (text, PREVIOUS_KEYS_ENV.to_owned()),
+            Err(_) => match std::fs::read_to_string(data_dir.join(PREVIOUS_KEY_FILE)) {
+                Ok(text) => (text, data_dir.join(PREVIOUS_KEY_FILE).display().to_string()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(StoreError::MasterKey(format!("cannot read {PREVIOUS_KEY_FILE}: {e}"))),
+            },
+        };
+        text.split([',', '\n'])
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+            .map(|part| Self::from_hex(part).map_err(|e| StoreError::MasterKey(format!("{source}: {e}"))))
+            .collect()
+    }
+
+    /// Whether the key comes from the environment (else from the data directory's file).
+    pub fn from_environment() -> bool {
+        std::env::var_os(MASTER_KEY_ENV).is_some()
+    }
+
+    /// Writes this key as `<data_dir>/<name>` (0600), replacing the file atomically: it is
+    /// written beside it, synced, then renamed over it.
+    pub fn write_file(&self, data_dir: &Path, name: &str) -> Result<(), StoreError> {
+        let staged = data_dir.join(format!("{name}.staged"));
+        let _ = std::fs::remove_file(&staged);
+        let io = |e: std::io::Error| StoreError::MasterKey(format!("cannot write {name}: {e}"));
+        write_private(&staged, self.to_hex().as_bytes()).map_err(io)?;
+        std::fs::rename(&staged, data_dir.join(name)).map_err(io)
+    }
+
+    /// Whether two keys are the same.
+    pub fn same_as(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+/// The key secrets are sealed with and the keys they may still be sealed with (a rotation's
+/// old ones). When the keys live in files, a change of `master.key` is noticed before the
+/// next seal and at a secret that no key opens, so a running server takes up a rotation that
+/// `warden keys rotate-master` began.
+#[derive(Debug)]
+pub(crate) struct Keyring {
+    current: MasterKey,
+    previous: Vec<MasterKey>,
+    /// The data directory whose key files are followed, and what `master.key` looked like
+    /// when it was read.
+    files: Option<(std::path::PathBuf, Option<(std::time::SystemTime, u64)>)>,
+}
+
+fn stamp(path: &Path) -> Option<(std::time::SystemTime, u64)> {
+    let metadata = std::fs::metadata(path).ok()?;
+    Some((metadata.modified().ok()?, metadata.len()))
+}
+
+impl Keyring {
+    pub(crate) fn new(current: MasterKey) -> Self {
+        Self { current, previous: Vec::new(), files: None }
+    }
+
+    /// Also opens with `previous`; with `data_dir`, follows its key files.
+    pub(crate) fn with(&mut self, previous: Vec<MasterKey>, data_dir: Option<&Path>) {
+        self.previous = previous;
+        self.files = data_dir.map(|dir| (dir.to_path_buf(), stamp(&dir.join(MASTER_KEY_FILE))));
+    }
+
+    /// Reads the key files again if `master.key` changed since they were read. Answers
+    /// whether the keys changed.
+    pub(crate) fn refresh(&mut self) -> Result<bool, StoreError> {
+        let Some((dir, seen)) = &self.files else { return Ok(false) };
+        let now = stamp(&dir.join(MASTER_KEY_FILE));
+        if now == *seen {
+            return Ok(false);
+        }
+        let text = std::fs::read_to_string(dir.join(MASTER_KEY_FILE))
+            .map_err(|e| StoreError::MasterKey(format!("cannot read {MASTER_KEY_FILE}: {e}")))?;
+        let current = MasterKey::from_hex(&text)?;
+        let mut previous = MasterKey::load_previous(dir)?;
+        if !current.same_as(&self.current) && !previous.iter().any(|k| k.same_as(&self.current)) {
+            // Keep the key this process sealed with until now: what it wrote still opens.
+            previous.push(self.current.clone());
+        }
+        let dir = dir.clone();
+        *self = Self { current, previous, files: Some((dir, now)) };
+        Ok(true)
+    }
+
+    pub(crate) fn seal(&self, secrets: &SecretMap) -> Result<Vec<u8>, StoreError> {
+        self.current.seal(secrets)
+    }
+
+    /// Opens with the current key, else a previous one; answers whether the current one did.
+    pub(crate) fn open(&self, sealed: &[u8]) -> Result<(SecretMap, bool), StoreError> {
+        match self.current.open(sealed) {
+            Ok(secrets) => Ok((secrets, true)),
+            Err(StoreError::WrongMasterKey) => {
+                for key in &self.previous {
+                    match key.open(sealed) {
+                        Ok(secrets) => return Ok((secrets, false)),
+                        Err(StoreError::WrongMasterKey) => {}
+                        Err(other) => return Err(other),
+                    }
+                }
+                Err(StoreError::WrongMasterKey)
+            }
+            Err(other) => Err(other),
+        }
+    }
+}

@@ -15,7 +15,7 @@ impl Store {
     ) -> Result<StoredIntegration, StoreError> {
         let host = spec.host();
         let config = spec.redacted().to_string();
-        let sealed = self.key.seal(&spec.secrets())?;
+        let sealed = self.seal(&spec.secrets())?;
         let now = now_millis();
         let sql = self.sql(&format!(
             "INSERT INTO integrations (integration_type, host, status, status_message, config, secrets, version, created_at, updated_at, config_version) \
@@ -305,7 +305,7 @@ impl Store {
     ) -> Result<StoredIntegration, StoreError> {
         let now = now_millis();
         let (config, sealed, host) = match spec {
-            Some(spec) => (Some(spec.redacted().to_string()), Some(self.key.seal(&spec.secrets())?), Some(spec.host())),
+            Some(spec) => (Some(spec.redacted().to_string()), Some(self.seal(&spec.secrets())?), Some(spec.host())),
             None => (None, None, None),
         };
         let sql = self.sql(&format!(

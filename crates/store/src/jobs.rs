@@ -19,7 +19,7 @@ impl Store {
             JobOwner::Worker(worker, lease) => ("running", Some(worker), Some(deadline(now, lease)), 1),
         };
         let input_config = input.map(|spec| spec.redacted().to_string());
-        let input_secrets = input.map(|spec| self.key.seal(&spec.secrets())).transpose()?;
+        let input_secrets = input.map(|spec| self.seal(&spec.secrets())).transpose()?;
         let sql = self.sql(
             "INSERT INTO jobs (integration_id, kind, state, lease_owner, lease_expires_at, attempts, created_at, input_config, input_secrets, input_version) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",

@@ -22,11 +22,12 @@ use warden_model::time::now_millis;
 use warden_model::{CONFIG_VERSION, IntegrationId, IntegrationSpec, IntegrationType, Secret, Status};
 
 pub use audit::{AuditEntry, AuditQuery};
-pub use crypto::{MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKey};
+pub use crypto::{MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKey, PREVIOUS_KEY_FILE, PREVIOUS_KEYS_ENV};
 pub use data_sources::{DataSourcesOf, StoredDataSource};
 pub use error::StoreError;
 use read_cache::ReadCache;
 pub use read_cache::Shown;
+pub use rotation::ResealReport;
 pub use webhooks::{DeliveryOutcome, WebhookDelivery, WebhookDeliveryRecord};
 
 /// Which integrations a list answers (`GET /integrations`): those of one type or in one
@@ -65,7 +66,7 @@ macro_rules! on_pool {
 /// The store.
 pub struct Store {
     backend: Backend,
-    key: MasterKey,
+    keys: std::sync::RwLock<crypto::Keyring>,
     cache: Arc<ReadCache>,
     /// The task that follows PostgreSQL's change notifications, stopped with the store.
     notifications: Option<tokio::task::JoinHandle<()>>,
@@ -429,7 +430,8 @@ impl Store {
         let cache = Arc::new(ReadCache::new(matches!(backend, Backend::Sqlite(_))));
         let (audit_appended, _) = tokio::sync::watch::channel(0);
         let (api_keys_changed, _) = tokio::sync::watch::channel(0);
-        let mut store = Self { backend, key, cache, notifications: None, audit_appended, api_keys_changed };
+        let keys = std::sync::RwLock::new(crypto::Keyring::new(key));
+        let mut store = Self { backend, keys, cache, notifications: None, audit_appended, api_keys_changed };
         store.migrate().await?;
         if let Backend::Postgres(pool) = &store.backend {
             let task = read_cache::follow_notifications(
@@ -490,11 +492,38 @@ impl Store {
         })
     }
 
+    /// Also opens secrets sealed with `previous` keys (a rotation's old ones); with
+    /// `data_dir`, follows its key files, so a rotation begun by `warden keys rotate-master`
+    /// is taken up without a restart.
+    pub fn use_keys(&self, previous: Vec<MasterKey>, data_dir: Option<&Path>) {
+        self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner).with(previous, data_dir);
+    }
+
+    /// Seals with the current master key (after noticing a changed key file).
+    fn seal(&self, secrets: &warden_model::SecretMap) -> Result<Vec<u8>, StoreError> {
+        let mut keys = self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        keys.refresh()?;
+        keys.seal(secrets)
+    }
+
+    /// Opens sealed secrets with the current key or a previous one (reading the key files
+    /// again when none opens them); answers whether the current key did.
+    fn unseal(&self, sealed: &[u8]) -> Result<(warden_model::SecretMap, bool), StoreError> {
+        let opened = self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner).open(sealed);
+        match opened {
+            Err(StoreError::WrongMasterKey) => {
+                let mut keys = self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if keys.refresh()? { keys.open(sealed) } else { Err(StoreError::WrongMasterKey) }
+            }
+            other => other,
+        }
+    }
+
     /// Reads a stored config back: the redacted JSON with its sealed secrets put back in.
     /// Reads a stored config written at schema `version` (brought forward and read
     /// leniently by [`IntegrationSpec::from_stored`]).
     fn read_spec(&self, config: &str, sealed: &[u8], version: i64, what: &str) -> Result<IntegrationSpec, StoreError> {
-        let secrets = self.key.open(sealed)?;
+        let secrets = self.unseal(sealed)?.0;
         let config: serde_json::Value =
             serde_json::from_str(config).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))?;
         IntegrationSpec::from_stored(&config, &secrets, version).map_err(|problems| {
@@ -537,6 +566,7 @@ mod data_sources;
 mod integrations;
 mod jobs;
 mod keys;
+mod rotation;
 mod webhooks;
 
 #[cfg(test)]

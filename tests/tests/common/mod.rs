@@ -192,7 +192,8 @@ impl Server {
         server
     }
 
-    /// Starts `binary` with `env` in its environment too (an emulator's endpoint, say).
+    /// Starts `binary` with `env` in its environment too (an emulator's endpoint, say; an
+    /// empty value removes the variable).
     pub async fn start_binary_with_env(
         binary: &'static str,
         backend: &Backend,
@@ -265,10 +266,14 @@ impl Server {
             .env("WARDEN_REHEARSAL_LOG", self.rehearsal_log_path())
             .env("RUST_LOG", "debug,sqlx=warn,hyper=info,h2=info")
             .env_remove("WARDEN_DATABASE_URL")
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(self.env.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
+        // An empty value removes the variable (a server with its master key in a file).
+        for (name, _) in self.env.iter().filter(|(_, v)| v.is_empty()) {
+            command.env_remove(name);
+        }
         if let Backend::Postgres(url) = &self.backend {
             command.arg("--database-url").arg(url);
         }
