@@ -1,6 +1,7 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
 //! - `bench [--quick]`: the benchmarks (`bench/`), see [`bench`].
+//! - `fuzz [--cases N] [--seed S]`: the long fuzz campaigns (`fuzz/`), see [`fuzz`].
 //! - `ci`: everything CI checks, in order: formatting, clippy with warnings denied, the
 //!   whole test suite, and `cargo deny` (installing cargo-deny when it is missing). It stops
 //!   at the first failing step and exits non-zero. The tests get a throwaway PostgreSQL
@@ -40,8 +41,14 @@ fn main() -> ExitCode {
             args.iter().any(|a| a == "--quick"),
             args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(String::as_str),
         ),
+        Some("fuzz") => fuzz(
+            args.iter().position(|a| a == "--cases").and_then(|i| args.get(i + 1)).map_or("1000000", String::as_str),
+            args.iter().position(|a| a == "--seed").and_then(|i| args.get(i + 1)).map_or("24301", String::as_str),
+        ),
         _ => {
-            eprintln!("usage: cargo xtask ci | cargo xtask bench [--quick] [--only <group>]");
+            eprintln!(
+                "usage: cargo xtask ci | cargo xtask bench [--quick] [--only <group>] | cargo xtask fuzz [--cases N] [--seed S]"
+            );
             return ExitCode::from(2);
         }
     };
@@ -115,6 +122,26 @@ fn succeeds(program: &str, args: &[&str]) -> bool {
         .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+/// `cargo xtask fuzz`: the long fuzz campaigns (`fuzz/`), every target over its corpus and
+/// `cases` mutated inputs from `seed`, built with optimisations. A failing input is kept in
+/// `fuzz/failures/`.
+fn fuzz(cases: &str, seed: &str) -> Result<(), String> {
+    for (name, value) in [("--cases", cases), ("--seed", seed)] {
+        value.parse::<u64>().map_err(|_| format!("{name} takes a whole number, not {value:?}"))?;
+    }
+    let started = Instant::now();
+    run(
+        "cargo",
+        &["test", "--release", "--locked", "-p", "warden-fuzz", "--test", "fuzz", "--", "--nocapture"],
+        &[("WARDEN_FUZZ_CASES", cases), ("WARDEN_FUZZ_SEED", seed)],
+    )?;
+    eprintln!(
+        "xtask fuzz: {cases} mutated inputs per target from seed {seed} in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 fn ci() -> Result<(), String> {
