@@ -1,5 +1,5 @@
 //! Support for the end-to-end tests in `tests/tests/`: a headless Chromium over the DevTools
-//! protocol (`browser`), the rehearsal platform that the
+//! protocol (`browser`), a fault-injecting TCP proxy (`fault_proxy`), the rehearsal platform that the
 //! `warden-under-test` binary registers, the Access Grants stand-in (`access_grants`) and the
 //! Google token-endpoint stand-in (`google_token`), the Okta stand-in (`okta`), and the TDS stand-in (`tds`, with its catalogue
 //! `tds_catalogue`). The harness that starts that binary lives in
@@ -7,6 +7,7 @@
 
 pub mod access_grants;
 pub mod browser;
+pub mod fault_proxy;
 pub mod google_token;
 pub mod okta;
 pub mod rehearsal;

@@ -1,0 +1,174 @@
+//! A fault-injecting TCP proxy for the reliability tests: it listens on 127.0.0.1 and
+//! forwards each connection to the upstream server, unless a fault is set. The fault in
+//! force when a connection is accepted is the one it gets:
+//!
+//! - `Latency(d)`: every chunk each way waits `d` first;
+//! - `Bandwidth(n)`: at most `n` bytes a second each way;
+//! - `Reset`: the connection is accepted and reset at once (RST, as a crashed peer or a
+//!   firewall does);
+//! - `ResetAfter(n)`: `n` bytes from the client are forwarded, then both sides are reset
+//!   (a connection lost in the middle of an exchange);
+//! - `BlackHole`: accepted, read and never answered (a dropped route: only a timeout ends it);
+//! - `SlowClose`: forwarded, but the close of either side reaches the other 5 s late.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+
+/// What the proxy does to a new connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Forward as is.
+    None,
+    /// Delay every chunk.
+    Latency(Duration),
+    /// Limit each direction to this many bytes a second.
+    Bandwidth(u32),
+    /// Reset at once.
+    Reset,
+    /// Reset after this many bytes from the client.
+    ResetAfter(u64),
+    /// Never answer.
+    BlackHole,
+    /// Pass the close on 5 s late.
+    SlowClose,
+}
+
+/// A running proxy; it stops when dropped.
+pub struct FaultProxy {
+    address: SocketAddr,
+    fault: Arc<Mutex<Fault>>,
+    accepted: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FaultProxy {
+    /// A proxy to `upstream`, forwarding until a fault is set.
+    pub async fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let address = listener.local_addr().expect("its address");
+        let fault = Arc::new(Mutex::new(Fault::None));
+        let accepted = Arc::new(AtomicU64::new(0));
+        let (shared, count) = (Arc::clone(&fault), Arc::clone(&accepted));
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let fault = *shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                tokio::spawn(handle(client, upstream, fault));
+            }
+        });
+        Self { address, fault, accepted, task }
+    }
+
+    /// Where clients connect.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The fault new connections get.
+    pub fn set(&self, fault: Fault) {
+        *self.fault.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = fault;
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn reset(stream: TcpStream) {
+    // A zero linger makes the close a reset.
+    let _ = stream.set_zero_linger();
+    drop(stream);
+}
+
+async fn handle(client: TcpStream, upstream: SocketAddr, fault: Fault) {
+    match fault {
+        Fault::Reset => reset(client),
+        Fault::BlackHole => {
+            let mut client = client;
+            let mut sink = [0u8; 4096];
+            while matches!(client.read(&mut sink).await, Ok(n) if n > 0) {}
+        }
+        _ => {
+            let mut client = client;
+            let Ok(mut server) = TcpStream::connect(upstream).await else { return reset(client) };
+            let limit = match fault {
+                Fault::ResetAfter(n) => Some(n),
+                _ => None,
+            };
+            let cut = {
+                let (mut client_read, mut client_write) = client.split();
+                let (mut server_read, mut server_write) = server.split();
+                let up = pump(&mut client_read, &mut server_write, fault, limit);
+                let down = pump(&mut server_read, &mut client_write, fault, None);
+                tokio::pin!(up, down);
+                tokio::select! {
+                    cut = &mut up => {
+                        if !cut {
+                            (&mut down).await;
+                        }
+                        cut
+                    }
+                    _ = &mut down => up.await,
+                }
+            };
+            if cut {
+                reset(client);
+                reset(server);
+            }
+        }
+    }
+}
+
+/// Copies `from` to `to` under `fault` until either side closes; with `limit`, stops after
+/// that many bytes and answers true (the connection is to be cut).
+async fn pump<R, W>(from: &mut R, to: &mut W, fault: Fault, limit: Option<u64>) -> bool
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let mut buffer = vec![0u8; 16 * 1024];
+    let mut sent = 0u64;
+    loop {
+        let room = match (fault, limit) {
+            (Fault::Bandwidth(rate), _) => buffer.len().min(usize::try_from(rate).unwrap_or(1).max(1)),
+            (_, Some(limit)) => buffer.len().min(usize::try_from(limit.saturating_sub(sent)).unwrap_or(0)),
+            _ => buffer.len(),
+        };
+        if room == 0 {
+            return true;
+        }
+        let n = match from.read(&mut buffer[..room]).await {
+            Ok(0) | Err(_) => {
+                if fault == Fault::SlowClose {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+                let _ = to.shutdown().await;
+                return false;
+            }
+            Ok(n) => n,
+        };
+        match fault {
+            Fault::Latency(delay) => tokio::time::sleep(delay).await,
+            Fault::Bandwidth(rate) => {
+                tokio::time::sleep(Duration::from_secs_f64(n as f64 / f64::from(rate.max(1)))).await;
+            }
+            _ => {}
+        }
+        if to.write_all(&buffer[..n]).await.is_err() {
+            return false;
+        }
+        sent += n as u64;
+    }
+}

@@ -1,0 +1,189 @@
+//! Network faults between Warden and a platform, through the fault-injecting proxy
+//! (`src/fault_proxy.rs`): the shipped binary's Redshift adapter against the test PostgreSQL.
+//! For each fault, during validation, an automatic create and a delete: the request or the
+//! integration reaches a terminal answer within its deadline, a failed test names the fault
+//! and marks it transient, and the platform holds everything or nothing of what the create
+//! made (checked on the server directly, not through the proxy). The outcomes are printed
+//! as the table in docs/RELIABILITY.md.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)] // a panic is a failed test
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{Backend, SHIPPED, Server};
+use serde_json::{Value, json};
+use sqlx::{Connection as _, Row as _};
+use warden_e2e::fault_proxy::{Fault, FaultProxy};
+
+/// The check deadline the server runs with, and the change deadline.
+const CHECK_SECS: u64 = 2;
+const CHANGE_SECS: u64 = 8;
+
+static NAMES: AtomicU32 = AtomicU32::new(0);
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}_{}_{}", std::process::id(), NAMES.fetch_add(1, Ordering::SeqCst))
+}
+
+async fn database_exists(admin_url: &str, name: &str) -> bool {
+    let mut admin = sqlx::PgConnection::connect(admin_url).await.unwrap();
+    let row = sqlx::query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(name)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    row.get::<bool, _>(0)
+}
+
+/// The connection test's result in a validation answer.
+fn connection_test(answer: &Value) -> Value {
+    let tests = answer["validationResults"]["validationTests"].as_array().cloned().unwrap_or_default();
+    tests.into_iter().find(|t| t["name"].as_str().is_some_and(|n| n.contains("connection test"))).unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn redshift_under_network_faults() {
+    let Some(pg) = common::pg_admin() else { return };
+    let upstream: SocketAddr = format!("{}:{}", pg.host, pg.port).parse().unwrap();
+    let proxy = FaultProxy::start(upstream).await;
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().to_path_buf();
+    let args = ["--check-timeout-secs", "2", "--change-timeout-secs", "8"];
+    let server = Server::start_binary(SHIPPED, &Backend::Sqlite, &dir, Some(temp), &args).await;
+    let payload = |database: &str| {
+        json!({"type": "Redshift", "autoBootstrap": true, "config": {
+            "host": "127.0.0.1", "port": proxy.address().port(), "database": database, "initialDatabase": "postgres",
+            "authenticationType": "userPassword", "username": pg.user, "password": pg.password}})
+    };
+    let privileged =
+        json!({"config": {"authenticationType": "userPassword", "username": pg.user, "password": pg.password}});
+    let deadline = Duration::from_secs(CHECK_SECS * 3 + 10);
+    let breaking =
+        [("reset", Fault::Reset), ("black hole", Fault::BlackHole), ("reset mid-exchange", Fault::ResetAfter(200))];
+    let slowing = [
+        ("latency 30 ms", Fault::Latency(Duration::from_millis(30))),
+        ("bandwidth 20 kB/s", Fault::Bandwidth(20_000)),
+        ("slow close", Fault::SlowClose),
+    ];
+    let mut table = vec!["| Fault | Operation | Outcome | Within |".to_owned(), "|---|---|---|---|".to_owned()];
+
+    // Validation and automatic create when the fault is there from the start: refused with
+    // the connection test failed as transient, nothing created.
+    for (name, fault) in breaking {
+        proxy.set(fault);
+        let database = unique("wflt");
+        // A dry run answers 200 with the failed run; a create is refused with 422.
+        for (operation, path, code) in
+            [("validation (dryRun)", "/integrations?dryRun=true", 200), ("automatic create", "/integrations", 422)]
+        {
+            let started = Instant::now();
+            let answer = server.call("POST", path, Some(&payload(&database))).await;
+            let took = started.elapsed();
+            assert!(took < deadline, "{name}, {operation}: {took:?}");
+            assert_eq!(answer.status, code, "{name}, {operation}: {}", answer.text);
+            assert_eq!(answer.body["validationResults"]["status"], "failed", "{name}, {operation}: {}", answer.text);
+            let test = connection_test(&answer.body);
+            assert_eq!(test["status"], "failed", "{name}: {test}");
+            assert_eq!(test["fault"], "transient", "{name}: {test}");
+            let message = test["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains("could not connect") || message.contains("did not finish within"),
+                "{name}: the message names the fault: {message}"
+            );
+            assert!(!answer.text.contains(&pg.password), "{name}: the password in an answer");
+            assert!(!database_exists(&pg.admin_url, &database).await, "{name}: {operation} created the database");
+            let cut = message.split_once(". ").map_or(message, |(_, rest)| rest);
+            table.push(format!(
+                "| {name} | {operation} | {code}, connection test failed (transient): {cut} | {:.1} s |",
+                took.as_secs_f64()
+            ));
+        }
+    }
+
+    // Faults that slow but do not break: everything works.
+    for (name, fault) in slowing {
+        proxy.set(fault);
+        let database = unique("wslow");
+        let started = Instant::now();
+        let answer = server.call("POST", "/integrations", Some(&payload(&database))).await;
+        assert_eq!(answer.status, 200, "{name}: {}", answer.text);
+        let id = answer.body["id"].as_u64().unwrap();
+        let status = server.settled(id).await;
+        let took = started.elapsed();
+        assert_eq!(status["status"], "enabled", "{name}: {status}");
+        assert!(database_exists(&pg.admin_url, &database).await, "{name}: the setup made its database");
+        table.push(format!("| {name} | validation and automatic create | enabled | {:.1} s |", took.as_secs_f64()));
+        let started = Instant::now();
+        let deleted = server.call("DELETE", &format!("/integrations/{id}"), Some(&privileged)).await;
+        assert_eq!(deleted.status, 200, "{name}: {}", deleted.text);
+        assert_eq!(server.settled(id).await["status"], "deleted", "{name}");
+        assert!(!database_exists(&pg.admin_url, &database).await, "{name}: the delete dropped its database");
+        table.push(format!(
+            "| {name} | delete | deleted, database dropped | {:.1} s |",
+            started.elapsed().as_secs_f64()
+        ));
+    }
+
+    // A fault that starts once the create is accepted: the setup ends enabled or in
+    // createError within the change deadline, and the platform holds all or nothing.
+    for (name, fault) in breaking {
+        proxy.set(Fault::None);
+        let database = unique("wmid");
+        let answer = server.call("POST", "/integrations", Some(&payload(&database))).await;
+        assert_eq!(answer.status, 200, "{name}: {}", answer.text);
+        proxy.set(fault);
+        let id = answer.body["id"].as_u64().unwrap();
+        let started = Instant::now();
+        let status = server.settled(id).await;
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(CHANGE_SECS + 10), "{name}: {took:?}");
+        let exists = database_exists(&pg.admin_url, &database).await;
+        let outcome = match status["status"].as_str().unwrap() {
+            "enabled" => {
+                assert!(exists, "{name}: enabled without its database");
+                "enabled (the setup's connection was open before the fault)".to_owned()
+            }
+            "createError" => {
+                let message = status["message"].as_str().unwrap();
+                assert!(!message.contains(&pg.password), "{name}: the password in the message");
+                if exists {
+                    // What is left is said: the rollback went through the same broken path.
+                    assert!(message.contains("Removing what it had created failed"), "{name}: {message}");
+                }
+                format!(
+                    "createError, database {}: {}",
+                    if exists { "left (the message says so)" } else { "absent" },
+                    message.chars().take(140).collect::<String>()
+                )
+            }
+            other => panic!("{name}: {other}: {status}"),
+        };
+        table.push(format!("| {name} | fault once the create is accepted | {outcome} | {:.1} s |", took.as_secs_f64()));
+
+        // A delete while the fault lasts is refused, and the integration stays as it was.
+        let before = server.call("GET", &format!("/integrations/{id}/status"), None).await.body["status"].clone();
+        let started = Instant::now();
+        let refused = server.call("DELETE", &format!("/integrations/{id}"), Some(&privileged)).await;
+        let took = started.elapsed();
+        assert!(took < deadline, "{name}, delete: {took:?}");
+        assert!(refused.status >= 400 && refused.status < 500, "{name}, delete: {}", refused.text);
+        let after = server.call("GET", &format!("/integrations/{id}/status"), None).await.body["status"].clone();
+        assert_eq!(after, before, "{name}: a refused delete changed the status");
+        table.push(format!(
+            "| {name} | delete | {}, status stays {before} | {:.1} s |",
+            refused.status,
+            took.as_secs_f64()
+        ));
+        proxy.set(Fault::None);
+        let deleted = server.call("DELETE", &format!("/integrations/{id}"), Some(&privileged)).await;
+        assert_eq!(deleted.status, 200, "{name}: {}", deleted.text);
+        assert_eq!(server.settled(id).await["status"], "deleted");
+        assert!(!database_exists(&pg.admin_url, &database).await, "{name}: the delete after the fault removed it all");
+    }
+    assert!(!server.logs().contains(&pg.password), "the privileged password reached the log");
+    eprintln!("{}", table.join("\n"));
+}
