@@ -1,5 +1,6 @@
 //! Network faults between Warden and a platform, through the fault-injecting proxy
-//! (`src/fault_proxy.rs`): the shipped binary's Redshift adapter against the test PostgreSQL.
+//! (`src/fault_proxy.rs`): the shipped binary's Redshift adapter against the test PostgreSQL,
+//! and its Snowflake adapter's validation against fakesnow (HTTP).
 //! For each fault, during validation, an automatic create and a delete: the request or the
 //! integration reaches a terminal answer within its deadline, a failed test names the fault
 //! and marks it transient, and the platform holds everything or nothing of what the create
@@ -186,4 +187,54 @@ async fn redshift_under_network_faults() {
     }
     assert!(!server.logs().contains(&pg.password), "the privileged password reached the log");
     eprintln!("{}", table.join("\n"));
+}
+
+/// The Snowflake adapter's validation through the proxy to fakesnow: a breaking fault fails
+/// the connection test as transient within the check deadline; a slow link still passes.
+#[tokio::test]
+async fn snowflake_validation_under_network_faults() {
+    let Ok(url) = std::env::var("WARDEN_TEST_FAKESNOW_URL") else {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI=true needs WARDEN_TEST_FAKESNOW_URL");
+        return;
+    };
+    let url = url::Url::parse(&url).unwrap();
+    let upstream: SocketAddr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap()).parse().unwrap();
+    let proxy = FaultProxy::start(upstream).await;
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().to_path_buf();
+    let server =
+        Server::start_binary(SHIPPED, &Backend::Sqlite, &dir, Some(temp), &["--check-timeout-secs", "2"]).await;
+    // fakesnow's administrator, as tests/snowflake.rs signs in.
+    let payload = json!({"type": "Snowflake", "autoBootstrap": false, "config": {"host": "127.0.0.1",
+        "port": proxy.address().port(), "warehouse": "FAKESNOW_WAREHOUSE", "database": unique("WSF_FAULT"),
+        "authenticationType": "userPassword", "username": "ADMIN", "password": "Adm1n-Pr1vileged-pw",
+        "connectArgs": "protocol=http"}});
+    let deadline = Duration::from_secs(CHECK_SECS * 3 + 10);
+    for (name, fault, passes) in [
+        ("reset", Fault::Reset, false),
+        ("black hole", Fault::BlackHole, false),
+        ("reset after 200 bytes", Fault::ResetAfter(200), false),
+        ("latency 30 ms", Fault::Latency(Duration::from_millis(30)), true),
+        ("slow close", Fault::SlowClose, true),
+    ] {
+        proxy.set(fault);
+        let started = Instant::now();
+        let answer = server.call("POST", "/integrations?dryRun=true", Some(&payload)).await;
+        let took = started.elapsed();
+        assert!(took < deadline, "{name}: {took:?}");
+        assert_eq!(answer.status, 200, "{name}: {}", answer.text);
+        let test = connection_test(&answer.body);
+        if passes {
+            assert_eq!(test["status"], "passed", "{name}: {test}");
+        } else {
+            assert_eq!(test["status"], "failed", "{name}: {test}");
+            assert_eq!(test["fault"], "transient", "{name}: {test}");
+        }
+        eprintln!(
+            "| {name} | Snowflake validation (dryRun) | connection test {} {} | {:.1} s |",
+            test["status"],
+            test["platformError"],
+            took.as_secs_f64()
+        );
+    }
 }

@@ -26,6 +26,18 @@ pub struct Proxy {
     pub basic_auth: Option<(String, Secret<String>)>,
 }
 
+/// The kind of a failed HTTP exchange: the way to the platform failed (no connection, a
+/// timeout, the connection lost while the request was sent or the answer read) is
+/// `Unreachable`, a transient fault worth another try; anything else (an answer that does not
+/// decode, a redirect loop) is `Other`.
+pub fn transport_error_kind(error: &reqwest::Error) -> warden_platform::ErrorKind {
+    if error.is_timeout() || error.is_connect() || error.is_request() || error.is_body() {
+        warden_platform::ErrorKind::Unreachable
+    } else {
+        warden_platform::ErrorKind::Other
+    }
+}
+
 /// The HTTPS client of one adapter call site: rustls with the ring provider (the one sqlx
 /// uses), the system's roots plus `--ca-file`, the call timeout, and `proxy` when given.
 pub fn https_client(proxy: Option<&Proxy>) -> Result<reqwest::Client, PlatformError> {

@@ -111,8 +111,10 @@ pub async fn access_token(
         post = post.basic_auth(user, Some(secret.expose()));
     }
     let failed = |e: reqwest::Error| {
-        let kind = if e.is_timeout() || e.is_connect() { ErrorKind::Unreachable } else { ErrorKind::Other };
-        PlatformError::new(kind, format!("the OAuth token endpoint {endpoint}: {}", e.without_url()))
+        PlatformError::new(
+            crate::transport_error_kind(&e),
+            format!("the OAuth token endpoint {endpoint}: {}", e.without_url()),
+        )
     };
     let response = post.send().await.map_err(failed)?;
     let status = response.status();

@@ -65,10 +65,10 @@ pub async fn send(
     if let Some(body) = body {
         request = request.json(body);
     }
-    let response = request.send().await.map_err(|e| {
-        let kind = if e.is_timeout() || e.is_connect() { ErrorKind::Unreachable } else { ErrorKind::Other };
-        PlatformError::new(kind, format!("{what}: {}", e.without_url()))
-    })?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| PlatformError::new(crate::transport_error_kind(&e), format!("{what}: {}", e.without_url())))?;
     let status = response.status().as_u16();
     let retry_after = response
         .headers()

@@ -157,8 +157,7 @@ fn refused(answer: &Value, doing: &str) -> PlatformError {
 }
 
 fn unreachable(doing: &str, error: reqwest::Error) -> PlatformError {
-    let kind = if error.is_timeout() || error.is_connect() { ErrorKind::Unreachable } else { ErrorKind::Other };
-    PlatformError::new(kind, format!("{doing}: {}", error.without_url()))
+    PlatformError::new(warden_http::transport_error_kind(&error), format!("{doing}: {}", error.without_url()))
 }
 
 /// A random request id in UUID form, as the connectors send it.
