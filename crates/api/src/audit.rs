@@ -50,10 +50,8 @@ pub struct AuditView {
 
 impl From<AuditEntry> for AuditView {
     fn from(entry: AuditEntry) -> Self {
-        let (actor, api_key_id) = match entry.actor.strip_prefix("api-key:").and_then(|rest| rest.split_once(':')) {
-            Some((id, name)) => (name.to_owned(), id.parse().ok()),
-            None => (entry.actor.clone(), None),
-        };
+        let (actor, api_key_id) = entry.actor_name();
+        let actor = actor.to_owned();
         let parse =
             |text: Option<&String>| text.and_then(|t| serde_json::from_str::<Value>(t).ok()).unwrap_or(Value::Null);
         let changes = field_changes(&parse(entry.before.as_ref()), &parse(entry.after.as_ref()), None);

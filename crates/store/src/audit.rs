@@ -103,6 +103,17 @@ impl Store {
     }
 }
 
+impl AuditEntry {
+    /// Who, as a person reads it: the API key's name and id, or `warden` (no id) for
+    /// Warden's own moves.
+    pub fn actor_name(&self) -> (&str, Option<i64>) {
+        match self.actor.strip_prefix("api-key:").and_then(|rest| rest.split_once(':')) {
+            Some((id, name)) => (name, id.parse().ok()),
+            None => (&self.actor, None),
+        }
+    }
+}
+
 /// Passes `id` on as the latest audit entry, unless a later one is known already.
 pub(crate) fn note_audit_id(latest: &tokio::sync::watch::Sender<i64>, id: i64) {
     latest.send_if_modified(|known| {

@@ -153,10 +153,7 @@ impl StatusEvent {
         if previous_status.as_deref() == Some(status.as_str()) {
             return None;
         }
-        let actor = match entry.actor.strip_prefix("api-key:").and_then(|rest| rest.split_once(':')) {
-            Some((_, name)) => name.to_owned(),
-            None => entry.actor.clone(),
-        };
+        let actor = entry.actor_name().0.to_owned();
         Some(Self {
             event: "status",
             event_id: entry.id,
