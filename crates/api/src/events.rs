@@ -2,7 +2,8 @@
 //! that changes or dry-runs something, and every status move of Warden's own (the worker
 //! finishing a setup, recovery) — each with its entry id as the event id. The stream reads
 //! the audit log, so on PostgreSQL it carries every process's events, and a client that
-//! reconnects with `Last-Event-ID` gets every entry after that one, none lost and none twice.
+//! reconnects with `Last-Event-ID` gets every entry after that one, none lost and none twice
+//! (the log is read with `Store::audit_feed`, which waits on an id that may still commit).
 //! An event whose entry moved a status is named `status`; one whose entry records a
 //! validation outcome that changed (`validated`: the run's status or a test's) is named
 //! `validation`; the others `audit`. The stream
@@ -17,7 +18,6 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
-use warden_store::AuditQuery;
 
 use crate::AppState;
 use crate::audit::AuditView;
@@ -74,8 +74,7 @@ pub async fn events(
                 let event = Event::default().id(view.id.to_string()).event(name).json_data(&view).unwrap_or_default();
                 return Some((Ok(event), cursor));
             }
-            let query = AuditQuery { after: Some(cursor.after), limit: BATCH, ..AuditQuery::default() };
-            match cursor.state.engine.store().audit_entries(&query).await {
+            match cursor.state.engine.store().audit_feed(cursor.after, BATCH).await {
                 Ok(entries) if !entries.is_empty() => {
                     cursor.after = entries.last().map_or(cursor.after, |e| e.id);
                     cursor.pending.extend(entries.into_iter().map(AuditView::from));

@@ -103,6 +103,37 @@ impl Store {
     }
 }
 
+/// How long a reader of the audit log in id order waits on a gap before it takes the gap as
+/// final. On PostgreSQL ids are handed out before commit, so an entry can become visible
+/// after a later one; an insert that rolled back leaves a gap for good.
+pub const AUDIT_GAP_WAIT: Duration = Duration::from_secs(2);
+
+impl Store {
+    /// The entries after `after` in id order, stopping before a gap younger than
+    /// [`AUDIT_GAP_WAIT`] (its entry may still commit): what a reader that keeps a cursor
+    /// (the event stream, the webhook feed) takes, so it never steps over an entry for good.
+    pub async fn audit_feed(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let entries = self.audit_entries(&AuditQuery { after: Some(after), limit, ..AuditQuery::default() }).await?;
+        Ok(settled(entries, after, now_millis()))
+    }
+}
+
+/// `entries` (after `after`, in id order) up to the first gap whose next entry was written
+/// less than [`AUDIT_GAP_WAIT`] before `now`.
+fn settled(entries: Vec<AuditEntry>, after: i64, now: i64) -> Vec<AuditEntry> {
+    let wait = i64::try_from(AUDIT_GAP_WAIT.as_millis()).unwrap_or(i64::MAX);
+    let mut expected = after + 1;
+    let mut out = Vec::with_capacity(entries.len());
+    for entry in entries {
+        if entry.id != expected && now.saturating_sub(entry.at) < wait {
+            break;
+        }
+        expected = entry.id + 1;
+        out.push(entry);
+    }
+    out
+}
+
 impl AuditEntry {
     /// Who, as a person reads it: the API key's name and id, or `warden` (no id) for
     /// Warden's own moves.
@@ -153,4 +184,39 @@ pub struct AuditEntry {
     pub before: Option<String>,
     /// The redacted state after (or asked for), as JSON text.
     pub after: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: i64, at: i64) -> AuditEntry {
+        AuditEntry {
+            id,
+            at,
+            actor: "warden".into(),
+            action: "a".into(),
+            integration_id: None,
+            before: None,
+            after: None,
+        }
+    }
+
+    fn ids(entries: &[AuditEntry]) -> Vec<i64> {
+        entries.iter().map(|e| e.id).collect()
+    }
+
+    #[test]
+    fn a_reader_waits_on_a_fresh_gap_and_steps_over_an_old_one() {
+        let now = 100_000;
+        // 3 is not visible yet and 4 was written just now: wait before the gap.
+        assert_eq!(ids(&settled(vec![entry(1, now), entry(2, now), entry(4, now - 10)], 0, now)), [1, 2]);
+        // Once 3 commits, everything.
+        let all = vec![entry(1, now), entry(2, now), entry(3, now), entry(4, now)];
+        assert_eq!(ids(&settled(all, 0, now)), [1, 2, 3, 4]);
+        // A gap older than the wait is final (an insert that rolled back).
+        assert_eq!(ids(&settled(vec![entry(5, now - 3000), entry(7, now - 2500)], 4, now)), [5, 7]);
+        // The first entry after the cursor may itself follow a gap.
+        assert_eq!(ids(&settled(vec![entry(9, now - 1)], 7, now)), Vec::<i64>::new());
+    }
 }

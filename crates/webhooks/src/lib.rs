@@ -223,8 +223,7 @@ impl Dispatcher {
         let latest = self.store.latest_audit_id().await?;
         let mut after = self.store.webhook_cursor(url, latest).await?;
         loop {
-            let query = AuditQuery { after: Some(after), limit: BATCH, ..AuditQuery::default() };
-            let entries = self.store.audit_entries(&query).await?;
+            let entries = self.store.audit_feed(after, BATCH).await?;
             let Some(last) = entries.last().map(|e| e.id) else { return Ok(()) };
             let changes: Vec<i64> =
                 entries.iter().filter(|entry| StatusEvent::of(entry).is_some()).map(|entry| entry.id).collect();
