@@ -73,15 +73,13 @@ impl Engine {
         while running.join_next().await.is_some() {}
         Ok(())
     }
-}
 
-impl Engine {
     /// Validates a stored integration, and again while a run fails only on transient faults
     /// (at most `recheck_retries` more times, waiting `recheck_retry_delay`, then twice as
     /// long each time). Answers the last run and how many runs it took.
     async fn validate_with_retries(
         &self,
-        platform: &std::sync::Arc<dyn warden_platform::Platform>,
+        platform: &Arc<dyn warden_platform::Platform>,
         integration: &warden_store::StoredIntegration,
     ) -> (ValidationResults, u32) {
         let mut delay = self.options.recheck_retry_delay;
