@@ -98,7 +98,14 @@ impl Webhooks {
                     return Err(bad("a webhook URL is http:// or https:// with a host"));
                 }
                 if !url.username().is_empty() || url.password().is_some() {
-                    return Err(bad("put no credentials in the URL; receivers check the signature instead"));
+                    // Named without its credentials: the error reaches the log.
+                    let mut shown = url.clone();
+                    let _ = shown.set_username("");
+                    let _ = shown.set_password(None);
+                    return Err(WebhookError::BadUrl {
+                        url: shown.to_string(),
+                        why: "put no credentials in the URL; receivers check the signature instead".into(),
+                    });
                 }
                 Ok(url)
             })
@@ -327,8 +334,10 @@ mod tests {
         assert!(Webhooks::new(&["https://hooks.example.com/warden".into()], secret(), options()).is_ok());
         let bad = Webhooks::new(&["ftp://hooks.example.com".into()], secret(), options()).unwrap_err();
         assert!(bad.to_string().contains("http:// or https://"), "{bad}");
-        let creds = Webhooks::new(&["https://u:p@hooks.example.com".into()], secret(), options()).unwrap_err();
+        let creds =
+            Webhooks::new(&["https://ops:hunter2-pw@hooks.example.com".into()], secret(), options()).unwrap_err();
         assert!(creds.to_string().contains("no credentials"), "{creds}");
+        assert!(!creds.to_string().contains("hunter2") && !creds.to_string().contains("ops"), "{creds}");
         let short = Webhooks::new(&["https://hooks.example.com".into()], Some(Secret::new("short".into())), options());
         assert_eq!(short.unwrap_err(), WebhookError::WeakSecret);
         assert_eq!(
