@@ -1,6 +1,7 @@
 //! Network faults between Warden and a platform, through the fault-injecting proxy
 //! (`src/fault_proxy.rs`): the shipped binary's Redshift adapter against the test PostgreSQL,
-//! and its Snowflake adapter's validation against fakesnow (HTTP).
+//! and its Snowflake and Databricks adapters' validation against fakesnow (HTTP) and minilake
+//! (HTTPS: TLS passes through the proxy, and the certificate names 127.0.0.1).
 //! For each fault, during validation, an automatic create and a delete: the request or the
 //! integration reaches a terminal answer within its deadline, a failed test names the fault
 //! and marks it transient, and the platform holds everything or nothing of what the create
@@ -232,6 +233,65 @@ async fn snowflake_validation_under_network_faults() {
         }
         eprintln!(
             "| {name} | Snowflake validation (dryRun) | connection test {} {} | {:.1} s |",
+            test["status"],
+            test["platformError"],
+            took.as_secs_f64()
+        );
+    }
+}
+
+/// The Databricks adapter's validation through the proxy to minilake (HTTPS), as for Snowflake.
+#[tokio::test]
+async fn databricks_validation_under_network_faults() {
+    let Ok(url) = std::env::var("WARDEN_TEST_MINILAKE_URL") else {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI=true needs WARDEN_TEST_MINILAKE_URL");
+        return;
+    };
+    let url = url::Url::parse(&url).unwrap();
+    let upstream: SocketAddr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap()).parse().unwrap();
+    // A warehouse made on minilake directly, not through the proxy.
+    let created = warden_http::https_client(None)
+        .unwrap()
+        .post(format!("{}/api/2.0/sql/warehouses", url.as_str().trim_end_matches('/')))
+        .json(&json!({"name": unique("wh_fault")}))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let warehouse = created["id"].as_str().unwrap().to_owned();
+    let proxy = FaultProxy::start(upstream).await;
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().to_path_buf();
+    let server =
+        Server::start_binary(SHIPPED, &Backend::Sqlite, &dir, Some(temp), &["--check-timeout-secs", "2"]).await;
+    let payload = json!({"type": "Databricks", "autoBootstrap": false, "config": {"workspaceUrl": "127.0.0.1",
+        "port": proxy.address().port(), "httpPath": format!("/sql/1.0/warehouses/{warehouse}"),
+        "authenticationType": "token", "token": format!("dapi{}", unique("fault")), "catalog": unique("wcat_fault")}});
+    let deadline = Duration::from_secs(CHECK_SECS * 3 + 10);
+    for (name, fault, passes) in [
+        ("reset", Fault::Reset, false),
+        ("black hole", Fault::BlackHole, false),
+        ("reset after 200 bytes", Fault::ResetAfter(200), false),
+        ("latency 30 ms", Fault::Latency(Duration::from_millis(30)), true),
+        ("slow close", Fault::SlowClose, true),
+    ] {
+        proxy.set(fault);
+        let started = Instant::now();
+        let answer = server.call("POST", "/integrations?dryRun=true", Some(&payload)).await;
+        let took = started.elapsed();
+        assert!(took < deadline, "{name}: {took:?}");
+        assert_eq!(answer.status, 200, "{name}: {}", answer.text);
+        let test = connection_test(&answer.body);
+        if passes {
+            assert_eq!(test["status"], "passed", "{name}: {test}");
+        } else {
+            assert_eq!(test["status"], "failed", "{name}: {test}");
+            assert_eq!(test["fault"], "transient", "{name}: {test}");
+        }
+        eprintln!(
+            "| {name} | Databricks validation (dryRun) | connection test {} {} | {:.1} s |",
             test["status"],
             test["platformError"],
             took.as_secs_f64()
