@@ -9,7 +9,10 @@
 //! - `ResetAfter(n)`: `n` bytes from the client are forwarded, then both sides are reset
 //!   (a connection lost in the middle of an exchange);
 //! - `BlackHole`: accepted, read and never answered (a dropped route: only a timeout ends it);
-//! - `SlowClose`: forwarded, but the close of either side reaches the other 5 s late.
+//! - `SlowClose`: forwarded, but the close of either side reaches the other 5 s late;
+//! - `Throttle`: an HTTP server's throttling: each new connection's request is answered
+//!   `429 Too Many Requests` with `Retry-After: 1` (and the connection closed) while the
+//!   count [`FaultProxy::throttle`] set lasts; then connections are forwarded.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +39,8 @@ pub enum Fault {
     BlackHole,
     /// Pass the close on 5 s late.
     SlowClose,
+    /// Answer HTTP 429 while the throttle count lasts.
+    Throttle,
 }
 
 /// A running proxy; it stops when dropped.
@@ -43,6 +48,8 @@ pub struct FaultProxy {
     address: SocketAddr,
     fault: Arc<Mutex<Fault>>,
     accepted: Arc<AtomicU64>,
+    /// Throttled answers still to give, and given.
+    throttle: Arc<(AtomicU64, AtomicU64)>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -53,15 +60,25 @@ impl FaultProxy {
         let address = listener.local_addr().expect("its address");
         let fault = Arc::new(Mutex::new(Fault::None));
         let accepted = Arc::new(AtomicU64::new(0));
-        let (shared, count) = (Arc::clone(&fault), Arc::clone(&accepted));
+        let throttle = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
+        let (shared, count, throttling) = (Arc::clone(&fault), Arc::clone(&accepted), Arc::clone(&throttle));
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 count.fetch_add(1, Ordering::SeqCst);
-                let fault = *shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut fault = *shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if fault == Fault::Throttle {
+                    let left = throttling.0.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+                    if left.is_ok() {
+                        throttling.1.fetch_add(1, Ordering::SeqCst);
+                        tokio::spawn(too_many_requests(client));
+                        continue;
+                    }
+                    fault = Fault::None;
+                }
                 tokio::spawn(handle(client, upstream, fault));
             }
         });
-        Self { address, fault, accepted, task }
+        Self { address, fault, accepted, throttle, task }
     }
 
     /// Where clients connect.
@@ -78,6 +95,51 @@ impl FaultProxy {
     pub fn accepted(&self) -> u64 {
         self.accepted.load(Ordering::SeqCst)
     }
+
+    /// Answers the next `count` connections' requests with HTTP 429, then forwards again.
+    pub fn throttle(&self, count: u64) {
+        self.throttle.0.store(count, Ordering::SeqCst);
+        self.throttle.1.store(0, Ordering::SeqCst);
+        self.set(Fault::Throttle);
+    }
+
+    /// How many 429 answers were given since [`FaultProxy::throttle`].
+    pub fn throttled(&self) -> u64 {
+        self.throttle.1.load(Ordering::SeqCst)
+    }
+}
+
+/// Reads one HTTP request (headers, then a body of `Content-Length`) and answers 429.
+async fn too_many_requests(mut client: TcpStream) {
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let header_end = loop {
+        match client.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => seen.extend_from_slice(&buffer[..n]),
+        }
+        if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end + 4;
+        }
+        if seen.len() > 64 * 1024 {
+            return;
+        }
+    };
+    let headers = String::from_utf8_lossy(&seen[..header_end]).to_ascii_lowercase();
+    let length: usize = headers
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    while seen.len() < header_end + length {
+        match client.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => seen.extend_from_slice(&buffer[..n]),
+        }
+    }
+    let answer = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Type: text/plain\r\nContent-Length: 18\r\nConnection: close\r\n\r\nToo many requests\n";
+    let _ = client.write_all(answer).await;
+    let _ = client.shutdown().await;
 }
 
 impl Drop for FaultProxy {

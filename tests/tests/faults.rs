@@ -238,6 +238,30 @@ async fn snowflake_validation_under_network_faults() {
             took.as_secs_f64()
         );
     }
+
+    // Throttling (HTTP 429 with Retry-After: 1): one answer is waited out and the validation
+    // passes (within the 2 s check deadline); a platform that keeps throttling is tried a bounded number of times
+    // and the connection test fails as transient, within its deadline.
+    proxy.throttle(1);
+    let answer = server.call("POST", "/integrations?dryRun=true", Some(&payload)).await;
+    assert_eq!(connection_test(&answer.body)["status"], "passed", "{}", answer.text);
+    assert_eq!(proxy.throttled(), 1, "the 429 was met and waited out");
+    proxy.throttle(1000);
+    let started = Instant::now();
+    let answer = server.call("POST", "/integrations?dryRun=true", Some(&payload)).await;
+    let took = started.elapsed();
+    let test = connection_test(&answer.body);
+    assert_eq!(test["status"], "failed", "{test}");
+    assert_eq!(test["fault"], "transient", "{test}");
+    assert!(took < deadline, "{took:?}");
+    let made = proxy.throttled();
+    assert!((2..=4).contains(&made), "a bounded number of attempts, waiting Retry-After between them: {made}");
+    eprintln!("| throttled once (429, Retry-After: 1) | Snowflake validation (dryRun) | passed after waiting | |");
+    eprintln!(
+        "| always throttled | Snowflake validation (dryRun) | connection test failed (transient) after {made} requests: {} | {:.1} s |",
+        test["platformError"],
+        took.as_secs_f64()
+    );
 }
 
 /// The Databricks adapter's validation through the proxy to minilake (HTTPS), as for Snowflake.

@@ -29,6 +29,52 @@ use warden_platform::{ErrorKind, PlatformError};
 /// How often, and how long, a statement still running is polled.
 const POLL_EVERY: Duration = Duration::from_millis(250);
 const POLL_AT_MOST: usize = 240;
+/// How many times a request Snowflake answers HTTP 429 or 503 is made, as the connectors
+/// retry those codes.
+const THROTTLED_ATTEMPTS: u32 = 4;
+/// The first wait after a throttled answer without `Retry-After`; it doubles.
+const THROTTLED_BACKOFF: Duration = Duration::from_millis(250);
+/// The longest wait between throttled attempts, whatever `Retry-After` says.
+const THROTTLED_MAX_WAIT: Duration = Duration::from_secs(10);
+
+/// Sends the request `build` makes (afresh for each attempt) and reads its JSON answer. An
+/// HTTP 429 or 503 (Snowflake, or a proxy in front of it, asking Warden to slow down; the
+/// statement did not run) is tried again after what `Retry-After` says, else after a doubling
+/// wait, at most [`THROTTLED_ATTEMPTS`] times in all; then it is a throttled error.
+async fn send_json(what: &str, build: impl Fn() -> reqwest::RequestBuilder) -> Result<Value, PlatformError> {
+    let mut backoff = THROTTLED_BACKOFF;
+    let mut attempt = 1;
+    loop {
+        let response = build().send().await.map_err(|e| unreachable(what, e))?;
+        let status = response.status().as_u16();
+        if !matches!(status, 429 | 503) {
+            return response.json().await.map_err(|e| unreachable(what, e));
+        }
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        if attempt >= THROTTLED_ATTEMPTS {
+            return Err(PlatformError::new(
+                ErrorKind::Throttled { retry_after },
+                format!("{what}: Snowflake answered HTTP {status} to {attempt} attempts; it asks Warden to slow down"),
+            ));
+        }
+        let pause = retry_after.unwrap_or(backoff).min(THROTTLED_MAX_WAIT);
+        tracing::info!(
+            what,
+            status,
+            attempt,
+            wait_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
+            "throttled by Snowflake; retrying"
+        );
+        tokio::time::sleep(pause).await;
+        backoff = (backoff * 2).min(THROTTLED_MAX_WAIT);
+        attempt += 1;
+    }
+}
 
 /// The name Warden's sessions carry (`CLIENT_APP_ID`).
 const CLIENT_APP_ID: &str = "Warden";
@@ -207,15 +253,9 @@ pub async fn login(endpoint: &Endpoint, login: &Login) -> Result<Session, Platfo
         }
     }
     let url = format!("{}/session/v1/login-request", endpoint.base_url);
-    let response = http
-        .post(&url)
-        .query(&query)
-        .header("accept", "application/json")
-        .json(&json!({"data": data}))
-        .send()
-        .await
-        .map_err(|e| unreachable("login", e))?;
-    let answer: Value = response.json().await.map_err(|e| unreachable("login", e))?;
+    let body = json!({"data": data});
+    let answer =
+        send_json("login", || http.post(&url).query(&query).header("accept", "application/json").json(&body)).await?;
     if answer["success"] != json!(true) {
         return Err(refused(&answer, "login"));
     }
@@ -251,19 +291,16 @@ impl Session {
             )
         })?;
         let url = format!("{}/session/token-request", self.base_url);
-        let answer: Value = self
-            .http
-            .post(&url)
-            .query(&[("requestId", request_id())])
-            .header("authorization", format!("Snowflake Token=\"{}\"", master.expose()))
-            .header("accept", "application/json")
-            .json(&json!({"oldSessionToken": session.expose(), "requestType": "RENEW"}))
-            .send()
-            .await
-            .map_err(|e| unreachable("renewing the session", e))?
-            .json()
-            .await
-            .map_err(|e| unreachable("renewing the session", e))?;
+        let body = json!({"oldSessionToken": session.expose(), "requestType": "RENEW"});
+        let answer = send_json("renewing the session", || {
+            self.http
+                .post(&url)
+                .query(&[("requestId", request_id())])
+                .header("authorization", format!("Snowflake Token=\"{}\"", master.expose()))
+                .header("accept", "application/json")
+                .json(&body)
+        })
+        .await?;
         let renewed = answer["data"]["sessionToken"].as_str().filter(|_| answer["success"] == json!(true));
         let Some(renewed) = renewed else { return Err(refused(&answer, "renewing the session")) };
         let master = answer["data"]["masterToken"].as_str().map_or(master, |t| Secret::new(t.to_owned()));
@@ -293,17 +330,17 @@ impl Session {
         let label = warden_scripts::label(sql);
         let sequence = self.sequence.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let url = format!("{}/queries/v1/query-request", self.base_url);
-        let response = self
-            .http
-            .post(&url)
-            .query(&[("requestId", request_id())])
-            .header("authorization", self.authorization())
-            .header("accept", "application/snowflake")
-            .json(&json!({"sqlText": sql, "sequenceId": sequence, "asyncExec": false}))
-            .send()
-            .await
-            .map_err(|e| unreachable(&label, e))?;
-        let mut answer: Value = response.json().await.map_err(|e| unreachable(&label, e))?;
+        let body = json!({"sqlText": sql, "sequenceId": sequence, "asyncExec": false});
+        let request_id = request_id();
+        let mut answer = send_json(&label, || {
+            self.http
+                .post(&url)
+                .query(&[("requestId", request_id.as_str())])
+                .header("authorization", self.authorization())
+                .header("accept", "application/snowflake")
+                .json(&body)
+        })
+        .await?;
         for _ in 0..POLL_AT_MOST {
             // 333334 and 333333: the statement is still running; its result is polled.
             if !matches!(answer["code"].as_str(), Some("333334" | "333333")) {
@@ -311,17 +348,14 @@ impl Session {
             }
             let Some(path) = answer["data"]["getResultUrl"].as_str().map(str::to_owned) else { break };
             tokio::time::sleep(POLL_EVERY).await;
-            answer = self
-                .http
-                .get(format!("{}{path}", self.base_url))
-                .header("authorization", self.authorization())
-                .header("accept", "application/snowflake")
-                .send()
-                .await
-                .map_err(|e| unreachable(&label, e))?
-                .json()
-                .await
-                .map_err(|e| unreachable(&label, e))?;
+            let result_url = format!("{}{path}", self.base_url);
+            answer = send_json(&label, || {
+                self.http
+                    .get(&result_url)
+                    .header("authorization", self.authorization())
+                    .header("accept", "application/snowflake")
+            })
+            .await?;
         }
         Ok(answer)
     }
