@@ -190,6 +190,41 @@ async fn redshift_under_network_faults() {
     eprintln!("{}", table.join("\n"));
 }
 
+/// A dry run of `payload` under each fault at the proxy: a breaking fault fails the
+/// connection test as transient within the check deadline; a slow link still passes. Prints
+/// a table row for each.
+async fn validation_under_faults(server: &Server, proxy: &FaultProxy, payload: &Value, platform: &str) {
+    let deadline = Duration::from_secs(CHECK_SECS * 3 + 10);
+    for (name, fault, passes) in [
+        ("reset", Fault::Reset, false),
+        ("black hole", Fault::BlackHole, false),
+        ("reset after 200 bytes", Fault::ResetAfter(200), false),
+        ("latency 30 ms", Fault::Latency(Duration::from_millis(30)), true),
+        ("slow close", Fault::SlowClose, true),
+    ] {
+        proxy.set(fault);
+        let started = Instant::now();
+        let answer = server.call("POST", "/integrations?dryRun=true", Some(payload)).await;
+        let took = started.elapsed();
+        assert!(took < deadline, "{platform}, {name}: {took:?}");
+        assert_eq!(answer.status, 200, "{platform}, {name}: {}", answer.text);
+        let test = connection_test(&answer.body);
+        if passes {
+            assert_eq!(test["status"], "passed", "{platform}, {name}: {test}");
+        } else {
+            assert_eq!(test["status"], "failed", "{platform}, {name}: {test}");
+            assert_eq!(test["fault"], "transient", "{platform}, {name}: {test}");
+        }
+        eprintln!(
+            "| {name} | {platform} validation (dryRun) | connection test {} {} | {:.1} s |",
+            test["status"],
+            test["platformError"],
+            took.as_secs_f64()
+        );
+    }
+    proxy.set(Fault::None);
+}
+
 /// The Snowflake adapter's validation through the proxy to fakesnow: a breaking fault fails
 /// the connection test as transient within the check deadline; a slow link still passes.
 #[tokio::test]
@@ -211,37 +246,11 @@ async fn snowflake_validation_under_network_faults() {
         "authenticationType": "userPassword", "username": "ADMIN", "password": "Adm1n-Pr1vileged-pw",
         "connectArgs": "protocol=http"}});
     let deadline = Duration::from_secs(CHECK_SECS * 3 + 10);
-    for (name, fault, passes) in [
-        ("reset", Fault::Reset, false),
-        ("black hole", Fault::BlackHole, false),
-        ("reset after 200 bytes", Fault::ResetAfter(200), false),
-        ("latency 30 ms", Fault::Latency(Duration::from_millis(30)), true),
-        ("slow close", Fault::SlowClose, true),
-    ] {
-        proxy.set(fault);
-        let started = Instant::now();
-        let answer = server.call("POST", "/integrations?dryRun=true", Some(&payload)).await;
-        let took = started.elapsed();
-        assert!(took < deadline, "{name}: {took:?}");
-        assert_eq!(answer.status, 200, "{name}: {}", answer.text);
-        let test = connection_test(&answer.body);
-        if passes {
-            assert_eq!(test["status"], "passed", "{name}: {test}");
-        } else {
-            assert_eq!(test["status"], "failed", "{name}: {test}");
-            assert_eq!(test["fault"], "transient", "{name}: {test}");
-        }
-        eprintln!(
-            "| {name} | Snowflake validation (dryRun) | connection test {} {} | {:.1} s |",
-            test["status"],
-            test["platformError"],
-            took.as_secs_f64()
-        );
-    }
+    validation_under_faults(&server, &proxy, &payload, "Snowflake").await;
 
     // Throttling (HTTP 429 with Retry-After: 1): one answer is waited out and the validation
-    // passes (within the 2 s check deadline); a platform that keeps throttling is tried a bounded number of times
-    // and the connection test fails as transient, within its deadline.
+    // passes (within the 2 s check deadline); a platform that keeps throttling is tried a
+    // bounded number of times and the connection test fails as transient, within its deadline.
     proxy.throttle(1);
     let answer = server.call("POST", "/integrations?dryRun=true", Some(&payload)).await;
     assert_eq!(connection_test(&answer.body)["status"], "passed", "{}", answer.text);
@@ -293,32 +302,5 @@ async fn databricks_validation_under_network_faults() {
     let payload = json!({"type": "Databricks", "autoBootstrap": false, "config": {"workspaceUrl": "127.0.0.1",
         "port": proxy.address().port(), "httpPath": format!("/sql/1.0/warehouses/{warehouse}"),
         "authenticationType": "token", "token": format!("dapi{}", unique("fault")), "catalog": unique("wcat_fault")}});
-    let deadline = Duration::from_secs(CHECK_SECS * 3 + 10);
-    for (name, fault, passes) in [
-        ("reset", Fault::Reset, false),
-        ("black hole", Fault::BlackHole, false),
-        ("reset after 200 bytes", Fault::ResetAfter(200), false),
-        ("latency 30 ms", Fault::Latency(Duration::from_millis(30)), true),
-        ("slow close", Fault::SlowClose, true),
-    ] {
-        proxy.set(fault);
-        let started = Instant::now();
-        let answer = server.call("POST", "/integrations?dryRun=true", Some(&payload)).await;
-        let took = started.elapsed();
-        assert!(took < deadline, "{name}: {took:?}");
-        assert_eq!(answer.status, 200, "{name}: {}", answer.text);
-        let test = connection_test(&answer.body);
-        if passes {
-            assert_eq!(test["status"], "passed", "{name}: {test}");
-        } else {
-            assert_eq!(test["status"], "failed", "{name}: {test}");
-            assert_eq!(test["fault"], "transient", "{name}: {test}");
-        }
-        eprintln!(
-            "| {name} | Databricks validation (dryRun) | connection test {} {} | {:.1} s |",
-            test["status"],
-            test["platformError"],
-            took.as_secs_f64()
-        );
-    }
+    validation_under_faults(&server, &proxy, &payload, "Databricks").await;
 }
