@@ -69,6 +69,13 @@ pub async fn send(
         .send()
         .await
         .map_err(|e| PlatformError::new(crate::transport_error_kind(&e), format!("{what}: {}", e.without_url())))?;
+    answer_of(response, what).await
+}
+
+/// Reads an HTTP answer: its status, `Retry-After` (within [`MAX_WAIT`]) and JSON body
+/// (`null` when the body is empty or not JSON). A body cut short is a transport error, as the
+/// connection failed.
+pub async fn answer_of(response: reqwest::Response, what: &str) -> Result<Answer, PlatformError> {
     let status = response.status().as_u16();
     let retry_after = response
         .headers()
@@ -76,7 +83,10 @@ pub async fn send(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(|seconds| Duration::from_secs(seconds).min(MAX_WAIT));
-    let text = response.text().await.unwrap_or_default();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| PlatformError::new(crate::transport_error_kind(&e), format!("{what}: {}", e.without_url())))?;
     let body = if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
     Ok(Answer { status, body, retry_after })
 }

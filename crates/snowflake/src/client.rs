@@ -23,57 +23,46 @@ use arrow_array::RecordBatch;
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use base64::Engine as _;
 use serde_json::{Value, json};
+use warden_http::rest;
 use warden_model::Secret;
 use warden_platform::{ErrorKind, PlatformError};
 
 /// How often, and how long, a statement still running is polled.
 const POLL_EVERY: Duration = Duration::from_millis(250);
 const POLL_AT_MOST: usize = 240;
-/// How many times a request Snowflake answers HTTP 429 or 503 is made, as the connectors
-/// retry those codes.
-const THROTTLED_ATTEMPTS: u32 = 4;
-/// The first wait after a throttled answer without `Retry-After`; it doubles.
-const THROTTLED_BACKOFF: Duration = Duration::from_millis(250);
-/// The longest wait between throttled attempts, whatever `Retry-After` says.
-const THROTTLED_MAX_WAIT: Duration = Duration::from_secs(10);
 
 /// Sends the request `build` makes (afresh for each attempt) and reads its JSON answer. An
 /// HTTP 429 or 503 (Snowflake, or a proxy in front of it, asking Warden to slow down; the
-/// statement did not run) is tried again after what `Retry-After` says, else after a doubling
-/// wait, at most [`THROTTLED_ATTEMPTS`] times in all; then it is a throttled error.
+/// statement did not run) is tried again as `warden_http::rest::retrying` does for every REST
+/// adapter (what `Retry-After` says, else a doubling wait, a bounded number of attempts), as
+/// the connectors retry those codes; then it is a throttled error.
 async fn send_json(what: &str, build: impl Fn() -> reqwest::RequestBuilder) -> Result<Value, PlatformError> {
-    let mut backoff = THROTTLED_BACKOFF;
-    let mut attempt = 1;
-    loop {
-        let response = build().send().await.map_err(|e| unreachable(what, e))?;
-        let status = response.status().as_u16();
-        if !matches!(status, 429 | 503) {
-            return response.json().await.map_err(|e| unreachable(what, e));
+    let attempt = || {
+        let request = build();
+        async move {
+            let response = request.send().await.map_err(|e| unreachable(what, e))?;
+            rest::answer_of(response, what).await
         }
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        if attempt >= THROTTLED_ATTEMPTS {
-            return Err(PlatformError::new(
-                ErrorKind::Throttled { retry_after },
-                format!("{what}: Snowflake answered HTTP {status} to {attempt} attempts; it asks Warden to slow down"),
-            ));
-        }
-        let pause = retry_after.unwrap_or(backoff).min(THROTTLED_MAX_WAIT);
-        tracing::info!(
-            what,
-            status,
-            attempt,
-            wait_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
-            "throttled by Snowflake; retrying"
-        );
-        tokio::time::sleep(pause).await;
-        backoff = (backoff * 2).min(THROTTLED_MAX_WAIT);
-        attempt += 1;
+    };
+    let throttled = |answer: &rest::Answer| matches!(answer.status, 429 | 503);
+    let answer = rest::retrying("Snowflake", what, attempt, throttled).await?;
+    if throttled(&answer) {
+        return Err(PlatformError::new(
+            ErrorKind::Throttled { retry_after: answer.retry_after },
+            format!(
+                "{what}: Snowflake answered HTTP {} to {} attempts; it asks Warden to slow down",
+                answer.status,
+                rest::ATTEMPTS
+            ),
+        ));
     }
+    if answer.body.is_null() {
+        return Err(PlatformError::new(
+            rest::kind_of_status(answer.status),
+            format!("{what}: Snowflake answered HTTP {} without a JSON body", answer.status),
+        ));
+    }
+    Ok(answer.body)
 }
 
 /// The name Warden's sessions carry (`CLIENT_APP_ID`).
