@@ -90,9 +90,10 @@ impl AdminKeyCache {
     pub const TTL: std::time::Duration = std::time::Duration::from_secs(5);
     const MAX_ENTRIES: usize = 1024;
 
+    /// The remembered keys, forgotten first if `generation` is newer than theirs.
     fn lock(&self, generation: u64) -> std::sync::MutexGuard<'_, RememberedKeys> {
         let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if entries.generation != generation {
+        if generation > entries.generation {
             entries.by_hash.clear();
             entries.generation = generation;
         }
@@ -106,8 +107,13 @@ impl AdminKeyCache {
         (at.elapsed() < Self::TTL && expires_at.is_none_or(|expiry| expiry > now)).then(|| actor.clone())
     }
 
+    /// Remembers a lookup made under `generation`; one that a later revocation may have made
+    /// stale (its generation is older than what is remembered) is not kept.
     fn put(&self, hash: String, actor: Actor, expires_at: Option<i64>, generation: u64) {
         let mut entries = self.lock(generation);
+        if generation < entries.generation {
+            return;
+        }
         if entries.by_hash.len() >= Self::MAX_ENTRIES {
             entries.by_hash.retain(|_, (_, at, _)| at.elapsed() < Self::TTL);
             if entries.by_hash.len() >= Self::MAX_ENTRIES {
