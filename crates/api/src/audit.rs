@@ -21,7 +21,7 @@ use crate::views::rfc3339;
 
 /// The largest page `GET /audit` answers, and the page it answers without `limit`.
 const MAX_ENTRIES: u32 = 1000;
-const DEFAULT_ENTRIES: u32 = 100;
+pub(crate) const DEFAULT_ENTRIES: u32 = 100;
 
 /// One audit entry.
 #[derive(Debug, Serialize, ToSchema)]
@@ -67,6 +67,14 @@ impl From<AuditEntry> for AuditView {
     }
 }
 
+/// A `limit` parameter of the audit routes: 1 to [`MAX_ENTRIES`].
+pub(crate) fn limit(value: &str) -> Result<u32, ApiError> {
+    value.parse::<u32>().ok().filter(|n| (1..=MAX_ENTRIES).contains(n)).ok_or_else(|| {
+        ErrorCode::InvalidQueryValue { parameter: "limit", expected: format!("a whole number from 1 to {MAX_ENTRIES}") }
+            .into()
+    })
+}
+
 fn audit_query(query: &QueryPairs) -> Result<AuditQuery, ApiError> {
     const ACCEPTED: [&str; 4] = ["integrationId", "since", "after", "limit"];
     let mut audit = AuditQuery { limit: DEFAULT_ENTRIES, ..AuditQuery::default() };
@@ -97,13 +105,7 @@ fn audit_query(query: &QueryPairs) -> Result<AuditQuery, ApiError> {
                         .ok_or_else(|| invalid("after", "an audit entry id (a positive whole number)"))?,
                 );
             }
-            "limit" => {
-                audit.limit = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=MAX_ENTRIES).contains(n))
-                    .ok_or_else(|| invalid("limit", "a whole number from 1 to 1000"))?;
-            }
+            "limit" => audit.limit = limit(value)?,
             other => {
                 let parameter: String = other.chars().take(100).collect();
                 return Err(ErrorCode::UnknownQuery { parameter, accepted: ACCEPTED.join(", ") }.into());

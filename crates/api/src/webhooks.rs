@@ -9,6 +9,7 @@ use warden_model::ErrorCode;
 use warden_store::WebhookDeliveryRecord;
 
 use crate::AppState;
+use crate::audit::DEFAULT_ENTRIES;
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::QueryPairs;
 use crate::views::rfc3339;
@@ -64,17 +65,10 @@ impl From<WebhookDeliveryRecord> for DeliveryView {
     responses((status = 200, body = Vec<DeliveryView>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     security(("apiKey" = [])))]
 pub async fn deliveries(State(state): State<AppState>, query: QueryPairs) -> Result<Json<Vec<DeliveryView>>, ApiError> {
-    let mut limit = 100;
+    let mut limit = DEFAULT_ENTRIES;
     for (name, value) in query.pairs() {
         match name.as_str() {
-            "limit" => {
-                limit = value.parse::<u32>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| {
-                    ErrorCode::InvalidQueryValue {
-                        parameter: "limit",
-                        expected: "a whole number from 1 to 1000".into(),
-                    }
-                })?;
-            }
+            "limit" => limit = crate::audit::limit(value)?,
             other => {
                 let parameter: String = other.chars().take(100).collect();
                 return Err(ErrorCode::UnknownQuery { parameter, accepted: "limit".into() }.into());
