@@ -642,8 +642,9 @@ async fn backup(file: &Path, args: &StoreArgs) -> Result<(), String> {
     if args.database_url.is_some() {
         return Err(format!(
             "the store is on PostgreSQL: back it up with pg_dump, which takes a consistent snapshot of a running database \
-             (pg_dump --format=custom --file {} \"$WARDEN_DATABASE_URL\"; restore with pg_restore --clean --dbname <url> <file>), \
+             (pg_dump --format=custom --file {} <database URL>; restore with pg_restore --clean --dbname <database URL> {}), \
              and keep the master key (WARDEN_MASTER_KEY) with it",
+            file.display(),
             file.display()
         ));
     }
@@ -671,8 +672,9 @@ async fn restore(file: &Path, force: bool, args: &StoreArgs) -> Result<(), Strin
         return Err("the store is on PostgreSQL: restore it with pg_restore (see warden backup --help)".into());
     }
     let _lock = lock_data_dir(&args.data_dir)?;
-    let key = MasterKey::load_or_create(&args.data_dir).map_err(|e| e.to_string())?;
-    let summary = warden_store::backup::check_backup(file, &key).await.map_err(|e| match e {
+    let mut keys = vec![MasterKey::load_or_create(&args.data_dir).map_err(|e| e.to_string())?];
+    keys.extend(MasterKey::load_previous(&args.data_dir).map_err(|e| e.to_string())?);
+    let summary = warden_store::backup::check_backup(file, &keys).await.map_err(|e| match e {
         StoreError::WrongMasterKey => format!(
             "the secrets in {} were sealed with another master key: put that key in {} or WARDEN_MASTER_KEY and run restore again",
             file.display(),

@@ -45,16 +45,17 @@ pub async fn snapshot_sqlite(database: &Path, target: &Path) -> Result<BackupSum
             .map_err(|e| StoreError::Io(format!("{}: {e}", target.display())))?;
     }
     let mut written = read_only(target).await?;
-    let summary = summarise(&mut written, None).await;
+    let summary = summarise(&mut written, &[]).await;
     written.close().await?;
     summary
 }
 
-/// Checks a backup file for a restore with `key`: SQLite's integrity check, Warden's
-/// tables, migrations this version knows, and every sealed secret opening with `key`.
-pub async fn check_backup(file: &Path, key: &MasterKey) -> Result<BackupSummary, StoreError> {
+/// Checks a backup file for a restore with `keys` (the master key, and during a rotation the
+/// key it replaces): SQLite's integrity check, Warden's tables, migrations this version knows,
+/// and every sealed secret opening with one of them.
+pub async fn check_backup(file: &Path, keys: &[MasterKey]) -> Result<BackupSummary, StoreError> {
     let mut connection = read_only(file).await?;
-    let summary = summarise(&mut connection, Some(key)).await;
+    let summary = summarise(&mut connection, keys).await;
     connection.close().await?;
     summary
 }
@@ -66,14 +67,13 @@ pub async fn count_integrations(database: &Path) -> Result<i64, StoreError> {
     }
     let mut connection = read_only(database).await?;
     let tables: i64 =
-        sqlx::query("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'integrations'")
+        sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'integrations'")
             .fetch_one(&mut connection)
-            .await?
-            .try_get("n")?;
+            .await?;
     let count = if tables == 0 {
         0
     } else {
-        sqlx::query("SELECT COUNT(*) AS n FROM integrations").fetch_one(&mut connection).await?.try_get("n")?
+        sqlx::query_scalar("SELECT COUNT(*) FROM integrations").fetch_one(&mut connection).await?
     };
     connection.close().await?;
     Ok(count)
@@ -84,47 +84,42 @@ async fn read_only(path: &Path) -> Result<SqliteConnection, StoreError> {
     Ok(SqliteConnection::connect_with(&options).await?)
 }
 
-async fn summarise(connection: &mut SqliteConnection, key: Option<&MasterKey>) -> Result<BackupSummary, StoreError> {
+/// What the file holds, after its checks; with `keys`, every sealed secret must open with one
+/// of them.
+async fn summarise(connection: &mut SqliteConnection, keys: &[MasterKey]) -> Result<BackupSummary, StoreError> {
     let verdict: String = sqlx::query("PRAGMA integrity_check").fetch_one(&mut *connection).await?.try_get(0)?;
     if verdict != "ok" {
         return Err(StoreError::Corrupt(format!("the file fails SQLite's integrity check: {verdict}")));
     }
-    let tables: Vec<String> = sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table'")
-        .fetch_all(&mut *connection)
-        .await?
-        .iter()
-        .map(|row| row.try_get("name"))
-        .collect::<Result<_, _>>()?;
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'").fetch_all(&mut *connection).await?;
     for wanted in ["_sqlx_migrations", "integrations", "audit_log", "jobs"] {
         if !tables.iter().any(|t| t == wanted) {
             return Err(StoreError::Corrupt(format!("the file is not a Warden store (it has no {wanted} table)")));
         }
     }
     let known = sqlx::migrate!("./migrations/sqlite");
-    let applied: Vec<i64> = sqlx::query("SELECT version FROM _sqlx_migrations")
-        .fetch_all(&mut *connection)
-        .await?
-        .iter()
-        .map(|row| row.try_get("version"))
-        .collect::<Result<_, _>>()?;
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations").fetch_all(&mut *connection).await?;
     if let Some(newer) = applied.iter().find(|v| !known.iter().any(|m| m.version == **v)) {
         return Err(StoreError::Corrupt(format!(
             "the file was written by a newer Warden (migration {newer}); restore it with that version"
         )));
     }
-    let count = |table: &str| format!("SELECT COUNT(*) AS n FROM {table}");
-    let integrations: i64 =
-        sqlx::query(AssertSqlSafe(count("integrations"))).fetch_one(&mut *connection).await?.try_get("n")?;
-    let audit_entries: i64 =
-        sqlx::query(AssertSqlSafe(count("audit_log"))).fetch_one(&mut *connection).await?.try_get("n")?;
+    let integrations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM integrations").fetch_one(&mut *connection).await?;
+    let audit_entries: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(&mut *connection).await?;
     let mut sealed_secrets = 0;
-    if let Some(key) = key {
-        let sealed = sqlx::query("SELECT secrets AS sealed FROM integrations UNION ALL SELECT input_secrets FROM jobs WHERE input_secrets IS NOT NULL")
-            .fetch_all(&mut *connection)
-            .await?;
-        for row in sealed {
-            let bytes: Vec<u8> = row.try_get("sealed")?;
-            key.open(&bytes)?;
+    if !keys.is_empty() {
+        let sealed: Vec<Vec<u8>> = sqlx::query_scalar(
+            "SELECT secrets FROM integrations UNION ALL SELECT input_secrets FROM jobs WHERE input_secrets IS NOT NULL",
+        )
+        .fetch_all(&mut *connection)
+        .await?;
+        for bytes in sealed {
+            // A backup taken before a rotation began opens with the key the rotation replaced.
+            if !keys.iter().any(|key| key.open(&bytes).is_ok()) {
+                return Err(StoreError::WrongMasterKey);
+            }
             sealed_secrets += 1;
         }
     }
