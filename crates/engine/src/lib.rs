@@ -445,8 +445,11 @@ impl Engine {
                 return;
             }
         };
-        let previous = match self.store.get_integration(id).await {
-            Ok(stored) => stored.and_then(|i| i.validation_results),
+        // Read as shown (the read cache, no secret decrypted): only the results are compared.
+        let previous = match self.store.shown(id).await {
+            Ok(shown) => shown
+                .and_then(|shown| shown.summary.validation_results.clone())
+                .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok()),
             Err(error) => {
                 tracing::warn!(integration = %id, %error, "could not read the previous validation run");
                 None
