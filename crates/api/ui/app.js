@@ -110,6 +110,13 @@ function flatten(value, prefix, out) {
   return out;
 }
 
+// A test's message without the platform's own words at its end: the next column shows them.
+function withoutPlatformError(test) {
+  const message = test.message || '';
+  const platform = test.platformError;
+  return platform && message.endsWith(platform) ? message.slice(0, -platform.length).trim() : message;
+}
+
 function shown(value) {
   if (value === undefined || value === null) return '(none)';
   if (value === '[REDACTED]') return '(secret, not shown)';
@@ -147,7 +154,7 @@ async function renderDetail(id) {
   $('tests').tBodies[0].replaceChildren(...tests.map((t) => el('tr', {},
     el('th', { scope: 'row', text: t.name }),
     el('td', {}, badge(t.status), t.fault ? el('span', { class: 'fault', text: ` ${t.fault}` }) : null),
-    el('td', { text: t.message || '' }),
+    el('td', { text: withoutPlatformError(t) }),
     el('td', { text: t.platformError || '' }),
     el('td', { text: t.durationMs == null ? '' : `${t.durationMs.toFixed(1)} ms` }))));
 
