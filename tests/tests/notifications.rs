@@ -58,8 +58,7 @@ fn signed(signature: &str, body: &[u8]) -> bool {
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
     mac.update(format!("{t}.").as_bytes());
     mac.update(body);
-    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    expected == v1
+    warden_model::hex::encode(&mac.finalize().into_bytes()) == v1
 }
 
 /// The status changes of `id` in the audit log, as (entry id, status).
