@@ -79,10 +79,11 @@ async fn status_changes(server: &Server, id: u64) -> Vec<(i64, String)> {
 #[tokio::test]
 async fn a_receiver_that_was_down_gets_every_status_change_once_signed_and_in_order() {
     for backend in backends().await {
-        // The receiver's port is taken now and served later: until then, deliveries fail.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        drop(listener);
+        // The receiver's port is bound now (so no other test can take it) but listened on
+        // only later: until then a connection is refused and deliveries fail.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let port = socket.local_addr().unwrap().port();
         let url = format!("http://127.0.0.1:{port}/hook");
         let server = Server::start_binary_with_env_and_args(
             common::REHEARSAL,
@@ -119,7 +120,7 @@ async fn a_receiver_that_was_down_gets_every_status_change_once_signed_and_in_or
 
         // The receiver comes up: every status change arrives once, in order, signed.
         let inbox: Inbox = Arc::default();
-        start_receiver(tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap(), Arc::clone(&inbox));
+        start_receiver(socket.listen(64).unwrap(), Arc::clone(&inbox));
         let mut expected = status_changes(&server, id).await;
         expected.extend(status_changes(&server, failed_id).await);
         expected.sort();
