@@ -1,5 +1,7 @@
 //! The rehearsal platform: a stand-in adapter for the end-to-end tests, registered for
-//! Snowflake, Redshift and Databricks in the `warden-under-test` binary only. It talks to no
+//! Snowflake, Redshift and Databricks in the `warden-under-test` binary only (for every type
+//! but Trino when `WARDEN_REHEARSAL_EVERY_TYPE=1`, which the documentation's examples use:
+//! see `tests/docs.rs`). It talks to no
 //! platform. Its behaviour is read from the integration's host (the first DNS label is a
 //! list of words joined by `-`), so a test picks it through the public API:
 //!
@@ -39,13 +41,27 @@ pub const LOG_ENV: &str = "WARDEN_REHEARSAL_LOG";
 /// The environment variable naming the directory of injected transient faults.
 pub const FAULTS_ENV: &str = "WARDEN_REHEARSAL_FAULTS";
 
-/// The adapters of the test binary: Trino plus the rehearsal platform for three types.
+/// The environment variable that registers the rehearsal for every type but Trino.
+pub const EVERY_TYPE_ENV: &str = "WARDEN_REHEARSAL_EVERY_TYPE";
+
+/// The adapters of the test binary: Trino plus the rehearsal platform for three types, or
+/// for all six others when [`EVERY_TYPE_ENV`] is `1`.
 pub fn platforms() -> Platforms {
-    [IntegrationType::Snowflake, IntegrationType::Redshift, IntegrationType::Databricks]
-        .into_iter()
-        .fold(Platforms::new().with(Arc::new(warden_trino::Trino)), |platforms, integration_type| {
-            platforms.with(Arc::new(Rehearsal { integration_type }))
-        })
+    let types: &[IntegrationType] = if std::env::var(EVERY_TYPE_ENV).is_ok_and(|v| v == "1") {
+        &[
+            IntegrationType::Snowflake,
+            IntegrationType::Redshift,
+            IntegrationType::Databricks,
+            IntegrationType::AzureSynapseAnalytics,
+            IntegrationType::GoogleBigQuery,
+            IntegrationType::NativeS3,
+        ]
+    } else {
+        &[IntegrationType::Snowflake, IntegrationType::Redshift, IntegrationType::Databricks]
+    };
+    types.iter().fold(Platforms::new().with(Arc::new(warden_trino::Trino)), |platforms, &integration_type| {
+        platforms.with(Arc::new(Rehearsal { integration_type }))
+    })
 }
 
 /// The rehearsal's descriptors: each type's real setup model.
@@ -60,6 +76,14 @@ static SNOWFLAKE: Descriptor = Descriptor::new(
     &["authenticationType", "username", "role"],
 );
 static DATABRICKS: Descriptor = Descriptor::new(IntegrationType::Databricks, SetupModel::OwnIdentity, &[]);
+static SYNAPSE: Descriptor = Descriptor::new(
+    IntegrationType::AzureSynapseAnalytics,
+    SetupModel::PrivilegedOnce,
+    &["authenticationType", "username"],
+);
+static BIGQUERY: Descriptor = Descriptor::new(IntegrationType::GoogleBigQuery, SetupModel::ManualOnly, &[]);
+static NATIVE_S3: Descriptor =
+    Descriptor { data_sources: true, ..Descriptor::new(IntegrationType::NativeS3, SetupModel::ManualOnly, &[]) };
 
 /// The stand-in adapter for one type.
 #[derive(Debug)]
@@ -110,6 +134,9 @@ impl Platform for Rehearsal {
         match self.integration_type {
             IntegrationType::Databricks => &DATABRICKS,
             IntegrationType::Snowflake => &SNOWFLAKE,
+            IntegrationType::AzureSynapseAnalytics => &SYNAPSE,
+            IntegrationType::GoogleBigQuery => &BIGQUERY,
+            IntegrationType::NativeS3 => &NATIVE_S3,
             _ => &REDSHIFT,
         }
     }
@@ -152,7 +179,10 @@ impl Platform for Rehearsal {
         requested: &IntegrationSpec,
         current: Option<&IntegrationSpec>,
     ) -> Result<IntegrationSpec, PlatformError> {
-        if !matches!(requested.config, PlatformConfig::Redshift(_) | PlatformConfig::Snowflake(_)) {
+        if !matches!(
+            requested.config,
+            PlatformConfig::Redshift(_) | PlatformConfig::Snowflake(_) | PlatformConfig::AzureSynapse(_)
+        ) {
             return Ok(requested.clone());
         }
         let (username, password) = match current {
@@ -195,6 +225,16 @@ impl Platform for Rehearsal {
         record("rollback", spec);
         let rollback = has(spec, "failrollback").then(|| "the rehearsal was told to fail the cleanup".to_owned());
         Err(PlatformError::SetupFailed { cause: Box::new(cause), rollback })
+    }
+
+    async fn register_data_source(
+        &self,
+        spec: &IntegrationSpec,
+        _state: Option<&serde_json::Value>,
+        _request: &warden_platform::DataSourceRequest,
+    ) -> Result<Applied, PlatformError> {
+        record("register-data-source", spec);
+        Ok(Applied::NOTHING)
     }
 }
 
