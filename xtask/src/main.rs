@@ -2,8 +2,10 @@
 //!
 //! - `bench [--quick]`: the benchmarks (`bench/`), see [`bench`].
 //! - `fuzz [--cases N] [--seed S]`: the long fuzz campaigns (`fuzz/`), see [`fuzz`].
+//! - `docs`: builds the user guide (`docs/book/`) into `target/book/` and checks its links
+//!   offline, see [`docs`].
 //! - `ci`: everything CI checks, in order: formatting, clippy with warnings denied, the
-//!   whole test suite, and `cargo deny` (installing cargo-deny when it is missing). It stops
+//!   user guide's build and link check, the whole test suite, and `cargo deny` (installing cargo-deny when it is missing). It stops
 //!   at the first failing step and exits non-zero. The tests get a throwaway PostgreSQL
 //!   server (see [`postgres`]) through `WARDEN_TEST_POSTGRES_URL`; it is stopped at the end.
 //!   The script oracle gets the Python of the sqlglot virtualenv through
@@ -22,6 +24,7 @@
 #![allow(clippy::print_stdout)] // a command-line tool: stdout is its output
 
 mod browser;
+mod docs;
 mod emulators;
 mod postgres;
 mod schemathesis;
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
+        Some("docs") => docs::build_and_check(),
         Some("bench") => bench(
             args.iter().any(|a| a == "--quick"),
             args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(String::as_str),
@@ -47,7 +51,7 @@ fn main() -> ExitCode {
         ),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci | cargo xtask bench [--quick] [--only <group>] | cargo xtask fuzz [--cases N] [--seed S]"
+                "usage: cargo xtask ci | cargo xtask docs | cargo xtask bench [--quick] [--only <group>] | cargo xtask fuzz [--cases N] [--seed S]"
             );
             return ExitCode::from(2);
         }
@@ -148,6 +152,7 @@ fn ci() -> Result<(), String> {
     let started = Instant::now();
     run("cargo", &["fmt", "--all", "--", "--check"], &[])?;
     run("cargo", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"], &[])?;
+    docs::build_and_check()?;
     // Snapshots are never written in CI: a changed snapshot is a failure to review.
     let sqlglot = venv::ensure_sqlglot()?;
     let moto_python = venv::ensure_moto()?;
@@ -193,7 +198,10 @@ fn ci() -> Result<(), String> {
     // The served OpenAPI document and the server agree on every operation.
     schemathesis::check(&venv::ensure_schemathesis()?)?;
     deny()?;
-    eprintln!("\nxtask ci: fmt, clippy, tests and cargo-deny passed in {:.0} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "\nxtask ci: fmt, clippy, the guide, tests and cargo-deny passed in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
     // The closing line: the whole suite's count, not the last test binary's.
     println!("tests: {} passed, {} failed", tally.passed, tally.failed);
     Ok(())
