@@ -1,5 +1,5 @@
 //! The integrations API over HTTP against the started binary, on SQLite and PostgreSQL:
-//! every error message of API.md section 2, the Trino flow with key rotation, dryRun,
+//! every error message of the API reference §2, the Trino flow with key rotation, dryRun,
 //! forceDisable, JSON and YAML bodies, hostile input, auth, and secrets kept out of every
 //! response, log line and stored row.
 

@@ -22,7 +22,7 @@ fn privileged() -> Value {
     json!({"config": {"authenticationType": "userPassword", "username": "awsuser", "password": "S3CRET-privileged-pw"}})
 }
 
-/// The fields API.md section 1 says every integration object in a response carries.
+/// The fields the API reference §1 says every integration object in a response carries.
 fn assert_reference_schema(what: &str, integration: &Value) {
     for field in ["id", "type", "autoBootstrap", "status", "validationResults", "config", "createdAt", "updatedAt"] {
         assert!(integration.get(field).is_some(), "{what}: no {field} in {integration}");
@@ -223,7 +223,7 @@ async fn redshift_names_are_folded_to_lower_case() {
     assert!(script.text.contains("\"warden_db\""), "{}", script.text);
 }
 
-/// API.md 2.4 (found by the review behind issue 12): a Databricks integration set up
+/// the API reference §2.4 (found by the review behind issue 12): a Databricks integration set up
 /// automatically is set up with Warden's own service principal, so deleting it takes no
 /// credentials, and credentials are refused with the Databricks text.
 #[tokio::test]

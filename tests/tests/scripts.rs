@@ -1,4 +1,4 @@
-//! The script endpoints (API.md section 5) over HTTP: text by default, JSON on request, the
+//! The script endpoints (the API reference §5) over HTTP: text by default, JSON on request, the
 //! accepted types, `autoBootstrap` refused, names that cannot be made safe, and the id
 //! routes' 404/409.
 

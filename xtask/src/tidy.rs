@@ -9,6 +9,10 @@
 //! - Control-plane SQL lives in the store, platform SQL in the adapters (and the scripts):
 //!   `sqlx::query` or `sqlx::raw_sql` anywhere else is a failure.
 //!
+//! - Nothing in the repository refers to the folder beside the clone that the project's
+//!   specification came from, nor to its API file: a user's clone does not have them. The
+//!   API reference is the user guide's (`docs/book/src/reference/`).
+//!
 //! Test code (`tests/` directories, and a file's `#[cfg(test)]` part), the benchmarks and
 //! this crate are exempt.
 
@@ -148,5 +152,42 @@ mod tests {
             }
         }
         assert!(offenders.is_empty(), "SQL sent outside the store and the adapters: {offenders:?}");
+    }
+
+    /// Every file git tracks, by path relative to the root, with its text (binary files
+    /// are skipped).
+    fn tracked_texts() -> Vec<(String, String)> {
+        let root = workspace_root();
+        let listed = std::process::Command::new("git")
+            .args(["ls-files", "-z"])
+            .current_dir(&root)
+            .output()
+            .expect("git ls-files runs");
+        String::from_utf8_lossy(&listed.stdout)
+            .split('\0')
+            .filter(|p| !p.is_empty())
+            .filter_map(|p| std::fs::read_to_string(root.join(p)).ok().map(|text| (p.to_owned(), text)))
+            .collect()
+    }
+
+    #[test]
+    fn nothing_refers_to_files_a_clone_does_not_have() {
+        // Spelled in pieces, so that this file does not name them itself.
+        let forbidden = [concat!("..", "/shared"), concat!("shared", "/spec"), concat!("API", ".md")];
+        let texts = tracked_texts();
+        assert!(texts.iter().any(|(p, _)| p == "README.md"), "git ls-files lists the repository");
+        let offenders: Vec<String> = texts
+            .iter()
+            .flat_map(|(path, text)| {
+                // An applied migration is checksummed: editing even a comment in one would make
+                // every existing store refuse to start, so the old comments stay.
+                let migration = path.starts_with("crates/store/migrations/");
+                forbidden
+                    .iter()
+                    .filter(move |f| text.contains(**f) && !(migration && f.ends_with(".md")))
+                    .map(move |f| format!("{path} names {f}"))
+            })
+            .collect();
+        assert!(offenders.is_empty(), "files a user's clone does not have are named: {offenders:#?}");
     }
 }

@@ -1,4 +1,4 @@
-//! The S3 data-source routes (API.md section 7): `POST /native-s3/handler` registers data
+//! The S3 data-source routes (the API reference §7): `POST /native-s3/handler` registers data
 //! sources under an integration, `GET /native-s3/handler/{handlerId}` lists an integration's
 //! (the handler is the integration), `DELETE /dataSource/{dataSourceId}` marks one deleted,
 //! then removes it. A key with APPLICATION_ADMIN or CREATE_S3_DATASOURCE may call them.
@@ -47,7 +47,7 @@ impl From<&StoredDataSource> for DataSourceView {
     }
 }
 
-/// The registration body (API.md section 7), for the OpenAPI document.
+/// The registration body (the API reference §7), for the OpenAPI document.
 #[derive(Debug, ToSchema)]
 #[allow(dead_code, reason = "documents the body; the handler reads it as JSON")]
 #[schema(example = json!({"type": "Native S3", "integrationId": 4, "dataSources": [{"dataSourceName": "events", "prefix": "s3://acme-lake/raw/events"}]}))]
@@ -114,7 +114,7 @@ fn read(body: &Value) -> Result<(IntegrationId, Vec<DataSourceRequest>), ApiErro
 /// Register data sources under an S3 integration (its prefixes must lie under its
 /// `awsLocationPath`, exist and be listable; names are unique within it).
 #[utoipa::path(post, path = "/native-s3/handler", tag = "data sources",
-    request_body(content = DataSourcesPayload, description = "`{type, integrationId, dataSources: [{dataSourceName, prefix}]}` (API.md 7), JSON or YAML."),
+    request_body(content = DataSourcesPayload, description = "`{type, integrationId, dataSources: [{dataSourceName, prefix}]}` (the API reference §7), JSON or YAML."),
     responses((status = 200, body = Vec<DataSourceView>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     security(("apiKey" = [])))]
 pub async fn register(

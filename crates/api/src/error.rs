@@ -68,7 +68,7 @@ impl From<EngineError> for ApiError {
     }
 }
 
-/// The error body (API.md section 1).
+/// The error body (the API reference §1).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {

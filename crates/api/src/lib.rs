@@ -1,4 +1,4 @@
-//! Warden's HTTP API (axum): the routes of API.md section 2, API-key auth, request ids, the
+//! Warden's HTTP API (axum): the routes of the API reference §2, API-key auth, request ids, the
 //! JSON error body, the OpenAPI 3.1 document at `/openapi.json` and the docs page at
 //! `/docs`, both served from the binary, and the status page at `/ui/`. [`router`] builds the
 //! whole application.
@@ -126,10 +126,10 @@ impl AdminKeyCache {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Warden", description = "The control plane that wires a data-governance service into data platforms."),
+    info(title = "Warden", description = "The control plane that wires a data-governance service into data platforms. Section numbers (§2.1) are those of the API reference in Warden's user guide: `docs/book/src/reference/` in its repository, built into `target/book/reference/` by `cargo xtask docs`, with every payload field, validation test and message."),
     modifiers(&ApiKeyAuth),
-    tags((name = "integrations", description = "Integrations with data platforms (API.md section 2)."),
-         (name = "scripts", description = "SQL scripts for setting platforms up by hand (API.md section 5)."),
+    tags((name = "integrations", description = "Integrations with data platforms (the API reference §2)."),
+         (name = "scripts", description = "SQL scripts for setting platforms up by hand (the API reference §5)."),
          (name = "health", description = "Probes; no API key needed."),
          (name = "audit", description = "Who did what to which integration, and when (a Warden extension)."),
          (name = "schemas", description = "The JSON Schema (2020-12) of each integration type's payload, for editors and `warden apply` documents; no API key needed. `IntegrationPayload.config` follows the schema of its type."))

@@ -1,4 +1,4 @@
-//! The handlers of API.md section 2 (integrations) and the health probes. Each one reads
+//! The handlers of the API reference §2 (integrations) and the health probes. Each one reads
 //! its inputs with the extractors, calls one engine use case and shapes the answer; the
 //! rules live in the engine.
 
@@ -163,7 +163,7 @@ pub async fn list_integrations(State(state): State<AppState>, query: QueryPairs)
 /// Create an integration (validates first; with `dryRun=true` only validates).
 #[utoipa::path(post, path = "/integrations", tag = "integrations",
     params(("dryRun" = Option<bool>, Query, description = "Validate only; store nothing.")),
-    request_body(content = IntegrationPayload, description = "`{type, autoBootstrap, config}` (API.md 2.1), JSON or YAML."),
+    request_body(content = IntegrationPayload, description = "`{type, autoBootstrap, config}` (the API reference §2.1), JSON or YAML."),
     responses((status = 200, body = ChangeAnswer), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     security(("apiKey" = [])))]
 pub async fn create_integration(

@@ -1,4 +1,4 @@
-//! The script endpoints (API.md section 5). A script answers as `text/plain`, ready to pipe
+//! The script endpoints (the API reference §5). A script answers as `text/plain`, ready to pipe
 //! into the platform's client, or, with `Accept: application/json`, as
 //! `{"script", "dialect", "runAs", "connectTo"}`.
 

@@ -8,7 +8,7 @@
 //!
 //! hyper answers a request it cannot parse (bad header, bad Content-Length, headers too
 //! large, URI too long) itself, with an empty body. [`ErrorBodies`] gives those answers the
-//! error body every other error has (API.md section 1).
+//! error body every other error has (the API reference §1).
 
 use std::future::Future;
 use std::io;

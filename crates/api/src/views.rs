@@ -11,7 +11,7 @@ pub use warden_model::time::rfc3339;
 use warden_model::{IntegrationType, REDACTED, ValidationResults};
 use warden_store::{IntegrationSummary, StoredIntegration};
 
-/// An integration as every response shows it (API.md section 1): GET one, each item of the
+/// An integration as every response shows it (the API reference §1): GET one, each item of the
 /// list, and the answers of POST, PUT and DELETE. Every secret is `[REDACTED]`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -24,7 +24,7 @@ pub struct IntegrationView {
     pub integration_type: String,
     /// Whether Warden set the platform up itself.
     pub auto_bootstrap: bool,
-    /// Its status (API.md section 6).
+    /// Its status (the API reference §6).
     pub status: String,
     /// The latest validation run; absent before any.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -215,7 +215,7 @@ pub enum ChangeAnswer {
     DryRun(DryRunView),
 }
 
-/// An integration type's wire name (API.md 2.1).
+/// An integration type's wire name (the API reference §2.1).
 #[derive(Debug, Serialize, ToSchema)]
 #[expect(dead_code, reason = "a schema for the OpenAPI document; bodies are read by the model's payload checker")]
 pub enum IntegrationTypeName {
@@ -238,8 +238,8 @@ pub enum IntegrationTypeName {
     Trino,
 }
 
-/// An integration payload (API.md 2.1), JSON or YAML. The server checks the `config` of each
-/// type field by field and lists every problem with its path (API.md section 3 has the
+/// An integration payload (the API reference §2.1), JSON or YAML. The server checks the `config` of each
+/// type field by field and lists every problem with its path (the API reference §3 has the
 /// fields of each platform).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

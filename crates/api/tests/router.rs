@@ -1,7 +1,7 @@
 //! The router without a socket: requests sent with `tower::ServiceExt::oneshot` to
 //! `warden_api::router` over a SQLite store in a temporary directory (and only Trino, which
 //! needs no adapter). Every error answer the router can give from a request alone has the
-//! error body of API.md section 1, in milliseconds.
+//! error body of the API reference §1, in milliseconds.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a failed test
 

@@ -1,6 +1,6 @@
 //! Warden's Databricks Unity Catalog adapter, reached only over the workspace's REST APIs
 //! ([`client`]): the service principal signs in with a personal access token or OAuth M2M,
-//! through `proxyOptions` when given (`connect`). The three checks of API.md section 4:
+//! through `proxyOptions` when given (`connect`). The three checks of the API reference §4:
 //! the connection (SCIM `Me` as the principal, the SQL warehouse of `httpPath`, and every
 //! additional workspace with its own credentials); the manual catalog setup (the catalog
 //! exists and the principal owns it; each additional workspace's catalogs exist); the

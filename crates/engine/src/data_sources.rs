@@ -1,4 +1,4 @@
-//! Data sources (API.md section 7), for the platforms whose descriptor says they have them:
+//! Data sources (the API reference §7), for the platforms whose descriptor says they have them:
 //! registration (the adapter checks each request, registers it on the platform, and the
 //! store keeps it with what the adapter returned), listing, and deletion in two steps (the
 //! first DELETE marks a data source deleted, the second removes it).

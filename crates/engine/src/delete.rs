@@ -1,4 +1,4 @@
-//! DELETE of an integration (API.md 2.4): the credential rules of the body, `forceDisable`,
+//! DELETE of an integration (the API reference §2.4): the credential rules of the body, `forceDisable`,
 //! `dryRun`, and the privileged credentials an automatic integration's removal needs, read
 //! over the stored config so that only credentials come from the body.
 

@@ -1,4 +1,4 @@
-//! Warden's use cases (API.md section 2): list, get, create, update, delete (with `dryRun`
+//! Warden's use cases (the API reference §2): list, get, create, update, delete (with `dryRun`
 //! and `forceDisable`), status, the callback-key rotation and data-source registration,
 //! plus the worker that runs the jobs they queue and the recovery that follows a crash.
 //!

@@ -1,4 +1,4 @@
-//! Recurring validation (API.md section 6): every `recheck_interval` (jittered by up to a
+//! Recurring validation (the API reference §6): every `recheck_interval` (jittered by up to a
 //! tenth either way, so several processes and many integrations do not all check at once)
 //! each enabled integration is validated again, a bounded number at a time. A run that fails
 //! only on transient faults (the platform unreachable, too slow, throttling) is tried again,

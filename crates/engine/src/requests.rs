@@ -15,7 +15,7 @@ use crate::{Actor, CallbackKeyShown, Engine, EngineError, Outcome};
 const EDIT_ATTEMPTS: usize = 3;
 
 impl Engine {
-    /// `POST /integrations` (API.md 2.2). `public_url` is where a platform that calls Warden
+    /// `POST /integrations` (the API reference §2.2). `public_url` is where a platform that calls Warden
     /// back (Trino) reaches it.
     pub async fn create(
         &self,
@@ -71,7 +71,7 @@ impl Engine {
         Err(host_busy(requested))
     }
 
-    /// `PUT /integrations/{id}` (API.md 2.3). Exactly one of several concurrent PUTs starts
+    /// `PUT /integrations/{id}` (the API reference §2.3). Exactly one of several concurrent PUTs starts
     /// the edit: the status moves to `editing` (or `creating`, for an integration whose
     /// creation failed) under the version read, before validation; the others find it
     /// editing and get the 409. A failed validation puts the status back.
@@ -211,7 +211,7 @@ impl Engine {
     }
 }
 
-/// The 400 for a config the adapter's own rules refuse (API.md: a 400 names the field).
+/// The 400 for a config the adapter's own rules refuse (the API reference: a 400 names the field).
 fn adapter_rules(platform: &Arc<dyn Platform>, requested: &IntegrationSpec) -> Result<(), EngineError> {
     let problems = platform.check_config(requested);
     if problems.is_empty() { Ok(()) } else { Err(EngineError::invalid(problems)) }

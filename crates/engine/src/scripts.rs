@@ -1,4 +1,4 @@
-//! The script endpoints' use cases (API.md section 5): check the payload (or read the
+//! The script endpoints' use cases (the API reference §5): check the payload (or read the
 //! stored integration), refuse what the contract refuses, and build the script with
 //! `warden-scripts`. Nothing is stored or run.
 

@@ -1,4 +1,4 @@
-//! Warden's integration state machine (API.md sections 2 and 6) as one pure function:
+//! Warden's integration state machine (the API reference, sections §2 and 6) as one pure function:
 //! [`decide`] takes a status and an [`Operation`] and answers with the next status, "stay",
 //! or a [`Refusal`]. Every status change in Warden goes through here; nothing sets a status
 //! by hand. The full table is snapshot-tested.

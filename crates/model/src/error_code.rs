@@ -1,6 +1,6 @@
 //! The error-code table: every error the API answers with, its HTTP status and its message,
 //! in one place. The api crate maps an `ErrorCode` to a response once; nothing else invents
-//! an error text. Messages follow API.md section 2 word for word where it gives them.
+//! an error text. Messages follow the API reference §2 word for word where it gives them.
 
 use crate::integration_type::IntegrationType;
 use crate::status::{IntegrationId, Status};
@@ -370,7 +370,7 @@ impl ErrorCode {
             }
             Self::NonEditableAttributes => "Unable to edit integration due to changes of non-editable attribute(s).".into(),
             Self::EditValidationFailed { id } => format!("Unable to edit integration with ID {id}, validation failed."),
-            // API.md 2.4: DELETE's 409 uses PUT's text.
+            // the API reference §2.4: DELETE's 409 uses PUT's text.
             Self::DeleteRefused { id, status } => {
                 let base = format!("Unable to edit integration with ID {id} in current state {status}.");
                 if status.is_not_in_use() { format!("{base} {}", not_in_use_hint()) } else { base }

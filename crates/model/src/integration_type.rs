@@ -31,7 +31,7 @@ pub enum IntegrationType {
 }
 
 impl IntegrationType {
-    /// Every type, in the order API.md lists them.
+    /// Every type, in the order the API reference lists them.
     pub const ALL: [Self; 7] = [
         Self::AzureSynapseAnalytics,
         Self::Databricks,

@@ -200,7 +200,7 @@ impl IntegrationSpec {
         }
     }
 
-    /// What two integrations of one type must not share (API.md 2.2): the host for
+    /// What two integrations of one type must not share (the API reference §2.2): the host for
     /// Snowflake, Redshift and Synapse, the workspace URL for Databricks, the key file's
     /// project for BigQuery, the name for S3. Trino has one integration per Warden, so its
     /// "host" is `warden`. Hosts compare in their canonical form ([`crate::names::Hostname::conflict_key`]).
@@ -233,7 +233,7 @@ impl IntegrationSpec {
         matches!(self.config, PlatformConfig::NativeS3(_))
     }
 
-    /// The attributes (by payload path) that `new` changes although API.md 2.3 says they
+    /// The attributes (by payload path) that `new` changes although the API reference §2.3 says they
     /// cannot be edited. An integration whose creation failed (`creation_failed`) may change
     /// anything but its type.
     pub fn non_editable_changes(&self, new: &Self, creation_failed: bool) -> Vec<String> {

@@ -1,4 +1,4 @@
-//! Integration statuses (API.md section 6) and integration ids.
+//! Integration statuses (the API reference §6) and integration ids.
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! Validation results (API.md section 4): one result per test and the aggregation rule.
+//! Validation results (the API reference §4): one result per test and the aggregation rule.
 
 use serde::Serialize;
 
@@ -44,7 +44,7 @@ pub enum Fault {
 /// One validation test's result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TestResult {
-    /// The test's name, exactly as API.md lists it.
+    /// The test's name, exactly as the API reference lists it.
     pub name: String,
     /// Its outcome.
     pub status: TestStatus,

@@ -1,4 +1,4 @@
-//! The validation tests of every platform as data (API.md section 4, in its order): each
+//! The validation tests of every platform as data (the API reference §4, in its order): each
 //! test's exact name, the reference message shown when it fails, when it applies, and
 //! whether it is the connection test that the others depend on. Each test has a typed
 //! [`TestId`]; the adapter of its platform matches on it.
@@ -162,7 +162,7 @@ const S3: &[TestDef] = &[
     t(
         TestId::S3(S3Test::NameUnique),
         "The provided integration name is unique across Warden S3 integrations",
-        // API.md section 4 (the seed's row carries BigQuery's postfix text by mistake).
+        // the API reference §4 (the seed's row carries BigQuery's postfix text by mistake).
         "The integration name [{name}] is already used by S3 integration with ID {id}.",
         Always,
         Nothing,
@@ -417,7 +417,7 @@ const SNOWFLAKE: &[TestDef] = &[
     ),
 ];
 
-/// The tests of a platform, in the order API.md lists them. Trino has none.
+/// The tests of a platform, in the order the API reference lists them. Trino has none.
 pub const fn catalogue(integration_type: IntegrationType) -> &'static [TestDef] {
     match integration_type {
         IntegrationType::NativeS3 => S3,

@@ -4,7 +4,7 @@
 //! - a [`Descriptor`] (data): the integration type, how an automatic setup is made
 //!   ([`SetupModel`]), what a DELETE body may carry, which fields an edit may not change,
 //!   whether the platform calls Warden back with a key, whether it has data sources;
-//! - checks by typed [`TestId`] (the [`catalogue`] of API.md section 4), each given a
+//! - checks by typed [`TestId`] (the [`catalogue`] of the API reference §4), each given a
 //!   [`CheckContext`]: the config, the phase, the [`Session`] the runner opened for the run,
 //!   and a read-only [`Registry`] of Warden's own records. A check passes, warns, fails (with
 //!   values for its message) or aborts the request with an error code;
@@ -96,7 +96,7 @@ pub enum Phase {
 }
 
 /// A change the engine asks an adapter to make on the platform. `privileged` holds the
-/// one-time privileged credentials of an automatic setup (API.md 2.1) for a platform whose
+/// one-time privileged credentials of an automatic setup (the API reference §2.1) for a platform whose
 /// setup model is [`SetupModel::PrivilegedOnce`]: the adapter uses them for this call only and
 /// must not keep them. `state` is what the adapter's last change returned ([`Applied`]),
 /// as Warden stored it.
@@ -209,7 +209,7 @@ impl Applied {
 }
 
 /// How a platform is set up with `autoBootstrap: true`, which decides whose credentials a
-/// change runs with and what a DELETE body may carry (API.md 2.1 and 2.4).
+/// change runs with and what a DELETE body may carry (the API reference §2.1 and 2.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SetupModel {
     /// Privileged credentials come with each request that changes the platform, are used
@@ -249,7 +249,7 @@ pub struct Descriptor {
     pub editable: bool,
     /// Whether the platform calls Warden back with a key issued at create.
     pub callback_key: Option<CallbackKey>,
-    /// Whether the platform has data sources (API.md section 7).
+    /// Whether the platform has data sources (the API reference §7).
     pub data_sources: bool,
     /// The version of what the adapter creates on the platform (1 to begin with). A new
     /// Warden that changes those objects bumps it and handles [`Change::Migrate`] from the
@@ -284,7 +284,7 @@ impl Descriptor {
     }
 }
 
-/// A data source to register under an integration (API.md section 7).
+/// A data source to register under an integration (the API reference §7).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataSourceRequest {
     /// Its name, unique within the integration.

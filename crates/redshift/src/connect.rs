@@ -25,7 +25,7 @@ use warden_aws::Keys;
 /// How long a connection attempt may take unless `connectArgs` says `Timeout`.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// `connectArgs`, read (API.md section 3: `key=value` pairs separated by `;` or `&`, keys
+/// `connectArgs`, read (the API reference §3: `key=value` pairs separated by `;` or `&`, keys
 /// case-insensitive, the Redshift ODBC/JDBC drivers' names accepted).
 #[derive(Debug, Default)]
 pub(crate) struct ConnectArgs {

@@ -1,6 +1,6 @@
 //! Warden's Amazon Redshift adapter. Redshift speaks the PostgreSQL wire protocol, so this
 //! adapter connects with sqlx's PostgreSQL driver (and its tests run against a real
-//! PostgreSQL server). It runs the three validation checks of API.md section 4, derives
+//! PostgreSQL server). It runs the three validation checks of the API reference §4, derives
 //! the system account an automatic setup creates (`<database>_system`, with a generated
 //! password), and runs the `warden-scripts` Redshift scripts for automatic setup, edit,
 //! removal and cleanup. Statements only Redshift has run only when `SELECT version()` says

@@ -1,6 +1,6 @@
 //! Warden's Amazon S3 Access Grants adapter (issue 15, in progress), over the official AWS SDK
 //! for Rust ([`aws`]: keys, the default chain, an assumed role, endpoint overrides for
-//! emulators). The seven checks of API.md section 4: no existing integration with this
+//! emulators). The seven checks of the API reference §4: no existing integration with this
 //! account, region and an overlapping location, and a unique name (both from Warden's own
 //! records, through the contract's registry); the location role's ARN; the caller's identity
 //! (STS); the Access Grants instance and the absence of a location for the path (S3
@@ -149,7 +149,7 @@ impl Platform for NativeS3 {
         })
     }
 
-    /// A data source's prefix lies under the integration's `awsLocationPath` (API.md 7).
+    /// A data source's prefix lies under the integration's `awsLocationPath` (the API reference §7).
     fn check_data_source(&self, spec: &IntegrationSpec, request: &DataSourceRequest) -> Result<(), Problem> {
         let location =
             &config(spec).map_err(|e| Problem { path: "prefix".into(), message: e.to_string() })?.aws_location_path;

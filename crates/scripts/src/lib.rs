@@ -1,4 +1,4 @@
-//! Warden's SQL scripts (API.md section 5, SCRIPTS.md): for Snowflake, Redshift, Azure
+//! Warden's SQL scripts (the API reference §5, SCRIPTS.md): for Snowflake, Redshift, Azure
 //! Synapse Analytics and Databricks Unity Catalog, the create, initial-create, edit,
 //! cleanup, post-cleanup and delete scripts, built from a checked [`IntegrationSpec`].
 //!
@@ -86,7 +86,7 @@ impl ScriptKind {
     pub const ALL: [Self; 6] =
         [Self::Create, Self::InitialCreate, Self::Edit, Self::Cleanup, Self::PostCleanup, Self::Delete];
 
-    /// The integration types the script exists for (API.md section 2).
+    /// The integration types the script exists for (the API reference §2).
     pub fn accepted(self) -> &'static [IntegrationType] {
         use IntegrationType::{AzureSynapseAnalytics as Synapse, Databricks, GoogleBigQuery, Redshift, Snowflake};
         match self {

@@ -1,7 +1,7 @@
 //! Warden's Snowflake adapter. It speaks Snowflake's connector protocol ([`client`]),
 //! reaches the account as `connect` says, signs in with a password, a key pair
 //! ([`key_pair`]) or an OAuth client's access token (`oauth`), and answers the seven checks of
-//! API.md section 4: the connection; the default warehouse; access to the privileged role
+//! the API reference §4: the connection; the default warehouse; access to the privileged role
 //! (taken with `USE ROLE` after the login, so a role the user lacks fails that check, not the
 //! connection); that no other Warden instance uses the table-grants role prefix; that the
 //! privileged user holds every role the setup script switches to (its grants walked as

@@ -1,4 +1,4 @@
-//! The data-sources aggregate (API.md section 7): data sources registered under an
+//! The data-sources aggregate (the API reference §7): data sources registered under an
 //! integration, each with what its adapter returned. A name is unique within its
 //! integration (the table's unique constraint decides a race).
 

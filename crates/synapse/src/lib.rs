@@ -1,5 +1,5 @@
 //! Warden's Azure Synapse Analytics adapter: TDS over TLS with tiberius ([`client`]), the
-//! four checks of API.md section 4, and automatic setup with the privileged login used once.
+//! four checks of the API reference §4, and automatic setup with the privileged login used once.
 //!
 //! - The connection: a TLS login to `database` (the privileged login before an automatic
 //!   setup, the system account afterwards).

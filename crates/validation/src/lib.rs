@@ -1,5 +1,5 @@
 //! Warden's validation engine: [`validate`], the runner of a platform's tests (the
-//! catalogue of API.md section 4 lives with the adapter contract, in `warden-platform`, and
+//! catalogue of the API reference §4 lives with the adapter contract, in `warden-platform`, and
 //! is re-exported here).
 //!
 //! The runner opens the platform's session for the run when a test that needs a connection

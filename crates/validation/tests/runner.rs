@@ -285,7 +285,7 @@ async fn each_test_that_ran_reports_its_duration() {
 }
 
 /// The catalogue has exactly the contract's tests, in its order (the list is copied from
-/// API.md section 4 into `fixtures/contract_tests.txt`), with the rules and messages pinned
+/// the API reference §4 into `fixtures/contract_tests.txt`), with the rules and messages pinned
 /// by a snapshot.
 #[test]
 fn the_catalogue_matches_the_contract() {
@@ -318,7 +318,7 @@ fn the_catalogue_matches_the_contract() {
     insta::assert_json_snapshot!(table);
 }
 
-/// Issue 10, item 16: the S3 name test says API.md's message, with the name and the id filled in.
+/// Issue 10, item 16: the S3 name test says the API reference's message, with the name and the id filled in.
 #[test]
 fn the_s3_name_test_uses_the_contract_message() {
     let spec = IntegrationSpec::from_value(

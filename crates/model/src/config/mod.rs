@@ -1,4 +1,4 @@
-//! The per-platform configs of API.md section 3, and the pieces several platforms share
+//! The per-platform configs of the API reference §3, and the pieces several platforms share
 //! (impersonation, on/off toggles). Each platform's module reads its config from a payload
 //! with the [`crate::payload`] reader and serialises it back in the wire shape.
 
