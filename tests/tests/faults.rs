@@ -1,7 +1,9 @@
 //! Network faults between Warden and a platform, through the fault-injecting proxy
 //! (`src/fault_proxy.rs`): the shipped binary's Redshift adapter against the test PostgreSQL,
 //! and its Snowflake and Databricks adapters' validation against fakesnow (HTTP) and minilake
-//! (HTTPS: TLS passes through the proxy, and the certificate names 127.0.0.1).
+//! (HTTPS: TLS passes through the proxy, and the certificate names 127.0.0.1), and its Synapse
+//! adapter against the TDS stand-in (TLS inside TDS, through the proxy), validation and an
+//! automatic create with the fault arriving once it is accepted.
 //! For each fault, during validation, an automatic create and a delete: the request or the
 //! integration reaches a terminal answer within its deadline, a failed test names the fault
 //! and marks it transient, and the platform holds everything or nothing of what the create
@@ -41,10 +43,16 @@ async fn database_exists(admin_url: &str, name: &str) -> bool {
     row.get::<bool, _>(0)
 }
 
-/// The connection test's result in a validation answer.
+/// The connection test's result in a validation answer (Redshift's, Snowflake's and
+/// Databricks' are named "... connection test").
 fn connection_test(answer: &Value) -> Value {
+    test_named(answer, "connection test")
+}
+
+/// The result of the first test whose name contains `name`.
+fn test_named(answer: &Value, name: &str) -> Value {
     let tests = answer["validationResults"]["validationTests"].as_array().cloned().unwrap_or_default();
-    tests.into_iter().find(|t| t["name"].as_str().is_some_and(|n| n.contains("connection test"))).unwrap_or(Value::Null)
+    tests.into_iter().find(|t| t["name"].as_str().is_some_and(|n| n.contains(name))).unwrap_or(Value::Null)
 }
 
 #[tokio::test]
@@ -194,6 +202,17 @@ async fn redshift_under_network_faults() {
 /// connection test as transient within the check deadline; a slow link still passes. Prints
 /// a table row for each.
 async fn validation_under_faults(server: &Server, proxy: &FaultProxy, payload: &Value, platform: &str) {
+    validation_under_faults_of(server, proxy, payload, platform, "connection test").await;
+}
+
+/// [`validation_under_faults`] for a platform whose connection test is named `connection`.
+async fn validation_under_faults_of(
+    server: &Server,
+    proxy: &FaultProxy,
+    payload: &Value,
+    platform: &str,
+    connection: &str,
+) {
     let deadline = Duration::from_secs(CHECK_SECS * 3 + 10);
     for (name, fault, passes) in [
         ("reset", Fault::Reset, false),
@@ -208,7 +227,7 @@ async fn validation_under_faults(server: &Server, proxy: &FaultProxy, payload: &
         let took = started.elapsed();
         assert!(took < deadline, "{platform}, {name}: {took:?}");
         assert_eq!(answer.status, 200, "{platform}, {name}: {}", answer.text);
-        let test = connection_test(&answer.body);
+        let test = test_named(&answer.body, connection);
         if passes {
             assert_eq!(test["status"], "passed", "{platform}, {name}: {test}");
         } else {
@@ -303,4 +322,76 @@ async fn databricks_validation_under_network_faults() {
         "port": proxy.address().port(), "httpPath": format!("/sql/1.0/warehouses/{warehouse}"),
         "authenticationType": "token", "token": format!("dapi{}", unique("fault")), "catalog": unique("wcat_fault")}});
     validation_under_faults(&server, &proxy, &payload, "Databricks").await;
+}
+
+/// The Synapse adapter through the proxy to the TDS stand-in: validation under each fault as
+/// for the other platforms, then an automatic create whose connection breaks once it is
+/// accepted. It ends enabled or in createError within the change deadline, and the stand-in's
+/// catalogue holds everything of the setup or nothing (its message says what is left).
+#[tokio::test]
+async fn synapse_under_network_faults() {
+    use std::sync::Arc;
+    use warden_e2e::{tds, tds_catalogue::Catalogue};
+    const ADMIN: &str = "sqladmin";
+    const PASSWORD: &str = "Adm1n-fault-Passw0rd!";
+    let Some((cert, key)) = tds::test_certificate() else { return };
+    let catalogue = Arc::new(Catalogue::new("analytics", ADMIN, PASSWORD));
+    let port = tds::start(catalogue.clone(), &cert, &key).await;
+    let proxy = FaultProxy::start(format!("127.0.0.1:{port}").parse().unwrap()).await;
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().to_path_buf();
+    let args = ["--check-timeout-secs", "2", "--change-timeout-secs", "8"];
+    let server = Server::start_binary(SHIPPED, &Backend::Sqlite, &dir, Some(temp), &args).await;
+    let payload = json!({"type": "Azure Synapse Analytics", "autoBootstrap": true, "config": {"host": "127.0.0.1",
+        "port": proxy.address().port(), "database": "analytics", "schema": "warden_views",
+        "authenticationType": "userPassword", "username": ADMIN, "password": PASSWORD}});
+    let privileged = json!({"config": {"authenticationType": "userPassword", "username": ADMIN, "password": PASSWORD}});
+    validation_under_faults_of(&server, &proxy, &payload, "Synapse", "Initial validation: connect").await;
+
+    let made = |state: &warden_e2e::tds_catalogue::State| {
+        let login = state.logins.contains_key("analytics_system");
+        let schemas = state.databases["analytics"].schemas.len();
+        (login, schemas)
+    };
+    for (name, fault) in [("reset", Fault::Reset), ("black hole", Fault::BlackHole)] {
+        proxy.set(Fault::None);
+        let answer = server.call("POST", "/integrations", Some(&payload)).await;
+        assert_eq!(answer.status, 200, "{name}: {}", answer.text);
+        proxy.set(fault);
+        let id = answer.body["id"].as_u64().unwrap();
+        let started = Instant::now();
+        let status = server.settled(id).await;
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(CHANGE_SECS + 10), "{name}: {took:?}");
+        let (login, schemas) = made(&catalogue.snapshot());
+        let outcome = match status["status"].as_str().unwrap() {
+            "enabled" => {
+                assert!(login && schemas == 4, "{name}: enabled without its objects ({login}, {schemas})");
+                "enabled (the setup's connections were open before the fault)".to_owned()
+            }
+            "createError" => {
+                let message = status["message"].as_str().unwrap();
+                assert!(!message.contains(PASSWORD), "{name}: the password in the message");
+                if login || schemas > 0 {
+                    assert!(message.contains("Removing what it had created failed"), "{name}: {message}");
+                }
+                format!(
+                    "createError, login {login}, {schemas} schemas left: {}",
+                    message.chars().take(120).collect::<String>()
+                )
+            }
+            other => panic!("{name}: {other}: {status}"),
+        };
+        eprintln!(
+            "| {name} | Synapse: fault once the automatic create is accepted | {outcome} | {:.1} s |",
+            took.as_secs_f64()
+        );
+        proxy.set(Fault::None);
+        let deleted = server.call("DELETE", &format!("/integrations/{id}"), Some(&privileged)).await;
+        assert_eq!(deleted.status, 200, "{name}: {}", deleted.text);
+        assert_eq!(server.settled(id).await["status"], "deleted", "{name}: {}", server.logs());
+        let (login, schemas) = made(&catalogue.snapshot());
+        assert!(!login && schemas == 0, "{name}: the delete after the fault removed it all ({login}, {schemas})");
+    }
+    assert!(!server.logs().contains(PASSWORD), "the privileged password reached the log");
 }
