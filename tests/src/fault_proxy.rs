@@ -13,6 +13,8 @@
 //! - `Throttle`: an HTTP server's throttling: each new connection's request is answered
 //!   `429 Too Many Requests` with `Retry-After: 1` (and the connection closed) while the
 //!   count [`FaultProxy::throttle`] set lasts; then connections are forwarded.
+//!   [`FaultProxy::throttle_with`] answers `503 Service Unavailable` instead (S3's `SlowDown`
+//!   status, and what a load balancer in front of a platform says).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,6 +52,8 @@ pub struct FaultProxy {
     accepted: Arc<AtomicU64>,
     /// Throttled answers still to give, and given.
     throttle: Arc<(AtomicU64, AtomicU64)>,
+    /// The status throttled requests are answered with (429 or 503).
+    status: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -61,7 +65,9 @@ impl FaultProxy {
         let fault = Arc::new(Mutex::new(Fault::None));
         let accepted = Arc::new(AtomicU64::new(0));
         let throttle = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
+        let status = Arc::new(AtomicU64::new(429));
         let (shared, count, throttling) = (Arc::clone(&fault), Arc::clone(&accepted), Arc::clone(&throttle));
+        let answered_with = Arc::clone(&status);
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 count.fetch_add(1, Ordering::SeqCst);
@@ -70,7 +76,7 @@ impl FaultProxy {
                     let left = throttling.0.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
                     if left.is_ok() {
                         throttling.1.fetch_add(1, Ordering::SeqCst);
-                        tokio::spawn(too_many_requests(client));
+                        tokio::spawn(too_many_requests(client, answered_with.load(Ordering::SeqCst)));
                         continue;
                     }
                     fault = Fault::None;
@@ -78,7 +84,7 @@ impl FaultProxy {
                 tokio::spawn(handle(client, upstream, fault));
             }
         });
-        Self { address, fault, accepted, throttle, task }
+        Self { address, fault, accepted, throttle, status, task }
     }
 
     /// Where clients connect.
@@ -98,6 +104,13 @@ impl FaultProxy {
 
     /// Answers the next `count` connections' requests with HTTP 429, then forwards again.
     pub fn throttle(&self, count: u64) {
+        self.throttle_with(count, 429);
+    }
+
+    /// Answers the next `count` connections' requests with `status` (429 or 503) and
+    /// `Retry-After: 1`, then forwards again.
+    pub fn throttle_with(&self, count: u64, status: u64) {
+        self.status.store(status, Ordering::SeqCst);
         self.throttle.0.store(count, Ordering::SeqCst);
         self.throttle.1.store(0, Ordering::SeqCst);
         self.set(Fault::Throttle);
@@ -109,8 +122,9 @@ impl FaultProxy {
     }
 }
 
-/// Reads one HTTP request (headers, then a body of `Content-Length`) and answers 429.
-async fn too_many_requests(mut client: TcpStream) {
+/// Reads one HTTP request (headers, then a body of `Content-Length`) and answers `status`
+/// (429, or 503) with `Retry-After: 1`.
+async fn too_many_requests(mut client: TcpStream, status: u64) {
     let mut seen = Vec::new();
     let mut buffer = [0u8; 4096];
     let header_end = loop {
@@ -137,7 +151,13 @@ async fn too_many_requests(mut client: TcpStream) {
             Ok(n) => seen.extend_from_slice(&buffer[..n]),
         }
     }
-    let answer = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Type: text/plain\r\nContent-Length: 18\r\nConnection: close\r\n\r\nToo many requests\n";
+    let reason = if status == 503 { "Service Unavailable" } else { "Too Many Requests" };
+    let body = format!("{reason}\n");
+    let answer = format!(
+        "HTTP/1.1 {status} {reason}\r\nRetry-After: 1\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let answer = answer.as_bytes();
     let _ = client.write_all(answer).await;
     let _ = client.shutdown().await;
 }

@@ -264,29 +264,47 @@ async fn snowflake_validation_under_network_faults() {
         "port": proxy.address().port(), "warehouse": "FAKESNOW_WAREHOUSE", "database": unique("WSF_FAULT"),
         "authenticationType": "userPassword", "username": "ADMIN", "password": "Adm1n-Pr1vileged-pw",
         "connectArgs": "protocol=http"}});
-    let deadline = Duration::from_secs(CHECK_SECS * 3 + 10);
     validation_under_faults(&server, &proxy, &payload, "Snowflake").await;
 
-    // Throttling (HTTP 429 with Retry-After: 1): one answer is waited out and the validation
-    // passes (within the 2 s check deadline); a platform that keeps throttling is tried a
-    // bounded number of times and the connection test fails as transient, within its deadline.
-    proxy.throttle(1);
-    let answer = server.call("POST", "/integrations?dryRun=true", Some(&payload)).await;
-    assert_eq!(connection_test(&answer.body)["status"], "passed", "{}", answer.text);
-    assert_eq!(proxy.throttled(), 1, "the 429 was met and waited out");
-    proxy.throttle(1000);
+    throttling_within_bounds(&server, &proxy, &payload, "Snowflake", "connection test", 429).await;
+}
+
+/// Throttling (HTTP `status`, 429 or 503, with `Retry-After: 1`) at the proxy: one answer is waited out and
+/// the validation passes (within the 2 s check deadline); a platform that keeps throttling is
+/// tried a bounded number of times and the connection test fails as transient, within its
+/// deadline. Prints the table rows.
+async fn throttling_within_bounds(
+    server: &Server,
+    proxy: &FaultProxy,
+    payload: &Value,
+    platform: &str,
+    connection: &str,
+    status: u64,
+) {
+    let deadline = Duration::from_secs(CHECK_SECS * 3 + 10);
+    proxy.throttle_with(1, status);
+    let answer = server.call("POST", "/integrations?dryRun=true", Some(payload)).await;
+    assert_eq!(test_named(&answer.body, connection)["status"], "passed", "{platform}: {}", answer.text);
+    assert_eq!(proxy.throttled(), 1, "{platform}: the {status} was met and waited out");
+    proxy.throttle_with(1000, status);
     let started = Instant::now();
-    let answer = server.call("POST", "/integrations?dryRun=true", Some(&payload)).await;
+    let answer = server.call("POST", "/integrations?dryRun=true", Some(payload)).await;
     let took = started.elapsed();
-    let test = connection_test(&answer.body);
-    assert_eq!(test["status"], "failed", "{test}");
-    assert_eq!(test["fault"], "transient", "{test}");
-    assert!(took < deadline, "{took:?}");
+    let test = test_named(&answer.body, connection);
+    assert_eq!(test["status"], "failed", "{platform}: {test}");
+    assert_eq!(test["fault"], "transient", "{platform}: {test}");
+    assert!(took < deadline, "{platform}: {took:?}");
     let made = proxy.throttled();
-    assert!((2..=4).contains(&made), "a bounded number of attempts, waiting Retry-After between them: {made}");
-    eprintln!("| throttled once (429, Retry-After: 1) | Snowflake validation (dryRun) | passed after waiting | |");
+    assert!(
+        (2..=4).contains(&made),
+        "{platform}: a bounded number of attempts, waiting Retry-After between them: {made}"
+    );
+    proxy.set(Fault::None);
     eprintln!(
-        "| always throttled | Snowflake validation (dryRun) | connection test failed (transient) after {made} requests: {} | {:.1} s |",
+        "| throttled once ({status}, Retry-After: 1) | {platform} validation (dryRun) | passed after waiting | |"
+    );
+    eprintln!(
+        "| always throttled | {platform} validation (dryRun) | connection test failed (transient) after {made} requests: {} | {:.1} s |",
         test["platformError"],
         took.as_secs_f64()
     );
@@ -394,4 +412,79 @@ async fn synapse_under_network_faults() {
         assert!(!login && schemas == 0, "{name}: the delete after the fault removed it all ({login}, {schemas})");
     }
     assert!(!server.logs().contains(PASSWORD), "the privileged password reached the log");
+}
+
+/// The BigQuery adapter's validation through the proxy to bqemulator (reached as Google's
+/// client libraries reach an emulator, `BIGQUERY_EMULATOR_HOST`; the tokens come from the
+/// token-endpoint stand-in, not through the proxy): each fault as for the other platforms,
+/// then throttling.
+#[tokio::test]
+async fn bigquery_validation_under_network_faults() {
+    let Ok(host) = std::env::var("WARDEN_TEST_BIGQUERY_EMULATOR") else {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI=true needs WARDEN_TEST_BIGQUERY_EMULATOR");
+        return;
+    };
+    let upstream: SocketAddr = host.parse().unwrap();
+    let proxy = FaultProxy::start(upstream).await;
+    let tokens = warden_e2e::google_token::start().await;
+    let project = format!("warden-fault-{}", std::process::id());
+    let key = tokens.key_file(&project, &format!("warden-sa@{project}.iam.gserviceaccount.com"));
+    let through = proxy.address().to_string();
+    let server = Server::start_binary_with_env_and_args(
+        SHIPPED,
+        &Backend::Sqlite,
+        tempfile::tempdir().unwrap(),
+        &[("BIGQUERY_EMULATOR_HOST", through.as_str())],
+        &["--check-timeout-secs", "2"],
+    )
+    .await;
+    let payload = json!({"type": "Google BigQuery", "autoBootstrap": false, "config": {"role": "wardenRole",
+        "datasetSuffix": "_secure", "dataset": unique("wfault"), "location": "US", "credential": key}});
+    let connection = "connection can be made to BigQuery";
+    validation_under_faults_of(&server, &proxy, &payload, "BigQuery", connection).await;
+    throttling_within_bounds(&server, &proxy, &payload, "BigQuery", connection, 429).await;
+}
+
+/// The S3 adapter's validation with the proxy in front of moto for STS and S3 (the Access
+/// Grants stand-in is reached directly): each fault as for the other platforms, then
+/// throttling as S3 and load balancers answer it, 503 (the AWS SDK's own retry meets it; a
+/// bare 429 carries no AWS error code, so the SDK does not retry it and the test fails as
+/// transient at once).
+#[tokio::test]
+async fn s3_validation_under_network_faults() {
+    let vars =
+        ["WARDEN_TEST_MOTO_URL", "WARDEN_TEST_MOTO_ACCESS_KEY_ID", "WARDEN_TEST_MOTO_SECRET_KEY"].map(std::env::var);
+    let [Ok(moto), Ok(key_id), Ok(secret)] = vars else {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI=true needs moto and its test user");
+        return;
+    };
+    use warden_e2e::access_grants::{self, Grants};
+    let url = url::Url::parse(&moto).unwrap();
+    let upstream: SocketAddr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap()).parse().unwrap();
+    let proxy = FaultProxy::start(upstream).await;
+    let through = format!("http://{}", proxy.address());
+    let grants = Grants { instance: true, key: Some((key_id.clone(), secret.clone())), ..Grants::default() };
+    let (control, _stand_in) = access_grants::start(grants).await;
+    let env = [
+        ("AWS_ENDPOINT_URL_STS", through.as_str()),
+        ("AWS_ENDPOINT_URL_S3", through.as_str()),
+        ("AWS_ENDPOINT_URL_S3_CONTROL", control.as_str()),
+    ];
+    let server = Server::start_binary_with_env_and_args(
+        SHIPPED,
+        &Backend::Sqlite,
+        tempfile::tempdir().unwrap(),
+        &env,
+        &["--check-timeout-secs", "2"],
+    )
+    .await;
+    let bucket = unique("wfault").replace('_', "-");
+    let payload = json!({"type": "Native S3", "autoBootstrap": false, "config": {"name": unique("lake"),
+        "awsAccountId": access_grants::ACCOUNT, "awsRegion": "us-east-1",
+        "awsLocationRole": "arn:aws:iam::123456789012:role/grants-location",
+        "awsLocationPath": format!("s3://{bucket}/raw"), "authenticationType": "accessKey",
+        "awsAccessKeyId": key_id, "awsSecretAccessKey": secret}});
+    let connection = "caller's identity";
+    validation_under_faults_of(&server, &proxy, &payload, "Native S3", connection).await;
+    throttling_within_bounds(&server, &proxy, &payload, "Native S3", connection, 503).await;
 }
