@@ -8,7 +8,7 @@
 //!
 //! fakesnow cannot run roles, users with keys, grants or Snowflake Scripting blocks: those
 //! statements go through its `nop_regexes` login parameter, sent as a `privilegedConnectArgs`
-//! session parameter, and [`NOP`] lists each one.
+//! session parameter, and `warden_e2e::fakesnow::NOP` lists each one.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)] // a panic is a failed test
 
@@ -18,18 +18,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use common::{Backend, SHIPPED, Server};
 use serde_json::{Value, json};
-use warden_snowflake::client::{Endpoint, Login, Session, login};
+use warden_e2e::fakesnow::{admin, databases, nop_args};
 
-/// The statements fakesnow cannot run, answered with success without effect.
-const NOP: [&str; 7] = [
-    "^GRANT .*",
-    "^REVOKE .*",
-    "^CREATE ROLE .*",
-    "^CREATE USER .*",
-    "^DROP USER .*",
-    "^DROP ROLE .*",
-    "^EXECUTE IMMEDIATE .*",
-];
 const ADMIN_PASSWORD: &str = "Adm1n-Pr1vileged-pw";
 
 fn fakesnow() -> Option<url::Url> {
@@ -47,10 +37,6 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}_{}_{}", std::process::id(), NAMES.fetch_add(1, Ordering::SeqCst))
 }
 
-fn nop_args() -> String {
-    format!("protocol=http&nop_regexes={}", json!(NOP))
-}
-
 /// An automatic setup of `database` by the privileged `ADMIN` with role ACCOUNTADMIN.
 fn automatic(url: &url::Url, database: &str, impersonation: bool) -> Value {
     json!({"type": "Snowflake", "autoBootstrap": true, "config": {"host": url.host_str().unwrap(),
@@ -63,21 +49,6 @@ fn automatic(url: &url::Url, database: &str, impersonation: bool) -> Value {
 fn privileged() -> Value {
     json!({"config": {"authenticationType": "userPassword", "username": "ADMIN", "password": ADMIN_PASSWORD,
         "role": "ACCOUNTADMIN"}})
-}
-
-async fn admin(url: &url::Url) -> Session {
-    let endpoint = Endpoint { base_url: url.as_str().trim_end_matches('/').to_owned(), account: "X".into() };
-    let mut parameters = serde_json::Map::new();
-    parameters.insert("nop_regexes".into(), json!(NOP));
-    let login_as = Login { session_parameters: parameters, ..Login::password("ADMIN", "pw") };
-    login(&endpoint, &login_as).await.unwrap()
-}
-
-async fn databases(url: &url::Url) -> Vec<String> {
-    let admin = admin(url).await;
-    let rows = admin.query("SHOW DATABASES").await.unwrap();
-    admin.close().await;
-    rows.column("name").unwrap_or_default().into_iter().flatten().map(str::to_owned).collect()
 }
 
 async fn shipped() -> Server {

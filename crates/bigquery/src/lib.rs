@@ -14,7 +14,8 @@
 //!   belongs to another Warden installation, one in another location cannot be used;
 //! - the seven "Validate manual" checks, for real ([`probe`]).
 //!
-//! A create makes or adopts the metadata dataset and labels it `managed-by: warden`; an edit
+//! A create makes or adopts the metadata dataset and labels it `managed-by: warden` (one it
+//! made also `created-by: warden`, so a removal knows it even without the create's state); an edit
 //! makes it again if it is gone; a delete removes the dataset Warden made, or only the label
 //! of the one it adopted. Nothing else on the platform is Warden's.
 
@@ -40,6 +41,12 @@ pub static DESCRIPTOR: Descriptor = Descriptor::new(IntegrationType::GoogleBigQu
 
 /// The label that marks Warden's metadata dataset, and its value.
 pub const MANAGED_BY: (&str, &str) = ("managed-by", "warden");
+
+/// The label a metadata dataset Warden created carries besides [`MANAGED_BY`] (an adopted
+/// one does not), so that a removal knows Warden made it even when the create's state was
+/// never recorded: a process that died right after the create. Found by the failure points
+/// of `tests/failpoints.rs`: without it such a dataset was left behind by the DELETE.
+pub const CREATED_BY: (&str, &str) = ("created-by", "warden");
 
 /// The key of a data source's state that names the service account it reads with.
 pub const DATA_SOURCE_ACCOUNT: &str = "serviceAccount";
@@ -83,14 +90,16 @@ async fn ensure_dataset(client: &Client, config: &BigQueryConfig) -> Result<bool
         client.set_label(dataset, MANAGED_BY.0, Some(MANAGED_BY.1)).await?;
         return Ok(false);
     }
-    client.create_dataset(dataset, &json!({MANAGED_BY.0: MANAGED_BY.1})).await?;
+    client.create_dataset(dataset, &json!({MANAGED_BY.0: MANAGED_BY.1, CREATED_BY.0: CREATED_BY.1})).await?;
     Ok(true)
 }
 
-/// Removes what Warden made of the metadata dataset: the dataset it created, else its label.
+/// Removes what Warden made of the metadata dataset: the dataset it created (as its state
+/// or the dataset's own [`CREATED_BY`] label says), else its label.
 async fn release_dataset(client: &Client, config: &BigQueryConfig, state: Option<&Value>) -> Result<(), PlatformError> {
     let dataset = config.dataset.as_str();
-    if created_dataset(state) {
+    let labelled_ours = |found: &Value| found["labels"][CREATED_BY.0].as_str() == Some(CREATED_BY.1);
+    if created_dataset(state) || client.dataset(dataset).await?.as_ref().is_some_and(labelled_ours) {
         client.delete_dataset(dataset, true).await
     } else {
         client.set_label(dataset, MANAGED_BY.0, None).await

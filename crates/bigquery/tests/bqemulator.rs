@@ -246,10 +246,16 @@ async fn create_makes_or_adopts_the_dataset_and_delete_releases_it() {
     let admin = format!("admin@{project}.iam.gserviceaccount.com");
     let path = format!("/projects/{project}/datasets/warden");
     let (_, made) = call(&host, &admin, reqwest::Method::GET, &path, None).await;
-    assert_eq!(made["labels"], json!({"managed-by": "warden"}));
+    assert_eq!(made["labels"], json!({"managed-by": "warden", "created-by": "warden"}));
     assert_eq!(made["location"], "US");
     BigQuery.apply(Change::Delete { spec: &spec, privileged: None, state: applied.state.as_ref() }).await.unwrap();
     assert!(datasets(&host, &project).await.is_empty(), "the dataset Warden made is gone");
+
+    // A create whose state was never recorded (the process died right after it): the
+    // dataset's own label says Warden made it, so a removal without the state takes it away.
+    BigQuery.apply(Change::Create { spec: &spec, privileged: None }).await.unwrap();
+    BigQuery.apply(Change::Cleanup { spec: &spec, privileged: None, state: None }).await.unwrap();
+    assert!(datasets(&host, &project).await.is_empty(), "the dataset Warden made is gone without its state");
 
     let body = json!({"datasetReference": {"projectId": project, "datasetId": "warden"}, "location": "US",
         "labels": {"team": "data"}});

@@ -129,6 +129,9 @@ pub struct Server {
 pub const REHEARSAL: &str = env!("CARGO_BIN_EXE_warden-under-test");
 /// The `warden` binary as shipped, with the real adapters.
 pub const SHIPPED: &str = env!("CARGO_BIN_EXE_warden-shipped");
+/// The shipped adapters, each dying at the failure point `WARDEN_TEST_DIE_AT` arms
+/// (see `src/dying.rs`).
+pub const FAILPOINTS: &str = env!("CARGO_BIN_EXE_warden-failpoints");
 
 /// An answer: status and JSON body (`Value::Null` when the body is not JSON).
 #[derive(Debug, Clone)]
@@ -311,6 +314,28 @@ impl Server {
         let sent = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
         assert!(sent.is_ok_and(|s| s.success()), "kill -TERM failed");
         child.wait().expect("wait").success()
+    }
+
+    /// Sets `name` in the environment of the next start (an empty value removes it).
+    pub fn set_env(&mut self, name: &str, value: &str) {
+        self.env.retain(|(k, _)| k != name);
+        self.env.push((name.to_owned(), value.to_owned()));
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself; whether it did.
+    pub async fn exited_within(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.child.as_mut().map(Child::try_wait) {
+                None => return true,
+                Some(Ok(Some(_))) => {
+                    self.child = None;
+                    return true;
+                }
+                _ if Instant::now() >= deadline => return false,
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
     }
 
     /// Starts the process again on the same data directory and store.
