@@ -373,3 +373,113 @@ async fn snowflake_holds_all_or_nothing_at_every_failure_point() {
     let rows = every_point(&mut server, &platform).await;
     eprintln!("{}", rows.join("\n"));
 }
+
+/// An edit that turns impersonation on, interrupted before and after the platform made the
+/// change: restarted, the integration is `editError` with the previous config in force, the
+/// platform holds the impersonation role or not (all or nothing), and sending the PUT again,
+/// as the message says, ends `enabled` with the role there.
+async fn edit_points<P, F>(
+    server: &mut Server,
+    label: &str,
+    payload: &dyn Fn(&str, bool) -> Value,
+    delete_body: &Value,
+    role_present: P,
+) -> Vec<String>
+where
+    P: Fn(String) -> F,
+    F: Future<Output = bool>,
+{
+    let mut rows = Vec::new();
+    for moment in ["before", "after"] {
+        let context = format!("dying {moment} an edit that turns impersonation on");
+        let name = unique("wfe");
+        restart_armed(server, "").await;
+        let created = server.call("POST", "/integrations", Some(&payload(&name, false))).await;
+        assert_eq!(created.status, 200, "{label}, {context}: {}", created.text);
+        let id = created.body["id"].as_u64().unwrap();
+        assert_eq!(server.settled(id).await["status"], "enabled", "{label}, {context}: {}", server.logs());
+        restart_armed(server, &format!("edit:{moment}")).await;
+        let _ = reqwest::Client::new()
+            .put(format!("{}/integrations/{id}", server.base))
+            .header("Authorization", common::ADMIN_KEY)
+            .json(&payload(&name, true))
+            .send()
+            .await;
+        assert!(server.exited_within(Duration::from_secs(60)).await, "{label}, {context}: it did not die");
+        restart_armed(server, "").await;
+        let after = status(server, id).await;
+        assert_eq!(after["status"], "editError", "{label}, {context}: {after}");
+        let shown = server.call("GET", &format!("/integrations/{id}"), None).await;
+        assert_eq!(shown.body["config"]["impersonation"]["enabled"], false, "{label}, {context}: the previous config");
+        let present = role_present(name.clone()).await;
+        assert_eq!(present, moment == "after", "{label}, {context}: all or nothing on the platform");
+        let again = server.call("PUT", &format!("/integrations/{id}"), Some(&payload(&name, true))).await;
+        assert_eq!(again.status, 200, "{label}, {context}: the PUT the message asks for: {}", again.text);
+        let settled = server.settled(id).await;
+        assert_eq!(settled["status"], "enabled", "{label}, {context}: {settled}");
+        assert!(role_present(name.clone()).await, "{label}, {context}: the PUT again made the role");
+        let deleted = server.call("DELETE", &format!("/integrations/{id}"), Some(delete_body)).await;
+        assert_eq!(deleted.status, 200, "{label}, {context}: {}", deleted.text);
+        assert_eq!(server.settled(id).await["status"], "deleted", "{label}, {context}");
+        assert!(!role_present(name.clone()).await, "{label}, {context}: the DELETE removed the role");
+        rows.push(format!(
+            "| {label} | {context} | editError, previous config in force, role {}; the PUT again: enabled | ",
+            if present { "made" } else { "absent" }
+        ));
+    }
+    rows
+}
+
+#[tokio::test]
+async fn redshift_edits_hold_all_or_nothing_at_every_failure_point() {
+    let Some(pg) = common::pg_admin() else { return };
+    let payload = |database: &str, impersonation: bool| {
+        json!({"type": "Redshift", "autoBootstrap": true, "config": {"host": pg.host, "port": pg.port,
+            "database": database, "initialDatabase": "postgres", "authenticationType": "userPassword",
+            "username": pg.user, "password": pg.password,
+            "impersonation": {"enabled": impersonation, "role": format!("{database}_imp")}}})
+    };
+    let admin_url = pg.admin_url.clone();
+    let role_present = |database: String| {
+        let admin_url = admin_url.clone();
+        async move {
+            let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+            let row = sqlx::query("SELECT count(*) FROM pg_roles WHERE rolname = $1 || '_imp'")
+                .bind(&database)
+                .fetch_one(&mut admin)
+                .await
+                .unwrap();
+            row.get::<i64, _>(0) == 1
+        }
+    };
+    let delete_body =
+        json!({"config": {"authenticationType": "userPassword", "username": pg.user, "password": pg.password}});
+    let mut server = failpoints_server(&[]).await;
+    let rows = edit_points(&mut server, "Redshift", &payload, &delete_body, role_present).await;
+    eprintln!("{}", rows.join("\n"));
+}
+
+#[tokio::test]
+async fn synapse_edits_hold_all_or_nothing_at_every_failure_point() {
+    use warden_e2e::{tds, tds_catalogue::Catalogue};
+    const ADMIN: &str = "sqladmin";
+    const PASSWORD: &str = "Adm1n-failpoint-Passw0rd!";
+    let Some((cert, key)) = tds::test_certificate() else { return };
+    let catalogue = Arc::new(Catalogue::new("analytics", ADMIN, PASSWORD));
+    let port = tds::start(catalogue.clone(), &cert, &key).await;
+    let payload = move |name: &str, impersonation: bool| {
+        json!({"type": "Azure Synapse Analytics", "autoBootstrap": true, "config": {"host": "127.0.0.1",
+            "port": port, "database": "analytics", "schema": "warden_views", "authenticationType": "userPassword",
+            "username": ADMIN, "password": PASSWORD,
+            "impersonation": {"enabled": impersonation, "role": format!("{}_IMP", name.to_uppercase())}}})
+    };
+    let role_present = |name: String| {
+        let state = catalogue.snapshot();
+        std::future::ready(state.databases["analytics"].roles.contains_key(&format!("{}_IMP", name.to_uppercase())))
+    };
+    let delete_body =
+        json!({"config": {"authenticationType": "userPassword", "username": ADMIN, "password": PASSWORD}});
+    let mut server = failpoints_server(&[]).await;
+    let rows = edit_points(&mut server, "Azure Synapse", &payload, &delete_body, role_present).await;
+    eprintln!("{}", rows.join("\n"));
+}

@@ -144,6 +144,12 @@ enum OnError {
     /// Removing what may be half there: skip a part whose database is gone and statements
     /// about objects that do not exist; stop at anything else.
     TolerateMissing,
+    /// Running an edit again after one that was cut short: a statement that creates an
+    /// object the edit makes (the impersonation group) and finds it there already is
+    /// skipped, since the earlier attempt made it; stop at anything else. Without this, the
+    /// "send the PUT again" that an interrupted edit's message gives failed for good
+    /// (found by `tests/failpoints.rs`).
+    TolerateExisting,
 }
 
 /// Builds a script once the server is known: passwords go pre-hashed, as an MD5 digest to
@@ -251,6 +257,11 @@ async fn run(
                 let gone = tolerant && !missing && already_gone(connection, &statement.sql).await;
                 if tolerant && (missing || gone) {
                     tracing::info!(%error, "skipping: already gone");
+                    continue;
+                }
+                let exists = error.kind() == Some(ErrorKind::AlreadyExists) && statement.creates.is_some();
+                if on_error == OnError::TolerateExisting && exists {
+                    tracing::info!(%error, "skipping: an earlier attempt of this edit made it");
                     continue;
                 }
                 privileged.close().await;
@@ -464,7 +475,8 @@ impl Platform for Redshift {
                 }
             }
             Change::Edit { from, to, .. } => {
-                run_alone(&*script(ScriptKind::Edit, to, Some(from)), admin, OnError::Stop, &mut created).await?;
+                run_alone(&*script(ScriptKind::Edit, to, Some(from)), admin, OnError::TolerateExisting, &mut created)
+                    .await?;
                 Ok(Applied::NOTHING)
             }
             Change::Delete { spec, .. } => {
