@@ -257,8 +257,14 @@ async fn snowflake_validation_under_network_faults() {
     let proxy = FaultProxy::start(upstream).await;
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().to_path_buf();
-    let server =
-        Server::start_binary(SHIPPED, &Backend::Sqlite, &dir, Some(temp), &["--check-timeout-secs", "2"]).await;
+    let server = Server::start_binary(
+        SHIPPED,
+        &Backend::Sqlite,
+        &dir,
+        Some(temp),
+        &["--check-timeout-secs", "2", "--change-timeout-secs", "8"],
+    )
+    .await;
     // fakesnow's administrator, as tests/snowflake.rs signs in.
     let payload = json!({"type": "Snowflake", "autoBootstrap": false, "config": {"host": "127.0.0.1",
         "port": proxy.address().port(), "warehouse": "FAKESNOW_WAREHOUSE", "database": unique("WSF_FAULT"),
@@ -267,6 +273,23 @@ async fn snowflake_validation_under_network_faults() {
     validation_under_faults(&server, &proxy, &payload, "Snowflake").await;
 
     throttling_within_bounds(&server, &proxy, &payload, "Snowflake", "connection test", 429).await;
+
+    // An automatic setup and its removal broken once accepted; fakesnow is read directly.
+    let automatic = |database: &str| {
+        json!({"type": "Snowflake", "autoBootstrap": true, "config": {"host": "127.0.0.1",
+            "port": proxy.address().port(), "warehouse": "FAKESNOW_WAREHOUSE", "database": database.to_uppercase(),
+            "authenticationType": "userPassword", "username": "ADMIN", "password": "Adm1n-Pr1vileged-pw",
+            "role": "ACCOUNTADMIN", "connectArgs": "protocol=http",
+            "privilegedConnectArgs": warden_e2e::fakesnow::nop_args()}})
+    };
+    let privileged = json!({"config": {"authenticationType": "userPassword", "username": "ADMIN",
+        "password": "Adm1n-Pr1vileged-pw", "role": "ACCOUNTADMIN"}});
+    let probe = |database: String| {
+        let url = url.clone();
+        async move { usize::from(warden_e2e::fakesnow::databases(&url).await.contains(&database.to_uppercase())) }
+    };
+    let rows = changes_under_faults(&server, &proxy, "Snowflake", &automatic, Some(&privileged), probe, 1).await;
+    eprintln!("{}", rows.join("\n"));
 }
 
 /// Throttling (HTTP `status`, 429 or 503, with `Retry-After: 1`) at the proxy: one answer is waited out and
@@ -334,12 +357,42 @@ async fn databricks_validation_under_network_faults() {
     let proxy = FaultProxy::start(upstream).await;
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().to_path_buf();
-    let server =
-        Server::start_binary(SHIPPED, &Backend::Sqlite, &dir, Some(temp), &["--check-timeout-secs", "2"]).await;
+    let server = Server::start_binary(
+        SHIPPED,
+        &Backend::Sqlite,
+        &dir,
+        Some(temp),
+        &["--check-timeout-secs", "2", "--change-timeout-secs", "8"],
+    )
+    .await;
     let payload = json!({"type": "Databricks", "autoBootstrap": false, "config": {"workspaceUrl": "127.0.0.1",
         "port": proxy.address().port(), "httpPath": format!("/sql/1.0/warehouses/{warehouse}"),
         "authenticationType": "token", "token": format!("dapi{}", unique("fault")), "catalog": unique("wcat_fault")}});
     validation_under_faults(&server, &proxy, &payload, "Databricks").await;
+
+    // An automatic setup (the catalog) and its removal broken once accepted; minilake is read
+    // directly.
+    let automatic = |catalog: &str| {
+        let mut automatic = payload.clone();
+        automatic["autoBootstrap"] = json!(true);
+        automatic["config"]["catalog"] = json!(catalog);
+        automatic
+    };
+    let base = url.as_str().trim_end_matches('/').to_owned();
+    let probe = |catalog: String| {
+        let base = base.clone();
+        async move {
+            let found = warden_http::https_client(None)
+                .unwrap()
+                .get(format!("{base}/api/2.1/unity-catalog/catalogs/{catalog}"))
+                .send()
+                .await
+                .unwrap();
+            usize::from(found.status().is_success())
+        }
+    };
+    let rows = changes_under_faults(&server, &proxy, "Databricks", &automatic, None, probe, 1).await;
+    eprintln!("{}", rows.join("\n"));
 }
 
 /// The Synapse adapter through the proxy to the TDS stand-in: validation under each fault as
@@ -366,51 +419,14 @@ async fn synapse_under_network_faults() {
     let privileged = json!({"config": {"authenticationType": "userPassword", "username": ADMIN, "password": PASSWORD}});
     validation_under_faults_of(&server, &proxy, &payload, "Synapse", "Initial validation: connect").await;
 
-    let made = |state: &warden_e2e::tds_catalogue::State| {
-        let login = state.logins.contains_key("analytics_system");
-        let schemas = state.databases["analytics"].schemas.len();
-        (login, schemas)
+    let probe = |_: String| {
+        let state = catalogue.snapshot();
+        let login = usize::from(state.logins.contains_key("analytics_system"));
+        std::future::ready(login + state.databases["analytics"].schemas.len())
     };
-    for (name, fault) in [("reset", Fault::Reset), ("black hole", Fault::BlackHole)] {
-        proxy.set(Fault::None);
-        let answer = server.call("POST", "/integrations", Some(&payload)).await;
-        assert_eq!(answer.status, 200, "{name}: {}", answer.text);
-        proxy.set(fault);
-        let id = answer.body["id"].as_u64().unwrap();
-        let started = Instant::now();
-        let status = server.settled(id).await;
-        let took = started.elapsed();
-        assert!(took < Duration::from_secs(CHANGE_SECS + 10), "{name}: {took:?}");
-        let (login, schemas) = made(&catalogue.snapshot());
-        let outcome = match status["status"].as_str().unwrap() {
-            "enabled" => {
-                assert!(login && schemas == 4, "{name}: enabled without its objects ({login}, {schemas})");
-                "enabled (the setup's connections were open before the fault)".to_owned()
-            }
-            "createError" => {
-                let message = status["message"].as_str().unwrap();
-                assert!(!message.contains(PASSWORD), "{name}: the password in the message");
-                if login || schemas > 0 {
-                    assert!(message.contains("Removing what it had created failed"), "{name}: {message}");
-                }
-                format!(
-                    "createError, login {login}, {schemas} schemas left: {}",
-                    message.chars().take(120).collect::<String>()
-                )
-            }
-            other => panic!("{name}: {other}: {status}"),
-        };
-        eprintln!(
-            "| {name} | Synapse: fault once the automatic create is accepted | {outcome} | {:.1} s |",
-            took.as_secs_f64()
-        );
-        proxy.set(Fault::None);
-        let deleted = server.call("DELETE", &format!("/integrations/{id}"), Some(&privileged)).await;
-        assert_eq!(deleted.status, 200, "{name}: {}", deleted.text);
-        assert_eq!(server.settled(id).await["status"], "deleted", "{name}: {}", server.logs());
-        let (login, schemas) = made(&catalogue.snapshot());
-        assert!(!login && schemas == 0, "{name}: the delete after the fault removed it all ({login}, {schemas})");
-    }
+    let rows =
+        changes_under_faults(&server, &proxy, "Synapse", &|_| payload.clone(), Some(&privileged), probe, 5).await;
+    eprintln!("{}", rows.join("\n"));
     assert!(!server.logs().contains(PASSWORD), "the privileged password reached the log");
 }
 
@@ -435,7 +451,7 @@ async fn bigquery_validation_under_network_faults() {
         &Backend::Sqlite,
         tempfile::tempdir().unwrap(),
         &[("BIGQUERY_EMULATOR_HOST", through.as_str())],
-        &["--check-timeout-secs", "2"],
+        &["--check-timeout-secs", "2", "--change-timeout-secs", "8"],
     )
     .await;
     let payload = json!({"type": "Google BigQuery", "autoBootstrap": false, "config": {"role": "wardenRole",
@@ -443,6 +459,32 @@ async fn bigquery_validation_under_network_faults() {
     let connection = "connection can be made to BigQuery";
     validation_under_faults_of(&server, &proxy, &payload, "BigQuery", connection).await;
     throttling_within_bounds(&server, &proxy, &payload, "BigQuery", connection, 429).await;
+
+    // The metadata dataset made and removed with the connection broken once accepted;
+    // bqemulator is read directly.
+    let with_dataset = |dataset: &str| {
+        let mut body = payload.clone();
+        body["config"]["dataset"] = json!(dataset);
+        body
+    };
+    let admin = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("admin@{project}.iam.gserviceaccount.com"))
+    };
+    let probe = |dataset: String| {
+        let (host, project, admin) = (host.clone(), project.clone(), admin.clone());
+        async move {
+            let found = reqwest::Client::new()
+                .get(format!("http://{host}/bigquery/v2/projects/{project}/datasets/{dataset}"))
+                .bearer_auth(format!("ya29.warden-test.{admin}.admin"))
+                .send()
+                .await
+                .unwrap();
+            usize::from(found.status().is_success())
+        }
+    };
+    let rows = changes_under_faults(&server, &proxy, "BigQuery", &with_dataset, None, probe, 1).await;
+    eprintln!("{}", rows.join("\n"));
 }
 
 /// The S3 adapter's validation with the proxy in front of moto for STS and S3 (the Access
@@ -475,7 +517,7 @@ async fn s3_validation_under_network_faults() {
         &Backend::Sqlite,
         tempfile::tempdir().unwrap(),
         &env,
-        &["--check-timeout-secs", "2"],
+        &["--check-timeout-secs", "2", "--change-timeout-secs", "8"],
     )
     .await;
     let bucket = unique("wfault").replace('_', "-");
@@ -487,4 +529,107 @@ async fn s3_validation_under_network_faults() {
     let connection = "caller's identity";
     validation_under_faults_of(&server, &proxy, &payload, "Native S3", connection).await;
     throttling_within_bounds(&server, &proxy, &payload, "Native S3", connection, 503).await;
+}
+
+/// A create, then a delete, whose connection to the platform breaks (reset, black hole) once
+/// it is accepted: each ends in a terminal status within the change deadline; the platform
+/// holds all of it or none of it (`probe` counts Warden's objects for a `name`, of `total`),
+/// or, after a createError that left objects, the message says the removal failed; and once
+/// the fault is gone, a DELETE removes everything. Returns the table rows.
+async fn changes_under_faults<P, F>(
+    server: &Server,
+    proxy: &FaultProxy,
+    platform: &str,
+    payload: &dyn Fn(&str) -> Value,
+    delete_body: Option<&Value>,
+    probe: P,
+    total: usize,
+) -> Vec<String>
+where
+    P: Fn(String) -> F,
+    F: std::future::Future<Output = usize>,
+{
+    let mut rows = Vec::new();
+    let deadline = Duration::from_secs(CHANGE_SECS + 10);
+    for (name, fault) in [("reset", Fault::Reset), ("black hole", Fault::BlackHole)] {
+        // The create.
+        proxy.set(Fault::None);
+        let object = unique("wchg");
+        let answer = server.call("POST", "/integrations", Some(&payload(&object))).await;
+        assert_eq!(answer.status, 200, "{platform}, {name}: {}", answer.text);
+        proxy.set(fault);
+        let id = answer.body["id"].as_u64().unwrap();
+        let started = Instant::now();
+        let status = server.settled(id).await;
+        let took = started.elapsed();
+        assert!(took < deadline, "{platform}, {name}: {took:?}");
+        let present = probe(object.clone()).await;
+        let outcome = match status["status"].as_str().unwrap() {
+            "enabled" => {
+                assert_eq!(present, total, "{platform}, {name}: enabled without all its objects");
+                "enabled (its connections were open before the fault)".to_owned()
+            }
+            "createError" => {
+                let message = status["message"].as_str().unwrap();
+                if present > 0 {
+                    assert!(
+                        message.contains("Removing what it had created failed") || present == total,
+                        "{platform}, {name}: {present} of {total} objects left, unsaid: {message}"
+                    );
+                }
+                format!(
+                    "createError, {present} of {total} objects left: {}",
+                    message.chars().take(110).collect::<String>()
+                )
+            }
+            other => panic!("{platform}, {name}: {other}: {status}"),
+        };
+        rows.push(format!(
+            "| {name} | {platform}: fault once the create is accepted | {outcome} | {:.1} s |",
+            took.as_secs_f64()
+        ));
+        proxy.set(Fault::None);
+        let deleted = server.call("DELETE", &format!("/integrations/{id}"), delete_body).await;
+        assert_eq!(deleted.status, 200, "{platform}, {name}: {}", deleted.text);
+        assert_eq!(server.settled(id).await["status"], "deleted", "{platform}, {name}: {}", server.logs());
+        assert_eq!(probe(object.clone()).await, 0, "{platform}, {name}: the delete after the fault removed it all");
+
+        // The delete.
+        let object = unique("wchg");
+        let answer = server.call("POST", "/integrations", Some(&payload(&object))).await;
+        assert_eq!(answer.status, 200, "{platform}, {name}: {}", answer.text);
+        let id = answer.body["id"].as_u64().unwrap();
+        assert_eq!(server.settled(id).await["status"], "enabled", "{platform}, {name}: {}", server.logs());
+        let deleting = server.call("DELETE", &format!("/integrations/{id}"), delete_body).await;
+        assert_eq!(deleting.status, 200, "{platform}, {name}: {}", deleting.text);
+        proxy.set(fault);
+        let started = Instant::now();
+        let status = server.settled(id).await;
+        let took = started.elapsed();
+        assert!(took < deadline, "{platform}, {name}: {took:?}");
+        let present = probe(object.clone()).await;
+        let outcome = match status["status"].as_str().unwrap() {
+            "deleted" => {
+                assert_eq!(present, 0, "{platform}, {name}: deleted with objects left");
+                "deleted (its connections were open before the fault)".to_owned()
+            }
+            "deleteError" => format!(
+                "deleteError, {present} of {total} objects left: {}",
+                status["message"].as_str().unwrap().chars().take(110).collect::<String>()
+            ),
+            other => panic!("{platform}, {name}: {other}: {status}"),
+        };
+        rows.push(format!(
+            "| {name} | {platform}: fault once the delete is accepted | {outcome} | {:.1} s |",
+            took.as_secs_f64()
+        ));
+        proxy.set(Fault::None);
+        if status["status"] == "deleteError" {
+            let again = server.call("DELETE", &format!("/integrations/{id}"), delete_body).await;
+            assert_eq!(again.status, 200, "{platform}, {name}: {}", again.text);
+            assert_eq!(server.settled(id).await["status"], "deleted", "{platform}, {name}: {}", server.logs());
+        }
+        assert_eq!(probe(object).await, 0, "{platform}, {name}: the delete after the fault removed it all");
+    }
+    rows
 }
