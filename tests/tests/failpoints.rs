@@ -219,11 +219,7 @@ async fn synapse_holds_all_or_nothing_at_every_failure_point() {
             "port": port, "database": "analytics", "schema": "warden_views", "authenticationType": "userPassword",
             "username": ADMIN, "password": PASSWORD}})
     };
-    let probe = |_: String| {
-        let state = catalogue.snapshot();
-        let login = usize::from(state.logins.contains_key("analytics_system"));
-        std::future::ready(login + state.databases["analytics"].schemas.len())
-    };
+    let probe = |_: String| std::future::ready(warden_e2e::probes::synapse_objects(&catalogue, "analytics"));
     let delete_body = Some(json!({"config": {"authenticationType": "userPassword", "username": ADMIN,
         "password": PASSWORD}}));
     let platform = Platform { label: "Azure Synapse", payload: &payload, delete_body, probe, total: 5 };
@@ -258,11 +254,8 @@ async fn databricks_holds_all_or_nothing_at_every_failure_point() {
             "authenticationType": "token", "token": token, "catalog": catalog}})
     };
     let probe = |catalog: String| {
-        let (client, base) = (client.clone(), base.clone());
-        async move {
-            let found = client.get(format!("{base}/api/2.1/unity-catalog/catalogs/{catalog}")).send().await.unwrap();
-            usize::from(found.status().is_success())
-        }
+        let base = base.clone();
+        async move { usize::from(warden_e2e::probes::minilake_catalog_exists(&base, &catalog).await) }
     };
     let platform = Platform { label: "Databricks", payload: &payload, delete_body: None, probe, total: 1 };
     let mut server = failpoints_server(&[]).await;
@@ -272,7 +265,6 @@ async fn databricks_holds_all_or_nothing_at_every_failure_point() {
 
 #[tokio::test]
 async fn bigquery_holds_all_or_nothing_at_every_failure_point() {
-    use base64::Engine as _;
     let Ok(host) = std::env::var("WARDEN_TEST_BIGQUERY_EMULATOR") else {
         assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI=true needs WARDEN_TEST_BIGQUERY_EMULATOR");
         return;
@@ -284,20 +276,9 @@ async fn bigquery_holds_all_or_nothing_at_every_failure_point() {
         json!({"type": "Google BigQuery", "autoBootstrap": false, "config": {"role": "wardenRole",
             "datasetSuffix": "_secure", "dataset": dataset, "location": "US", "credential": key}})
     };
-    let admin =
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("admin@{project}.iam.gserviceaccount.com"));
-    let (emulator, project_id) = (host.clone(), project.clone());
     let probe = |dataset: String| {
-        let (emulator, project, admin) = (emulator.clone(), project_id.clone(), admin.clone());
-        async move {
-            let found = reqwest::Client::new()
-                .get(format!("http://{emulator}/bigquery/v2/projects/{project}/datasets/{dataset}"))
-                .bearer_auth(format!("ya29.warden-test.{admin}.admin"))
-                .send()
-                .await
-                .unwrap();
-            usize::from(found.status().is_success())
-        }
+        let (host, project) = (host.clone(), project.clone());
+        async move { usize::from(warden_e2e::probes::bigquery_dataset_exists(&host, &project, &dataset).await) }
     };
     let platform = Platform { label: "Google BigQuery", payload: &payload, delete_body: None, probe, total: 1 };
     let mut server = failpoints_server(&[("BIGQUERY_EMULATOR_HOST", host.as_str())]).await;

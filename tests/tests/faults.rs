@@ -381,15 +381,7 @@ async fn databricks_validation_under_network_faults() {
     let base = url.as_str().trim_end_matches('/').to_owned();
     let probe = |catalog: String| {
         let base = base.clone();
-        async move {
-            let found = warden_http::https_client(None)
-                .unwrap()
-                .get(format!("{base}/api/2.1/unity-catalog/catalogs/{catalog}"))
-                .send()
-                .await
-                .unwrap();
-            usize::from(found.status().is_success())
-        }
+        async move { usize::from(warden_e2e::probes::minilake_catalog_exists(&base, &catalog).await) }
     };
     let rows = changes_under_faults(&server, &proxy, "Databricks", &automatic, None, probe, 1).await;
     eprintln!("{}", rows.join("\n"));
@@ -419,11 +411,7 @@ async fn synapse_under_network_faults() {
     let privileged = json!({"config": {"authenticationType": "userPassword", "username": ADMIN, "password": PASSWORD}});
     validation_under_faults_of(&server, &proxy, &payload, "Synapse", "Initial validation: connect").await;
 
-    let probe = |_: String| {
-        let state = catalogue.snapshot();
-        let login = usize::from(state.logins.contains_key("analytics_system"));
-        std::future::ready(login + state.databases["analytics"].schemas.len())
-    };
+    let probe = |_: String| std::future::ready(warden_e2e::probes::synapse_objects(&catalogue, "analytics"));
     let rows =
         changes_under_faults(&server, &proxy, "Synapse", &|_| payload.clone(), Some(&privileged), probe, 5).await;
     eprintln!("{}", rows.join("\n"));
@@ -467,21 +455,9 @@ async fn bigquery_validation_under_network_faults() {
         body["config"]["dataset"] = json!(dataset);
         body
     };
-    let admin = {
-        use base64::Engine as _;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("admin@{project}.iam.gserviceaccount.com"))
-    };
     let probe = |dataset: String| {
-        let (host, project, admin) = (host.clone(), project.clone(), admin.clone());
-        async move {
-            let found = reqwest::Client::new()
-                .get(format!("http://{host}/bigquery/v2/projects/{project}/datasets/{dataset}"))
-                .bearer_auth(format!("ya29.warden-test.{admin}.admin"))
-                .send()
-                .await
-                .unwrap();
-            usize::from(found.status().is_success())
-        }
+        let (host, project) = (host.clone(), project.clone());
+        async move { usize::from(warden_e2e::probes::bigquery_dataset_exists(&host, &project, &dataset).await) }
     };
     let rows = changes_under_faults(&server, &proxy, "BigQuery", &with_dataset, None, probe, 1).await;
     eprintln!("{}", rows.join("\n"));
