@@ -482,7 +482,7 @@ async fn s3_validation_under_network_faults() {
     let proxy = FaultProxy::start(upstream).await;
     let through = format!("http://{}", proxy.address());
     let grants = Grants { instance: true, key: Some((key_id.clone(), secret.clone())), ..Grants::default() };
-    let (control, _stand_in) = access_grants::start(grants).await;
+    let (control, stand_in) = access_grants::start(grants).await;
     let env = [
         ("AWS_ENDPOINT_URL_STS", through.as_str()),
         ("AWS_ENDPOINT_URL_S3", through.as_str()),
@@ -505,6 +505,43 @@ async fn s3_validation_under_network_faults() {
     let connection = "caller's identity";
     validation_under_faults_of(&server, &proxy, &payload, "Native S3", connection).await;
     throttling_within_bounds(&server, &proxy, &payload, "Native S3", connection, 503).await;
+    drop(server);
+
+    // A location registered and removed with S3 Control's connection broken once accepted:
+    // a second proxy stands before the Access Grants stand-in, which is read directly.
+    let control_url = url::Url::parse(&control).unwrap();
+    let control_proxy = FaultProxy::start(format!("127.0.0.1:{}", control_url.port().unwrap()).parse().unwrap()).await;
+    let through_control = format!("http://{}", control_proxy.address());
+    let env = [
+        ("AWS_ENDPOINT_URL_STS", through.as_str()),
+        ("AWS_ENDPOINT_URL_S3", through.as_str()),
+        ("AWS_ENDPOINT_URL_S3_CONTROL", through_control.as_str()),
+    ];
+    let server = Server::start_binary_with_env_and_args(
+        SHIPPED,
+        &Backend::Sqlite,
+        tempfile::tempdir().unwrap(),
+        &env,
+        &["--check-timeout-secs", "2", "--change-timeout-secs", "8"],
+    )
+    .await;
+    warden_platform::reach::set_aws_endpoint("S3", &moto);
+    let spec = warden_model::IntegrationSpec::from_value(&payload, None).unwrap();
+    let warden_model::PlatformConfig::NativeS3(config) = &spec.config else { panic!("an S3 config") };
+    let clients = warden_s3::aws::clients(config).await.unwrap();
+    clients.s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let located = |prefix: &str| {
+        let mut body = payload.clone();
+        body["config"]["name"] = json!(prefix.replace('_', "-"));
+        body["config"]["awsLocationPath"] = json!(format!("s3://{bucket}/{prefix}"));
+        body
+    };
+    let probe = |prefix: String| {
+        let held = stand_in.lock().unwrap().locations.iter().filter(|(_, scope, _)| scope.ends_with(&prefix)).count();
+        std::future::ready(held)
+    };
+    let rows = changes_under_faults(&server, &control_proxy, "Native S3", &located, None, probe, 1).await;
+    eprintln!("{}", rows.join("\n"));
 }
 
 /// A create, then a delete, whose connection to the platform breaks (reset, black hole) once
