@@ -60,7 +60,7 @@ async fn by_payload(
     payload: &serde_json::Value,
 ) -> Result<Response, ApiError> {
     query.flags(&[])?;
-    Ok(answer(&state.engine.script(kind, payload)?, headers))
+    Ok(answer(&state.engine.script(kind, payload).await?, headers))
 }
 
 /// The manual-setup script (Synapse, Databricks, Redshift, Snowflake; for Google BigQuery a bash script of `gcloud` and `bq` commands, a Warden extension).

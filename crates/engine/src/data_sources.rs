@@ -60,7 +60,10 @@ impl Engine {
                     }
                 })?;
             let applied =
-                platform.register_data_source(&integration.spec, integration.platform_state.as_ref(), request).await;
+                match self.options.secrets.resolve(&integration.spec).await {
+                    Ok(spec) => platform.register_data_source(&spec, integration.platform_state.as_ref(), request).await,
+                    Err(error) => Err(error.into()),
+                };
             let applied = match applied {
                 Ok(applied) => applied,
                 Err(error) => {

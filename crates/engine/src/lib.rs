@@ -24,6 +24,7 @@ mod recurring;
 mod registry;
 mod requests;
 mod scripts;
+mod secret_refs;
 mod worker;
 
 use std::collections::HashMap;
@@ -37,6 +38,7 @@ use warden_model::{ErrorCode, IntegrationId, IntegrationSpec, IntegrationType, P
 use warden_platform::{CheckContext, Descriptor, Phase, Platform};
 use warden_store::{Job, JobOwner, Shown, Store, StoreError, StoredIntegration};
 use warden_validation::Aborted;
+pub use warden_secrets::SecretResolver;
 pub use warden_validation::RunOptions;
 
 pub use error::{EngineError, Rejection};
@@ -110,6 +112,9 @@ pub struct EngineOptions {
     /// How long one change on a platform (a setup, an edit, a removal) may take before Warden
     /// stops waiting and gives the integration its error status.
     pub change_timeout: Duration,
+    /// Reads the secrets configs keep outside Warden (`secretRef`), under the operator's
+    /// allow-list; the default accepts none.
+    pub secrets: Arc<SecretResolver>,
 }
 
 impl Default for EngineOptions {
@@ -126,6 +131,7 @@ impl Default for EngineOptions {
             recheck_retries: 2,
             recheck_retry_delay: Duration::from_secs(5),
             change_timeout: Duration::from_secs(900),
+            secrets: Arc::new(SecretResolver::default()),
         }
     }
 }
@@ -309,8 +315,23 @@ impl Engine {
             .ok_or_else(|| EngineError::code(ErrorCode::PlatformNotSupported { integration_type }))
     }
 
+    /// A request's config with its secret references read: a reference this server does not
+    /// accept, or one that cannot be read, is a 400 naming its field.
+    pub(crate) async fn resolve_request(&self, spec: IntegrationSpec) -> Result<IntegrationSpec, EngineError> {
+        let refused = self.options.secrets.refusals(&spec);
+        if !refused.is_empty() {
+            return Err(EngineError::invalid(refused));
+        }
+        self.options
+            .secrets
+            .resolve(&spec)
+            .await
+            .map_err(|error| EngineError::invalid(vec![Problem { path: error.path.clone(), message: error.to_string() }]))
+    }
+
     /// Validates `spec` in `phase` (for the integration `id`, once stored). A check that
-    /// aborts the run ends it with its error code.
+    /// aborts the run ends it with its error code. The config's secret references are read
+    /// first; one that cannot be read fails the connection test with the reason.
     async fn validate(
         &self,
         platform: &Arc<dyn Platform>,
@@ -318,6 +339,15 @@ impl Engine {
         phase: Phase,
         id: Option<IntegrationId>,
     ) -> Result<ValidationResults, Aborted> {
+        let (spec, platform) = match self.options.secrets.resolve(spec).await {
+            Ok(resolved) => (resolved, Arc::clone(platform)),
+            Err(error) => {
+                tracing::info!(field = %error.path, reference = %error.reference, "a secret reference could not be read");
+                let unreadable: Arc<dyn Platform> = Arc::new(secret_refs::Unreadable::new(Arc::clone(platform), error));
+                (spec.clone(), unreadable)
+            }
+        };
+        let (spec, platform) = (&spec, &platform);
         let context = CheckContext {
             spec: Arc::new(spec.clone()),
             phase,

@@ -25,6 +25,7 @@ impl Engine {
         public_url: &str,
     ) -> Result<Outcome, EngineError> {
         let requested = IntegrationSpec::from_value(payload, None).map_err(EngineError::invalid)?;
+        let requested = self.resolve_request(requested).await?;
         self.host_conflict(&requested, None).await?;
         let platform = self.platform(requested.integration_type())?;
         adapter_rules(&platform, &requested)?;
@@ -88,6 +89,7 @@ impl Engine {
             return Err(EngineError::code(ErrorCode::TrinoNotEditable { id }));
         }
         let requested = current.spec.updated_from(payload).map_err(EngineError::invalid)?;
+        let requested = self.resolve_request(requested).await?;
         let attributes = current.spec.non_editable_changes(&requested, current.status == Status::CreateError);
         if !attributes.is_empty() {
             return Err(EngineError::non_editable(attributes));

@@ -7,6 +7,8 @@ use warden_lifecycle::{Decision, Operation, decide};
 use warden_model::{ErrorCode, IntegrationId, IntegrationSpec, Problem};
 use warden_scripts::{Script, ScriptError, ScriptKind};
 
+use warden_store::StoredIntegration;
+
 use crate::{Engine, EngineError};
 
 impl From<ScriptError> for EngineError {
@@ -42,10 +44,18 @@ fn script_payload(payload: &Value, stored: Option<&IntegrationSpec>) -> Result<I
 }
 
 impl Engine {
+    /// A stored config with its secret references read, for a script built from it: one
+    /// that cannot be read is a 400 naming its field.
+    async fn resolve_stored(&self, spec: &IntegrationSpec) -> Result<IntegrationSpec, EngineError> {
+        self.options.secrets.resolve(spec).await.map_err(|error| {
+            EngineError::invalid(vec![Problem { path: error.path.clone(), message: error.to_string() }])
+        })
+    }
+
     /// `POST /integrations/scripts/{create, initial-create, cleanup, post-cleanup}`.
-    pub fn script(&self, kind: ScriptKind, payload: &Value) -> Result<Script, EngineError> {
+    pub async fn script(&self, kind: ScriptKind, payload: &Value) -> Result<Script, EngineError> {
         let (payload, generated) = warden_scripts::prepare_payload(kind, payload)?;
-        let spec = script_payload(&payload, None)?;
+        let spec = self.resolve_request(script_payload(&payload, None)?).await?;
         if !kind.accepted().contains(&spec.integration_type()) {
             return Err(EngineError::code(ErrorCode::ScriptTypeNotAccepted { accepted: kind.accepted().to_vec() }));
         }
@@ -70,7 +80,8 @@ impl Engine {
                 accepted: ScriptKind::Edit.accepted().to_vec(),
             }));
         }
-        let requested = script_payload(payload, Some(&current.spec))?;
+        let requested = self.resolve_request(script_payload(payload, Some(&current.spec))?).await?;
+        let current = StoredIntegration { spec: self.resolve_stored(&current.spec).await?, ..current };
         let attributes = current.spec.non_editable_changes(&requested, false);
         if !attributes.is_empty() {
             return Err(EngineError::non_editable(attributes));
@@ -91,7 +102,7 @@ impl Engine {
         if current.status != warden_model::Status::CreateError {
             return Err(EngineError::code(ErrorCode::CleanupNotApplicable { id, status: current.status }));
         }
-        Ok(warden_scripts::build(kind, &current.spec, None)?)
+        Ok(warden_scripts::build(kind, &self.resolve_stored(&current.spec).await?, None)?)
     }
 
     /// `POST /integrations/{id}/scripts/delete`: the removal script of the stored config.
@@ -102,6 +113,6 @@ impl Engine {
         if current.status.is_transitional() {
             return Err(EngineError::code(ErrorCode::DeleteRefused { id, status: current.status }));
         }
-        Ok(warden_scripts::build(ScriptKind::Delete, &current.spec, None)?)
+        Ok(warden_scripts::build(ScriptKind::Delete, &self.resolve_stored(&current.spec).await?, None)?)
     }
 }

@@ -15,6 +15,7 @@ pub mod names;
 pub mod payload;
 pub mod schema;
 mod secret;
+pub mod secret_ref;
 mod spec;
 mod status;
 pub mod time;
@@ -25,8 +26,10 @@ pub use error::ModelError;
 pub use error_code::ErrorCode;
 pub use integration_type::IntegrationType;
 pub use payload::reader::Problem;
+pub use payload::reader::MAX_SECRET_BYTES;
 pub use payload::{BodyFormat, MAX_BODY_BYTES, MAX_DEPTH, decode};
 pub use secret::{REDACTED, Secret};
+pub use secret_ref::{SecretRef, SecretRefAllowList, SecretSource};
 pub use spec::{
     CONFIG_UPGRADES, CONFIG_VERSION, IntegrationSpec, LABEL_KEY_PATTERN, Labels, MAX_LABEL_VALUE_CHARS, MAX_LABELS,
     SecretMap, check_label_key,

@@ -12,6 +12,7 @@ use crate::config::{self, PlatformConfig};
 use crate::integration_type::IntegrationType;
 use crate::payload::reader::{Cx, Need, Obj, Problem, check_text, join, kind};
 use crate::secret::{REDACTED, Secret, with_secrets_exposed};
+use crate::secret_ref::{SECRET_REF_KEY, SecretRef};
 
 /// The secrets of one integration, keyed by field path (`config.password`).
 pub type SecretMap = BTreeMap<String, Secret<String>>;
@@ -130,7 +131,8 @@ impl IntegrationSpec {
     /// arguments, endpoints, proxy), every secret must be given again, and keeping one is a
     /// problem naming it and the fields that changed.
     pub fn updated_from(&self, payload: &Value) -> Result<Self, Vec<Problem>> {
-        let secrets = self.secrets();
+        let mut secrets = self.secrets();
+        secrets.extend(self.secret_refs().into_iter().map(|(path, reference)| (path, Secret::from_reference(reference))));
         let mut cx = Cx::new(Some(&secrets));
         let updated = read(&mut cx, payload);
         let updated = match updated {
@@ -270,12 +272,58 @@ impl IntegrationSpec {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
-    /// The secrets, keyed by the path `from_value` reads them from.
+    /// The secret references (secrets kept outside Warden), keyed by the path of their field.
+    pub fn secret_refs(&self) -> Vec<(String, SecretRef)> {
+        let mut out = Vec::new();
+        collect_refs(&self.redacted(), "", &mut out);
+        out
+    }
+
+    /// This config with each secret reference's value taken from `values` (by path): read
+    /// again, so that every check a value gets runs on the values read. A reference without a
+    /// value stays unresolved.
+    pub fn resolved_with(&self, values: &SecretMap) -> Result<Self, Vec<Problem>> {
+        let secrets = self.secrets();
+        let mut cx = Cx::new(Some(&secrets));
+        cx.resolved = Some(values);
+        cx.stored_read = true;
+        let spec = read(&mut cx, &self.redacted());
+        match spec {
+            Some(spec) if cx.problems.is_empty() => Ok(spec),
+            _ if !cx.problems.is_empty() => Err(cx.into_problems()),
+            _ => Err(vec![Problem { path: "config".into(), message: "could not be read".into() }]),
+        }
+    }
+
+    /// The secrets held by value, keyed by the path `from_value` reads them from: what the
+    /// store seals. A secret kept outside Warden is not among them.
     pub fn secrets(&self) -> SecretMap {
         let exposed = with_secrets_exposed(|| serde_json::to_value(self)).unwrap_or(Value::Null);
         let mut out = SecretMap::new();
         collect_secrets(&self.redacted(), &exposed, "", &mut out);
         out
+    }
+}
+
+fn collect_refs(value: &Value, path: &str, out: &mut Vec<(String, SecretRef)>) {
+    match value {
+        Value::Object(m) => {
+            if let (1, Some(Value::String(text))) = (m.len(), m.get(SECRET_REF_KEY))
+                && let Ok(reference) = SecretRef::parse(text)
+            {
+                out.push((path.to_owned(), reference));
+                return;
+            }
+            for (key, v) in m {
+                collect_refs(v, &join(path, key), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                collect_refs(v, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
     }
 }
 

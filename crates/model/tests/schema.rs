@@ -61,7 +61,17 @@ fn every_case_gets_the_same_verdict_from_the_schema_and_the_reader() {
 fn secrets_are_write_only_and_defaults_are_stated() {
     let schema = payload_schema(IntegrationType::Redshift);
     assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
-    assert_eq!(schema["$defs"]["Secret"]["writeOnly"], true);
+    let secret = &schema["$defs"]["Secret"]["oneOf"];
+    assert_eq!(secret[0]["writeOnly"], true, "a secret's value is written, never read back: {secret}");
+    assert_eq!(secret[1]["required"], serde_json::json!(["secretRef"]), "or it is a reference: {secret}");
+    let validator = jsonschema::draft202012::new(&schema).unwrap();
+    let payload = |password: Value| {
+        serde_json::json!({"type": "Redshift", "autoBootstrap": false, "config": {"host": "h.example.com",
+            "database": "dev", "authenticationType": "userPassword", "username": "w", "password": password}})
+    };
+    assert!(validator.is_valid(&payload(serde_json::json!({"secretRef": "env://PW"}))));
+    assert!(!validator.is_valid(&payload(serde_json::json!({"secretRef": "vault://PW"}))));
+    assert!(!validator.is_valid(&payload(serde_json::json!({"secretRef": "env://PW", "x": 1}))));
     assert_eq!(schema["$defs"]["RedshiftConfig"]["properties"]["port"]["default"], 5439);
     let text = serde_json::to_string(&schema).unwrap();
     assert!(text.contains("\"if\""), "the autoBootstrap condition is stated");

@@ -109,6 +109,12 @@ struct ServeArgs {
     /// Warden stops waiting and gives the integration its error status.
     #[arg(long, env = "WARDEN_CHANGE_TIMEOUT_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=86400))]
     change_timeout_secs: u64,
+    /// A prefix of the secret references (`{"secretRef": ...}`) configs may hold instead of a
+    /// secret's value: `env://SNOWFLAKE_`, `file:///run/secrets/`, `aws-sm://warden/`.
+    /// Repeat it, or separate prefixes with commas; none (the default) accepts no reference.
+    /// Warden's own variables (`WARDEN_*`) and files under its data directory are never read.
+    #[arg(long = "secret-ref-allow", env = "WARDEN_SECRET_REF_ALLOW", value_delimiter = ',')]
+    secret_ref_allow: Vec<String>,
     /// How long one validation check (and opening a validation run's connection) may take,
     /// in seconds, before the check fails with a timeout.
     #[arg(long, env = "WARDEN_CHECK_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -478,7 +484,14 @@ async fn serve(args: ServeArgs, platforms: Platforms) -> Result<(), String> {
     let store = Arc::new(open_store(&args.store).await?);
     tracing::info!(backend = store.backend_name(), "store open");
     ensure_admin_key(&store).await?;
+    let allow = warden_model::SecretRefAllowList::new(args.secret_ref_allow.clone())
+        .map_err(|e| format!("--secret-ref-allow: {e}"))?;
+    if !allow.is_empty() {
+        tracing::info!(prefixes = ?allow.prefixes(), "secret references accepted");
+    }
+    let secrets = warden_engine::SecretResolver::new(allow, vec![args.store.data_dir.clone()]);
     let options = EngineOptions {
+        secrets: Arc::new(secrets),
         shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
         lease: Duration::from_secs(args.job_lease_secs),
         recheck_interval: Duration::from_secs(args.recheck_interval_secs),

@@ -29,7 +29,8 @@ pub struct BigQueryConfig {
     /// HTTPS port.
     #[schemars(default = "default_port")]
     pub port: Port,
-    /// The key file's project and service account, read from `credential`.
+    /// The key file's project and service account, read from `credential` (empty while a
+    /// credential kept outside Warden is not read).
     #[serde(skip)]
     #[schemars(skip)]
     pub key_info: ServiceAccountKeyInfo,
@@ -65,6 +66,11 @@ pub(crate) fn read(cx: &mut Cx<'_>, o: &mut Obj<'_>) -> Option<BigQueryConfig> {
         key_info = Some(parse_service_account_key(content)?);
         Ok(content.to_owned())
     });
+    if credential.as_ref().is_some_and(Secret::is_unresolved) {
+        // A key file kept outside Warden: its project and account are known once it is read
+        // (Warden reads every reference of a config before it is used).
+        key_info = Some(ServiceAccountKeyInfo { project_id: String::new(), client_email: String::new() });
+    }
     let port = o.port(cx, 443);
     Some(BigQueryConfig {
         role: role?,

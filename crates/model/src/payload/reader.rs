@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::secret::{REDACTED, Secret};
+use crate::secret_ref::{SECRET_REF_KEY, SecretRef};
 use crate::spec::SecretMap;
 
 /// Longest accepted plain text value (names, hosts, patterns), in characters.
@@ -44,6 +45,9 @@ pub(crate) struct Cx<'s> {
     /// Problems found past [`MAX_PROBLEMS`], counted but not listed.
     pub(crate) unlisted: usize,
     stored: Option<&'s SecretMap>,
+    /// The values read for the secret references, by path (re-reading a config once its
+    /// references are resolved).
+    pub(crate) resolved: Option<&'s SecretMap>,
     /// The paths of the secrets that took the stored value (absent or `[REDACTED]`).
     pub(crate) kept: Vec<String>,
     /// Reading what Warden stored (not a request): a field this version no longer knows is
@@ -54,7 +58,7 @@ pub(crate) struct Cx<'s> {
 
 impl<'s> Cx<'s> {
     pub(crate) fn new(stored: Option<&'s SecretMap>) -> Self {
-        Self { problems: Vec::new(), unlisted: 0, stored, kept: Vec::new(), stored_read: false }
+        Self { problems: Vec::new(), unlisted: 0, stored, resolved: None, kept: Vec::new(), stored_read: false }
     }
 
     /// Whether the list of problems is full (the rest are only counted).
@@ -394,6 +398,29 @@ impl<'v> Obj<'v> {
                 None
             }
             Some(Value::String(s)) => Some(Secret::new(s.clone())),
+            Some(Value::Object(m)) => match (m.len(), m.get(SECRET_REF_KEY)) {
+                (1, Some(Value::String(text))) => match SecretRef::parse(text) {
+                    Ok(reference) => match cx.resolved.and_then(|r| r.get(&path)) {
+                        Some(value) => Some(Secret::resolved(reference, value.expose().clone())),
+                        None => Some(Secret::from_reference(reference)),
+                    },
+                    Err(why) => {
+                        cx.report(&join(&path, SECRET_REF_KEY), format!("is not a secret reference: {why}"));
+                        None
+                    }
+                },
+                (1, Some(other)) => {
+                    cx.report(&join(&path, SECRET_REF_KEY), format!("must be a string, not {}", kind(other)));
+                    None
+                }
+                _ => {
+                    cx.report(
+                        &path,
+                        format!("must be a string, or an object with the one key {SECRET_REF_KEY} (a secret kept outside Warden)"),
+                    );
+                    None
+                }
+            },
             Some(other) => {
                 cx.report(&path, format!("must be a string, not {}", kind(other)));
                 None
@@ -427,8 +454,12 @@ impl<'v> Obj<'v> {
         check: impl FnOnce(&str) -> Result<String, String>,
     ) -> Option<Secret<String>> {
         let secret = self.secret(cx, key, need)?;
+        if secret.is_unresolved() {
+            // Checked once the reference is read (the config is read again then).
+            return Some(secret);
+        }
         match check(secret.expose()) {
-            Ok(v) => Some(Secret::new(v)),
+            Ok(v) => Some(secret.map_value(v)),
             Err(why) => {
                 cx.report(&self.path_of(key), why);
                 None
