@@ -711,7 +711,8 @@ async fn a_stored_config_with_tls_off_is_refused_and_its_advice_works() {
 
 /// moto (AWS Secrets Manager) and its test user's key, when `cargo xtask ci` started it.
 fn secrets_manager() -> Option<(String, String, String)> {
-    let vars = ["WARDEN_TEST_MOTO_URL", "WARDEN_TEST_MOTO_ACCESS_KEY_ID", "WARDEN_TEST_MOTO_SECRET_KEY"].map(std::env::var);
+    let vars =
+        ["WARDEN_TEST_MOTO_URL", "WARDEN_TEST_MOTO_ACCESS_KEY_ID", "WARDEN_TEST_MOTO_SECRET_KEY"].map(std::env::var);
     let [Ok(url), Ok(key_id), Ok(secret)] = vars else {
         assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI=true needs moto (cargo xtask ci)");
         eprintln!("moto is not configured: skipped");
@@ -763,7 +764,9 @@ async fn secrets_kept_outside_warden_are_read_at_each_use_and_never_stored() {
         ("AWS_REGION", "us-east-1"),
     ];
     let args = ["--recheck-interval-secs", "1", "--recheck-retries", "0", "--secret-ref-allow", &allow];
-    let server = Server::start_binary_with_env_and_args(SHIPPED, &Backend::Sqlite, tempfile::tempdir().unwrap(), &env, &args).await;
+    let server =
+        Server::start_binary_with_env_and_args(SHIPPED, &Backend::Sqlite, tempfile::tempdir().unwrap(), &env, &args)
+            .await;
     let payload = |reference: &str| {
         json!({"type": "Redshift", "autoBootstrap": false, "config": {
             "host": cluster.host, "port": cluster.port, "database": database, "initialDatabase": "postgres",
@@ -810,7 +813,11 @@ async fn secrets_kept_outside_warden_are_read_at_each_use_and_never_stored() {
     ] {
         let refused = server.call("POST", "/integrations?dryRun=true", Some(&payload(reference))).await;
         assert_eq!(refused.status, 400, "{reference}: {}", refused.text);
-        assert!(refused.text.contains("config.password") && refused.text.contains(says), "{reference}: {}", refused.text);
+        assert!(
+            refused.text.contains("config.password") && refused.text.contains(says),
+            "{reference}: {}",
+            refused.text
+        );
         answers.push(refused);
     }
     // What the operator did not allow is refused before anything is read.

@@ -154,3 +154,23 @@ pub fn shown(value: Option<&Value>) -> String {
         Some(v) => v.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::differences;
+
+    /// A secret kept outside Warden is shown as its reference on both sides: the same
+    /// reference is no change, another one is a change a plan can show in full.
+    #[test]
+    fn a_secret_reference_compares_as_itself() {
+        let config = |reference: &str| json!({"autoBootstrap": false, "config": {"host": "h", "password": {"secretRef": reference}}});
+        assert!(differences(&config("env://A"), &config("env://A")).is_empty());
+        let changes = differences(&config("env://A"), &config("aws-sm://warden/b#password"));
+        let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+        assert!(paths.iter().all(|p| p.starts_with("config.password")) && !paths.is_empty(), "{paths:?}");
+        let after = changes.iter().filter_map(|c| c.after.as_ref()).map(ToString::to_string).collect::<String>();
+        assert!(after.contains("aws-sm://warden/b#password"), "{after}");
+    }
+}

@@ -59,11 +59,10 @@ impl Engine {
                         other => other.into(),
                     }
                 })?;
-            let applied =
-                match self.options.secrets.resolve(&integration.spec).await {
-                    Ok(spec) => platform.register_data_source(&spec, integration.platform_state.as_ref(), request).await,
-                    Err(error) => Err(error.into()),
-                };
+            let applied = match self.options.secrets.resolve(&integration.spec).await {
+                Ok(spec) => platform.register_data_source(&spec, integration.platform_state.as_ref(), request).await,
+                Err(error) => Err(error.into()),
+            };
             let applied = match applied {
                 Ok(applied) => applied,
                 Err(error) => {

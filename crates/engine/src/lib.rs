@@ -36,9 +36,9 @@ use tokio::sync::{Notify, mpsc};
 use warden_lifecycle::{Decision, Operation, Subject, decide};
 use warden_model::{ErrorCode, IntegrationId, IntegrationSpec, IntegrationType, Problem, Secret, ValidationResults};
 use warden_platform::{CheckContext, Descriptor, Phase, Platform};
+pub use warden_secrets::SecretResolver;
 use warden_store::{Job, JobOwner, Shown, Store, StoreError, StoredIntegration};
 use warden_validation::Aborted;
-pub use warden_secrets::SecretResolver;
 pub use warden_validation::RunOptions;
 
 pub use error::{EngineError, Rejection};
@@ -322,11 +322,9 @@ impl Engine {
         if !refused.is_empty() {
             return Err(EngineError::invalid(refused));
         }
-        self.options
-            .secrets
-            .resolve(&spec)
-            .await
-            .map_err(|error| EngineError::invalid(vec![Problem { path: error.path.clone(), message: error.to_string() }]))
+        self.options.secrets.resolve(&spec).await.map_err(|error| {
+            EngineError::invalid(vec![Problem { path: error.path.clone(), message: error.to_string() }])
+        })
     }
 
     /// Validates `spec` in `phase` (for the integration `id`, once stored). A check that

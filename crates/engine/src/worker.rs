@@ -231,7 +231,9 @@ impl Engine {
     /// leaves the integration in its error status, never in a transitional one.
     async fn apply(&self, platform: &Arc<dyn Platform>, change: Change<'_>) -> Result<Applied, PlatformError> {
         let limit = self.options.change_timeout;
-        match tokio::time::timeout(limit, crate::secret_refs::apply_resolved(&self.options.secrets, platform, change)).await {
+        match tokio::time::timeout(limit, crate::secret_refs::apply_resolved(&self.options.secrets, platform, change))
+            .await
+        {
             Ok(outcome) => outcome,
             Err(_) => {
                 tracing::warn!(change = change.name(), limit_secs = limit.as_secs(), "a change passed its deadline");

@@ -83,8 +83,8 @@ impl SecretRef {
                 None => (rest, None),
             };
             // Secrets Manager names: letters, digits and /_+=.@- (the ARN adds ':').
-            let id_ok = !secret_id.is_empty()
-                && secret_id.chars().all(|c| c.is_ascii_alphanumeric() || "/_+=.@-:".contains(c));
+            let id_ok =
+                !secret_id.is_empty() && secret_id.chars().all(|c| c.is_ascii_alphanumeric() || "/_+=.@-:".contains(c));
             if !id_ok {
                 return Err("aws-sm:// must be followed by a secret's name or ARN (letters, digits and /_+=.@-:), then optionally #key".into());
             }
@@ -190,18 +190,22 @@ mod tests {
 
     #[test]
     fn the_three_forms_parse() {
-        assert_eq!(SecretRef::parse("env://SNOWFLAKE_PW").unwrap().source(), &SecretSource::Env {
-            name: "SNOWFLAKE_PW".into()
-        });
-        assert_eq!(SecretRef::parse("file:///run/secrets/pw").unwrap().source(), &SecretSource::File {
-            path: "/run/secrets/pw".into()
-        });
-        assert_eq!(SecretRef::parse("aws-sm://prod/warden#password").unwrap().source(), &SecretSource::AwsSecretsManager {
-            secret_id: "prod/warden".into(),
-            key: Some("password".into())
-        });
         assert_eq!(
-            SecretRef::parse("aws-sm://arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-AbCdEf").unwrap().source(),
+            SecretRef::parse("env://SNOWFLAKE_PW").unwrap().source(),
+            &SecretSource::Env { name: "SNOWFLAKE_PW".into() }
+        );
+        assert_eq!(
+            SecretRef::parse("file:///run/secrets/pw").unwrap().source(),
+            &SecretSource::File { path: "/run/secrets/pw".into() }
+        );
+        assert_eq!(
+            SecretRef::parse("aws-sm://prod/warden#password").unwrap().source(),
+            &SecretSource::AwsSecretsManager { secret_id: "prod/warden".into(), key: Some("password".into()) }
+        );
+        assert_eq!(
+            SecretRef::parse("aws-sm://arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-AbCdEf")
+                .unwrap()
+                .source(),
             &SecretSource::AwsSecretsManager {
                 secret_id: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-AbCdEf".into(),
                 key: None

@@ -132,7 +132,8 @@ impl IntegrationSpec {
     /// problem naming it and the fields that changed.
     pub fn updated_from(&self, payload: &Value) -> Result<Self, Vec<Problem>> {
         let mut secrets = self.secrets();
-        secrets.extend(self.secret_refs().into_iter().map(|(path, reference)| (path, Secret::from_reference(reference))));
+        secrets
+            .extend(self.secret_refs().into_iter().map(|(path, reference)| (path, Secret::from_reference(reference))));
         let mut cx = Cx::new(Some(&secrets));
         let updated = read(&mut cx, payload);
         let updated = match updated {

@@ -56,8 +56,8 @@ fn every_secret_field_takes_a_reference_that_is_shown_and_stored_in_place_of_its
             for (i, path) in values.keys().enumerate() {
                 set_at(&mut by_reference, path, Some(json!({"secretRef": reference_for(i)})));
             }
-            let spec = IntegrationSpec::from_value(&by_reference, None)
-                .unwrap_or_else(|p| panic!("{platform}/{name}: {p:?}"));
+            let spec =
+                IntegrationSpec::from_value(&by_reference, None).unwrap_or_else(|p| panic!("{platform}/{name}: {p:?}"));
             // The sealed secrets hold none of them; the redacted form shows each reference.
             assert!(spec.secrets().is_empty(), "{platform}/{name}: {:?}", spec.secrets().keys());
             let refs: Vec<(String, String)> =
@@ -121,8 +121,7 @@ fn value_checks_run_on_what_a_reference_resolves_to_without_quoting_it() {
     let spec = IntegrationSpec::from_value(&payload, None).unwrap();
     // The project comes from the key file: known once the reference is read.
     assert_eq!(spec.host(), "");
-    let values: SecretMap =
-        [("config.credential".to_owned(), Secret::new("not a key file S3CRET".to_owned()))].into();
+    let values: SecretMap = [("config.credential".to_owned(), Secret::new("not a key file S3CRET".to_owned()))].into();
     let problems = spec.resolved_with(&values).unwrap_err();
     assert_eq!(problems[0].path, "config.credential", "{problems:?}");
     assert!(!format!("{problems:?}").contains("S3CRET"), "{problems:?}");

@@ -67,9 +67,7 @@ impl SecretResolver {
     pub fn refusals(&self, spec: &IntegrationSpec) -> Vec<Problem> {
         spec.secret_refs()
             .into_iter()
-            .filter_map(|(path, reference)| {
-                self.allow.refusal(&reference).map(|message| Problem { path, message })
-            })
+            .filter_map(|(path, reference)| self.allow.refusal(&reference).map(|message| Problem { path, message }))
             .collect()
     }
 
@@ -100,7 +98,8 @@ impl SecretResolver {
             values.insert(path, Secret::new(value));
         }
         spec.resolved_with(&values).map_err(|problems| {
-            let problem = problems.into_iter().next().unwrap_or(Problem { path: String::new(), message: String::new() });
+            let problem =
+                problems.into_iter().next().unwrap_or(Problem { path: String::new(), message: String::new() });
             let message = problem.message.strip_prefix(&format!("{} ", problem.path)).unwrap_or(&problem.message);
             ResolveError {
                 reference: spec
@@ -144,8 +143,15 @@ impl SecretResolver {
 
     async fn read_file(&self, path: &Path) -> Result<String, (ErrorKind, String)> {
         let unreadable = |e: std::io::Error| {
-            let kind = if e.kind() == std::io::ErrorKind::NotFound { ErrorKind::NotFound } else { ErrorKind::Forbidden };
-            (kind, format!("names a file Warden cannot read ({}): put the file there, readable by Warden's user", e.kind()))
+            let kind =
+                if e.kind() == std::io::ErrorKind::NotFound { ErrorKind::NotFound } else { ErrorKind::Forbidden };
+            (
+                kind,
+                format!(
+                    "names a file Warden cannot read ({}): put the file there, readable by Warden's user",
+                    e.kind()
+                ),
+            )
         };
         let real = tokio::fs::canonicalize(path).await.map_err(unreadable)?;
         let shown = format!("file://{}", real.display());
@@ -156,7 +162,10 @@ impl SecretResolver {
             ));
         }
         if self.refused_dirs.iter().any(|dir| real.starts_with(dir)) {
-            return Err((ErrorKind::Forbidden, "names a file in Warden's data directory, which Warden never reads as a secret".into()));
+            return Err((
+                ErrorKind::Forbidden,
+                "names a file in Warden's data directory, which Warden never reads as a secret".into(),
+            ));
         }
         let meta = tokio::fs::metadata(&real).await.map_err(unreadable)?;
         if !meta.is_file() {
@@ -166,7 +175,8 @@ impl SecretResolver {
             return Err((ErrorKind::Unsupported, format!("names a file of more than {MAX_SECRET_BYTES} bytes")));
         }
         let bytes = tokio::fs::read(&real).await.map_err(unreadable)?;
-        let mut text = String::from_utf8(bytes).map_err(|_| (ErrorKind::Unsupported, "names a file that is not UTF-8 text".to_owned()))?;
+        let mut text = String::from_utf8(bytes)
+            .map_err(|_| (ErrorKind::Unsupported, "names a file that is not UTF-8 text".to_owned()))?;
         // Secret files (Docker, Kubernetes) often end in one newline that is not the secret's.
         if text.ends_with('\n') {
             text.pop();
@@ -197,7 +207,10 @@ impl SecretResolver {
             Err(_) => {
                 return Err((
                     ErrorKind::Unreachable,
-                    format!("AWS Secrets Manager did not answer within {} s: Warden tries again at the next use", AWS_TIMEOUT.as_secs()),
+                    format!(
+                        "AWS Secrets Manager did not answer within {} s: Warden tries again at the next use",
+                        AWS_TIMEOUT.as_secs()
+                    ),
                 ));
             }
             Ok(Ok(answer)) => answer,
