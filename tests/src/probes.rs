@@ -20,6 +20,33 @@ pub async fn minilake_catalog_exists(base: &str, catalog: &str) -> bool {
     found.status().is_success()
 }
 
+/// The privileges minilake's user (every token's) holds on the securable `kind` `name`
+/// (`table`, `system.access.audit`).
+///
+/// # Panics
+/// When minilake does not answer: a failed test.
+pub async fn minilake_privileges(base: &str, kind: &str, name: &str) -> Vec<String> {
+    let answer: serde_json::Value = warden_http::https_client(None)
+        .expect("an HTTPS client")
+        .get(format!(
+            "{}/api/2.1/unity-catalog/permissions/{kind}/{name}?principal=minilake-user",
+            base.trim_end_matches('/')
+        ))
+        .send()
+        .await
+        .expect("minilake answers")
+        .json()
+        .await
+        .expect("minilake answers JSON");
+    answer["privilege_assignments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|a| a["privileges"].as_array().cloned().unwrap_or_default())
+        .filter_map(|p| p.as_str().map(str::to_owned))
+        .collect()
+}
+
 /// Whether bqemulator at `host` (`127.0.0.1:<port>`) has `dataset` in `project`, asked as the
 /// project's administrator (a token of the form the token-endpoint stand-in issues).
 ///

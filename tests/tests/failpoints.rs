@@ -355,15 +355,17 @@ async fn snowflake_holds_all_or_nothing_at_every_failure_point() {
     eprintln!("{}", rows.join("\n"));
 }
 
-/// An edit that turns impersonation on, interrupted before and after the platform made the
-/// change: restarted, the integration is `editError` with the previous config in force, the
-/// platform holds the impersonation role or not (all or nothing), and sending the PUT again,
-/// as the message says, ends `enabled` with the role there.
+/// An edit that turns `config.<toggle>.enabled` on (impersonation, audit), interrupted
+/// before and after the platform made the change: restarted, the integration is `editError`
+/// with the previous config in force, the platform holds what the edit makes (the
+/// impersonation role, the audit grants) or not (all or nothing), and sending the PUT again,
+/// as the message says, ends `enabled` with it there; the DELETE takes it away.
 async fn edit_points<P, F>(
     server: &mut Server,
     label: &str,
+    toggle: &str,
     payload: &dyn Fn(&str, bool) -> Value,
-    delete_body: &Value,
+    delete_body: Option<&Value>,
     role_present: P,
 ) -> Vec<String>
 where
@@ -372,7 +374,7 @@ where
 {
     let mut rows = Vec::new();
     for moment in ["before", "after"] {
-        let context = format!("dying {moment} an edit that turns impersonation on");
+        let context = format!("dying {moment} an edit that turns {toggle} on");
         let name = unique("wfe");
         restart_armed(server, "").await;
         let created = server.call("POST", "/integrations", Some(&payload(&name, false))).await;
@@ -391,7 +393,7 @@ where
         let after = status(server, id).await;
         assert_eq!(after["status"], "editError", "{label}, {context}: {after}");
         let shown = server.call("GET", &format!("/integrations/{id}"), None).await;
-        assert_eq!(shown.body["config"]["impersonation"]["enabled"], false, "{label}, {context}: the previous config");
+        assert_eq!(shown.body["config"][toggle]["enabled"], false, "{label}, {context}: the previous config");
         let present = role_present(name.clone()).await;
         assert_eq!(present, moment == "after", "{label}, {context}: all or nothing on the platform");
         let again = server.call("PUT", &format!("/integrations/{id}"), Some(&payload(&name, true))).await;
@@ -399,12 +401,13 @@ where
         let settled = server.settled(id).await;
         assert_eq!(settled["status"], "enabled", "{label}, {context}: {settled}");
         assert!(role_present(name.clone()).await, "{label}, {context}: the PUT again made the role");
-        let deleted = server.call("DELETE", &format!("/integrations/{id}"), Some(delete_body)).await;
+        let deleted = server.call("DELETE", &format!("/integrations/{id}"), delete_body).await;
         assert_eq!(deleted.status, 200, "{label}, {context}: {}", deleted.text);
         assert_eq!(server.settled(id).await["status"], "deleted", "{label}, {context}");
         assert!(!role_present(name.clone()).await, "{label}, {context}: the DELETE removed the role");
         rows.push(format!(
-            "| {label} | {context} | editError, previous config in force, role {}; the PUT again: enabled | ",
+            "| {label} | {context} | editError, previous config in force, {} {}; the PUT again: enabled | ",
+            if toggle == "audit" { "audit grants" } else { "role" },
             if present { "made" } else { "absent" }
         ));
     }
@@ -436,7 +439,7 @@ async fn redshift_edits_hold_all_or_nothing_at_every_failure_point() {
     let delete_body =
         json!({"config": {"authenticationType": "userPassword", "username": pg.user, "password": pg.password}});
     let mut server = failpoints_server(&[]).await;
-    let rows = edit_points(&mut server, "Redshift", &payload, &delete_body, role_present).await;
+    let rows = edit_points(&mut server, "Redshift", "impersonation", &payload, Some(&delete_body), role_present).await;
     eprintln!("{}", rows.join("\n"));
 }
 
@@ -461,6 +464,46 @@ async fn synapse_edits_hold_all_or_nothing_at_every_failure_point() {
     let delete_body =
         json!({"config": {"authenticationType": "userPassword", "username": ADMIN, "password": PASSWORD}});
     let mut server = failpoints_server(&[]).await;
-    let rows = edit_points(&mut server, "Azure Synapse", &payload, &delete_body, role_present).await;
+    let rows =
+        edit_points(&mut server, "Azure Synapse", "impersonation", &payload, Some(&delete_body), role_present).await;
+    eprintln!("{}", rows.join("\n"));
+}
+
+#[tokio::test]
+async fn databricks_edits_hold_all_or_nothing_at_every_failure_point() {
+    let Ok(url) = std::env::var("WARDEN_TEST_MINILAKE_URL") else {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI=true needs WARDEN_TEST_MINILAKE_URL");
+        return;
+    };
+    let url = url::Url::parse(&url).unwrap();
+    let base = url.as_str().trim_end_matches('/').to_owned();
+    let client = warden_http::https_client(None).unwrap();
+    let created = client
+        .post(format!("{base}/api/2.0/sql/warehouses"))
+        .json(&json!({"name": unique("wh_fpe")}))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let warehouse = created["id"].as_str().unwrap().to_owned();
+    let token = format!("dapi{}", unique("failpoint_edit"));
+    let payload = move |catalog: &str, audit: bool| {
+        json!({"type": "Databricks", "autoBootstrap": true, "config": {"workspaceUrl": url.host_str().unwrap(),
+            "port": url.port().unwrap(), "httpPath": format!("/sql/1.0/warehouses/{warehouse}"),
+            "authenticationType": "token", "token": token, "catalog": catalog, "audit": {"enabled": audit}}})
+    };
+    // The audit grants, read on minilake: the token's user may SELECT the audit table.
+    let audit_granted = |_catalog: String| {
+        let base = base.clone();
+        async move {
+            warden_e2e::probes::minilake_privileges(&base, "table", "system.access.audit")
+                .await
+                .contains(&"SELECT".to_owned())
+        }
+    };
+    let mut server = failpoints_server(&[]).await;
+    let rows = edit_points(&mut server, "Databricks", "audit", &payload, None, audit_granted).await;
     eprintln!("{}", rows.join("\n"));
 }

@@ -169,6 +169,15 @@ pub(crate) async fn edit(
     if to.audit.enabled {
         let mut made = Made { catalog: false, grants: granted };
         audit_on(workspace, &principal.name, &mut made).await?;
+        // Every audit grant Warden's principal holds now is remembered as Warden's, also one
+        // found already there: an edit that died after granting (its state never recorded)
+        // is finished by the same PUT, which finds the grants held, and they must still be
+        // taken back when audit is turned off or the integration removed.
+        for grant in audit_grants() {
+            if !made.grants.contains(&grant) {
+                made.grants.push(grant);
+            }
+        }
         Ok(made.grants)
     } else {
         audit_off(workspace, &principal.name, &granted).await?;
