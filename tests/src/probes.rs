@@ -1,6 +1,6 @@
 //! What a platform holds of Warden's, read on its server or emulator directly (never through
 //! Warden or the fault proxy), for the tests that check "all or nothing" after a fault or a
-//! crash: a Databricks catalog on minilake, a BigQuery dataset on bqemulator, Warden's login
+//! crash: a Databricks catalog (and the warehouse a test makes) on minilake, a BigQuery dataset on bqemulator, Warden's login
 //! and schemas in the TDS stand-in's catalogue.
 
 use crate::tds_catalogue::Catalogue;
@@ -18,6 +18,25 @@ pub async fn minilake_catalog_exists(base: &str, catalog: &str) -> bool {
         .await
         .expect("minilake answers");
     found.status().is_success()
+}
+
+/// A SQL warehouse made on minilake at `base` directly (never through Warden or a proxy),
+/// named `name`: its id, for an `httpPath`.
+///
+/// # Panics
+/// When minilake does not answer: a failed test.
+pub async fn minilake_warehouse(base: &str, name: &str) -> String {
+    let created: serde_json::Value = warden_http::https_client(None)
+        .expect("an HTTPS client")
+        .post(format!("{}/api/2.0/sql/warehouses", base.trim_end_matches('/')))
+        .json(&serde_json::json!({"name": name}))
+        .send()
+        .await
+        .expect("minilake answers")
+        .json()
+        .await
+        .expect("minilake answers JSON");
+    created["id"].as_str().expect("a warehouse id").to_owned()
 }
 
 /// The privileges minilake's user (every token's) holds on the securable `kind` `name`

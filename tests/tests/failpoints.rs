@@ -236,17 +236,7 @@ async fn databricks_holds_all_or_nothing_at_every_failure_point() {
     };
     let url = url::Url::parse(&url).unwrap();
     let base = url.as_str().trim_end_matches('/').to_owned();
-    let client = warden_http::https_client(None).unwrap();
-    let created = client
-        .post(format!("{base}/api/2.0/sql/warehouses"))
-        .json(&json!({"name": unique("wh_fp")}))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
-    let warehouse = created["id"].as_str().unwrap().to_owned();
+    let warehouse = warden_e2e::probes::minilake_warehouse(&base, &unique("wh_fp")).await;
     let token = format!("dapi{}", unique("failpoint"));
     let payload = |catalog: &str| {
         json!({"type": "Databricks", "autoBootstrap": true, "config": {"workspaceUrl": url.host_str().unwrap(),
@@ -477,17 +467,7 @@ async fn databricks_edits_hold_all_or_nothing_at_every_failure_point() {
     };
     let url = url::Url::parse(&url).unwrap();
     let base = url.as_str().trim_end_matches('/').to_owned();
-    let client = warden_http::https_client(None).unwrap();
-    let created = client
-        .post(format!("{base}/api/2.0/sql/warehouses"))
-        .json(&json!({"name": unique("wh_fpe")}))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
-    let warehouse = created["id"].as_str().unwrap().to_owned();
+    let warehouse = warden_e2e::probes::minilake_warehouse(&base, &unique("wh_fpe")).await;
     let token = format!("dapi{}", unique("failpoint_edit"));
     let payload = move |catalog: &str, audit: bool| {
         json!({"type": "Databricks", "autoBootstrap": true, "config": {"workspaceUrl": url.host_str().unwrap(),

@@ -343,17 +343,7 @@ async fn databricks_validation_under_network_faults() {
     let url = url::Url::parse(&url).unwrap();
     let upstream: SocketAddr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap()).parse().unwrap();
     // A warehouse made on minilake directly, not through the proxy.
-    let created = warden_http::https_client(None)
-        .unwrap()
-        .post(format!("{}/api/2.0/sql/warehouses", url.as_str().trim_end_matches('/')))
-        .json(&json!({"name": unique("wh_fault")}))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
-    let warehouse = created["id"].as_str().unwrap().to_owned();
+    let warehouse = warden_e2e::probes::minilake_warehouse(url.as_str(), &unique("wh_fault")).await;
     let proxy = FaultProxy::start(upstream).await;
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().to_path_buf();
