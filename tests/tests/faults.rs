@@ -194,8 +194,74 @@ async fn redshift_under_network_faults() {
         assert_eq!(server.settled(id).await["status"], "deleted");
         assert!(!database_exists(&pg.admin_url, &database).await, "{name}: the delete after the fault removed it all");
     }
+
+    // An edit turning impersonation on, broken once it is accepted: it ends in a terminal
+    // status within the change deadline; once the fault is gone, the PUT again (what an
+    // `editError` message asks for) ends enabled with the role, and the DELETE removes it all.
+    let with_role = |database: &str, on: bool| {
+        let mut edited = payload(database);
+        edited["config"]["impersonation"] = json!({"enabled": on, "role": format!("{database}_imp")});
+        edited
+    };
+    for (name, fault) in breaking {
+        proxy.set(Fault::None);
+        let database = unique("wedf");
+        let created = server.call("POST", "/integrations", Some(&with_role(&database, false))).await;
+        assert_eq!(created.status, 200, "{name}: {}", created.text);
+        let id = created.body["id"].as_u64().unwrap();
+        assert_eq!(server.settled(id).await["status"], "enabled", "{name}");
+        let accepted = server.call("PUT", &format!("/integrations/{id}"), Some(&with_role(&database, true))).await;
+        assert_eq!(accepted.status, 200, "{name}, edit: {}", accepted.text);
+        proxy.set(fault);
+        let started = Instant::now();
+        let status = server.settled(id).await;
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(CHANGE_SECS + 10), "{name}, edit: {took:?}");
+        let role = role_exists(&pg.admin_url, &format!("{database}_imp")).await;
+        let outcome = match status["status"].as_str().unwrap() {
+            "enabled" => {
+                assert!(role, "{name}: enabled without the role");
+                "enabled (the edit's connection was open before the fault)".to_owned()
+            }
+            "editError" => {
+                let message = status["message"].as_str().unwrap();
+                assert!(!message.contains(&pg.password), "{name}: the password in the message");
+                let shown = server.call("GET", &format!("/integrations/{id}"), None).await;
+                assert_eq!(shown.body["config"]["impersonation"]["enabled"], false, "{name}: the previous config");
+                format!(
+                    "editError, previous config in force, role {}: {}",
+                    if role { "made" } else { "absent" },
+                    message.chars().take(120).collect::<String>()
+                )
+            }
+            other => panic!("{name}, edit: {other}: {status}"),
+        };
+        table.push(format!("| {name} | fault once an edit is accepted | {outcome} | {:.1} s |", took.as_secs_f64()));
+        proxy.set(Fault::None);
+        if status["status"] == "editError" {
+            let again = server.call("PUT", &format!("/integrations/{id}"), Some(&with_role(&database, true))).await;
+            assert_eq!(again.status, 200, "{name}, the PUT again: {}", again.text);
+            assert_eq!(server.settled(id).await["status"], "enabled", "{name}, the PUT again");
+        }
+        assert!(role_exists(&pg.admin_url, &format!("{database}_imp")).await, "{name}: the role after the edit");
+        let deleted = server.call("DELETE", &format!("/integrations/{id}"), Some(&privileged)).await;
+        assert_eq!(deleted.status, 200, "{name}: {}", deleted.text);
+        assert_eq!(server.settled(id).await["status"], "deleted");
+        assert!(!database_exists(&pg.admin_url, &database).await, "{name}: the delete removed the database");
+        assert!(!role_exists(&pg.admin_url, &format!("{database}_imp")).await, "{name}: the delete removed the role");
+    }
     assert!(!server.logs().contains(&pg.password), "the privileged password reached the log");
     eprintln!("{}", table.join("\n"));
+}
+
+async fn role_exists(admin_url: &str, name: &str) -> bool {
+    let mut admin = sqlx::PgConnection::connect(admin_url).await.unwrap();
+    let row = sqlx::query("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+        .bind(name)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    row.get::<bool, _>(0)
 }
 
 /// A dry run of `payload` under each fault at the proxy: a breaking fault fails the
