@@ -354,7 +354,15 @@ async fn snowflake_validation_under_network_faults() {
         let url = url.clone();
         async move { usize::from(warden_e2e::fakesnow::databases(&url).await.contains(&database.to_uppercase())) }
     };
-    let rows = changes_under_faults(&server, &proxy, "Snowflake", &automatic, Some(&privileged), probe, 1).await;
+    let rows = changes_under_faults(
+        &server,
+        &proxy,
+        "Snowflake",
+        Requests { create: &automatic, edit: None, delete: Some(&privileged) },
+        probe,
+        1,
+    )
+    .await;
     eprintln!("{}", rows.join("\n"));
 }
 
@@ -439,7 +447,20 @@ async fn databricks_validation_under_network_faults() {
         let base = base.clone();
         async move { usize::from(warden_e2e::probes::minilake_catalog_exists(&base, &catalog).await) }
     };
-    let rows = changes_under_faults(&server, &proxy, "Databricks", &automatic, None, probe, 1).await;
+    let with_audit = |catalog: &str| {
+        let mut edited = automatic(catalog);
+        edited["config"]["audit"] = json!({"enabled": true});
+        edited
+    };
+    let rows = changes_under_faults(
+        &server,
+        &proxy,
+        "Databricks",
+        Requests { create: &automatic, edit: Some(&with_audit), delete: None },
+        probe,
+        1,
+    )
+    .await;
     eprintln!("{}", rows.join("\n"));
 }
 
@@ -468,8 +489,13 @@ async fn synapse_under_network_faults() {
     validation_under_faults_of(&server, &proxy, &payload, "Synapse", "Initial validation: connect").await;
 
     let probe = |_: String| std::future::ready(warden_e2e::probes::synapse_objects(&catalogue, "analytics"));
-    let rows =
-        changes_under_faults(&server, &proxy, "Synapse", &|_| payload.clone(), Some(&privileged), probe, 5).await;
+    let with_role = |name: &str| {
+        let mut edited = payload.clone();
+        edited["config"]["impersonation"] = json!({"enabled": true, "role": format!("{}_IMP", name.to_uppercase())});
+        edited
+    };
+    let requests = Requests { create: &|_| payload.clone(), edit: Some(&with_role), delete: Some(&privileged) };
+    let rows = changes_under_faults(&server, &proxy, "Synapse", requests, probe, 5).await;
     eprintln!("{}", rows.join("\n"));
     assert!(!server.logs().contains(PASSWORD), "the privileged password reached the log");
 }
@@ -515,7 +541,15 @@ async fn bigquery_validation_under_network_faults() {
         let (host, project) = (host.clone(), project.clone());
         async move { usize::from(warden_e2e::probes::bigquery_dataset_exists(&host, &project, &dataset).await) }
     };
-    let rows = changes_under_faults(&server, &proxy, "BigQuery", &with_dataset, None, probe, 1).await;
+    let rows = changes_under_faults(
+        &server,
+        &proxy,
+        "BigQuery",
+        Requests { create: &with_dataset, edit: None, delete: None },
+        probe,
+        1,
+    )
+    .await;
     eprintln!("{}", rows.join("\n"));
 }
 
@@ -596,21 +630,40 @@ async fn s3_validation_under_network_faults() {
         let held = stand_in.lock().unwrap().locations.iter().filter(|(_, scope, _)| scope.ends_with(&prefix)).count();
         std::future::ready(held)
     };
-    let rows = changes_under_faults(&server, &control_proxy, "Native S3", &located, None, probe, 1).await;
+    let rows = changes_under_faults(
+        &server,
+        &control_proxy,
+        "Native S3",
+        Requests { create: &located, edit: None, delete: None },
+        probe,
+        1,
+    )
+    .await;
     eprintln!("{}", rows.join("\n"));
+}
+
+/// The requests [`changes_under_faults`] sends for one object name: the create's payload, the
+/// PUT of an edit (if the platform has one to try), the DELETE's body.
+#[derive(Clone, Copy)]
+struct Requests<'a> {
+    create: &'a dyn Fn(&str) -> Value,
+    edit: Option<&'a dyn Fn(&str) -> Value>,
+    delete: Option<&'a Value>,
 }
 
 /// A create, then a delete, whose connection to the platform breaks (reset, black hole) once
 /// it is accepted: each ends in a terminal status within the change deadline; the platform
 /// holds all of it or none of it (`probe` counts Warden's objects for a `name`, of `total`),
 /// or, after a createError that left objects, the message says the removal failed; and once
-/// the fault is gone, a DELETE removes everything. Returns the table rows.
+/// the fault is gone, a DELETE removes everything. With `edit` (the PUT of an edit that
+/// changes something on the platform), an edit broken the same way ends `enabled` or
+/// `editError` within the deadline, and once the fault is gone the PUT again ends `enabled`
+/// and the DELETE removes everything. Returns the table rows.
 async fn changes_under_faults<P, F>(
     server: &Server,
     proxy: &FaultProxy,
     platform: &str,
-    payload: &dyn Fn(&str) -> Value,
-    delete_body: Option<&Value>,
+    requests: Requests<'_>,
     probe: P,
     total: usize,
 ) -> Vec<String>
@@ -618,6 +671,7 @@ where
     P: Fn(String) -> F,
     F: std::future::Future<Output = usize>,
 {
+    let Requests { create: payload, edit, delete: delete_body } = requests;
     let mut rows = Vec::new();
     let deadline = Duration::from_secs(CHANGE_SECS + 10);
     for (name, fault) in [("reset", Fault::Reset), ("black hole", Fault::BlackHole)] {
@@ -699,6 +753,43 @@ where
             assert_eq!(server.settled(id).await["status"], "deleted", "{platform}, {name}: {}", server.logs());
         }
         assert_eq!(probe(object).await, 0, "{platform}, {name}: the delete after the fault removed it all");
+
+        // The edit.
+        let Some(edit) = edit else { continue };
+        let object = unique("wchg");
+        let answer = server.call("POST", "/integrations", Some(&payload(&object))).await;
+        assert_eq!(answer.status, 200, "{platform}, {name}: {}", answer.text);
+        let id = answer.body["id"].as_u64().unwrap();
+        assert_eq!(server.settled(id).await["status"], "enabled", "{platform}, {name}: {}", server.logs());
+        let editing = server.call("PUT", &format!("/integrations/{id}"), Some(&edit(&object))).await;
+        assert_eq!(editing.status, 200, "{platform}, {name}, edit: {}", editing.text);
+        proxy.set(fault);
+        let started = Instant::now();
+        let status = server.settled(id).await;
+        let took = started.elapsed();
+        assert!(took < deadline, "{platform}, {name}, edit: {took:?}");
+        let outcome = match status["status"].as_str().unwrap() {
+            "enabled" => "enabled (its connections were open before the fault)".to_owned(),
+            "editError" => format!(
+                "editError, the previous config in force: {}",
+                status["message"].as_str().unwrap().chars().take(110).collect::<String>()
+            ),
+            other => panic!("{platform}, {name}, edit: {other}: {status}"),
+        };
+        rows.push(format!(
+            "| {name} | {platform}: fault once an edit is accepted | {outcome} | {:.1} s |",
+            took.as_secs_f64()
+        ));
+        proxy.set(Fault::None);
+        if status["status"] == "editError" {
+            let again = server.call("PUT", &format!("/integrations/{id}"), Some(&edit(&object))).await;
+            assert_eq!(again.status, 200, "{platform}, {name}, the PUT again: {}", again.text);
+            assert_eq!(server.settled(id).await["status"], "enabled", "{platform}, {name}: {}", server.logs());
+        }
+        let deleted = server.call("DELETE", &format!("/integrations/{id}"), delete_body).await;
+        assert_eq!(deleted.status, 200, "{platform}, {name}: {}", deleted.text);
+        assert_eq!(server.settled(id).await["status"], "deleted", "{platform}, {name}: {}", server.logs());
+        assert_eq!(probe(object).await, 0, "{platform}, {name}: the delete after the edit removed it all");
     }
     rows
 }
