@@ -541,15 +541,14 @@ async fn bigquery_validation_under_network_faults() {
         let (host, project) = (host.clone(), project.clone());
         async move { usize::from(warden_e2e::probes::bigquery_dataset_exists(&host, &project, &dataset).await) }
     };
-    let rows = changes_under_faults(
-        &server,
-        &proxy,
-        "BigQuery",
-        Requests { create: &with_dataset, edit: None, delete: None },
-        probe,
-        1,
-    )
-    .await;
+    // An edit checks the metadata dataset is there (and makes it if not) on BigQuery.
+    let relabelled = |dataset: &str| {
+        let mut edited = with_dataset(dataset);
+        edited["labels"] = json!({"edited": "yes"});
+        edited
+    };
+    let requests = Requests { create: &with_dataset, edit: Some(&relabelled), delete: None };
+    let rows = changes_under_faults(&server, &proxy, "BigQuery", requests, probe, 1).await;
     eprintln!("{}", rows.join("\n"));
 }
 
