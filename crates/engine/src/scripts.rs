@@ -81,7 +81,10 @@ impl Engine {
             }));
         }
         let requested = self.resolve_request(script_payload(payload, Some(&current.spec))?).await?;
-        let current = StoredIntegration { spec: self.resolve_stored(&current.spec).await?, ..current };
+        // The config the edit leaves is read if it can be, as a change's is: the edit may be
+        // what repairs a reference that no longer reads.
+        let left = self.options.secrets.resolve(&current.spec).await.unwrap_or_else(|_| current.spec.clone());
+        let current = StoredIntegration { spec: left, ..current };
         let attributes = current.spec.non_editable_changes(&requested, false);
         if !attributes.is_empty() {
             return Err(EngineError::non_editable(attributes));

@@ -57,11 +57,6 @@ impl SecretResolver {
         Self { allow, refused_dirs, aws: tokio::sync::OnceCell::new() }
     }
 
-    /// The operator's allow-list.
-    pub const fn allow_list(&self) -> &SecretRefAllowList {
-        &self.allow
-    }
-
     /// The problems of a request's references this server does not accept: each names its
     /// field and says what is accepted.
     pub fn refusals(&self, spec: &IntegrationSpec) -> Vec<Problem> {
